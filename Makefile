@@ -1,0 +1,32 @@
+# The two commands a new user needs: `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# torch/torchvision are pinned here (not in pyproject) to the builds this machine keeps on disk;
+# the pyproject range stays open so a GPU machine's torch fits too.
+TORCH   ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: venv demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/clean-labels demo --out demo-run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_rank.py --quick
+	$(BIN)/python benchmarks/bench_quality.py --cpu
+
+clean:
+	rm -rf $(VENV) demo-run .pytest_cache
