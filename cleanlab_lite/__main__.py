@@ -1,0 +1,3 @@
+from cleanlab_lite.cli import main
+
+main()
