@@ -1,0 +1,183 @@
+"""Decode images once, in parallel, into a uint8 memory-mapped cache (N, C, S, S).
+
+The cache lives in RUN/cache/ and is keyed by the image files (path, size, mtime), the image
+size and the channel count, so a rerun on the same manifest and size reuses it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cleanlab_lite.errors import ImageError
+from cleanlab_lite.io import atomic_path, write_json
+
+MAX_DEFAULT_SIZE = 224  # pixels: default size cap when images differ in size
+
+
+@dataclass
+class DecodedImages:
+    X: np.ndarray            # uint8 (N_kept, C, S, S); a read-only memmap when nothing was skipped
+    kept: np.ndarray         # int64 positions (into the given paths) that decoded
+    bad: list[tuple[int, str, str]]  # (position, path, reason) of the rows that failed
+    size: int
+    channels: int
+    cache_path: Path | None
+    reused: bool
+
+
+def _probe(path: str):
+    """(width, height, mode) from the header only, or an error string."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size[0], im.size[1], im.mode
+    except FileNotFoundError:
+        return "not found"
+    except Exception as e:  # noqa: BLE001 - any decoder failure means a corrupt file
+        return f"cannot be decoded ({type(e).__name__})"
+
+
+def _probe_chunk(paths: list[str]):
+    return [_probe(p) for p in paths]
+
+
+def _decode_chunk(args):
+    """Decode paths[i] into rows start+i of the memmap; return [(position, reason)] failures."""
+    cache_file, shape, start, paths, size, channels = args
+    from PIL import Image
+
+    out = np.memmap(cache_file, dtype=np.uint8, mode="r+", shape=shape)
+    mode = "L" if channels == 1 else "RGB"
+    bad = []
+    for i, p in enumerate(paths):
+        try:
+            with Image.open(p) as im:
+                im = im.convert(mode)
+                if im.size != (size, size):
+                    im = im.resize((size, size), Image.BILINEAR)
+                a = np.asarray(im, dtype=np.uint8)
+        except FileNotFoundError:
+            bad.append((start + i, "not found"))
+            continue
+        except Exception as e:  # noqa: BLE001
+            bad.append((start + i, f"cannot be decoded ({type(e).__name__})"))
+            continue
+        out[start + i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
+    out.flush()
+    return bad
+
+
+def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+    step = max(64, -(-n // (workers * 8)))
+    return [(s, min(n, s + step)) for s in range(0, n, step)]
+
+
+def _map(fn, jobs, workers):
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        return list(ex.map(fn, jobs))
+
+
+def _cache_key(paths: list[str], size: int, channels: int) -> str:
+    h = hashlib.sha256(f"v1|{size}|{channels}|{len(paths)}".encode())
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col: str = "path",
+                  image_size: int | None = None, skip_bad: bool = False,
+                  cache_dir: str | Path | None = None, workers: int = 0) -> DecodedImages:
+    """Decode every image once into (N, C, S, S) uint8.
+
+    paths:  absolute file paths, one per manifest row.
+    rows:   the manifest row numbers of `paths` (for error messages); default 0..N-1.
+    A missing or corrupt image raises ImageError naming the row and path, unless skip_bad, in
+    which case those rows are left out and reported in `bad`.
+    """
+    n = len(paths)
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    workers = workers or os.cpu_count() or 1
+
+    # Pass 1: headers only (cheap) -> sizes, modes and the files that are missing or corrupt.
+    spans = _chunks(n, workers)
+    probed = [r for chunk in _map(_probe_chunk, [paths[a:b] for a, b in spans], workers) for r in chunk]
+    bad = [(i, paths[i], r) for i, r in enumerate(probed) if isinstance(r, str)]
+    if bad and not skip_bad:
+        i, p, reason = bad[0]
+        more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ImageError(f"row {rows[i]}: image {p} (column '{path_col}') {reason}{more}; "
+                         "fix the file or pass --skip-bad to leave such rows out")
+    good = [r for r in probed if not isinstance(r, str)]
+    if not good:
+        raise ImageError("no image in the manifest could be read; check --path-col and --data-root")
+    channels = 1 if all(m in ("1", "L", "I", "I;16", "F", "LA") for _, _, m in good) else 3
+    if image_size is None:
+        sizes = {(w, h) for w, h, _ in good}
+        if len(sizes) == 1:
+            (w, h), = sizes
+            image_size = min(max(w, h), MAX_DEFAULT_SIZE)
+        else:
+            vals, counts = np.unique([max(w, h) for w, h, _ in good], return_counts=True)
+            image_size = int(min(vals[np.argmax(counts)], MAX_DEFAULT_SIZE))
+    if image_size < 4:
+        raise ImageError(f"--image-size {image_size} is too small; use at least 4 pixels")
+    size = int(image_size)
+
+    shape = (n, channels, size, size)
+    cache_path, reused = None, False
+    if cache_dir is not None:
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        ok_paths = [p for p, r in zip(paths, probed) if not isinstance(r, str)]
+        key = _cache_key(ok_paths, size, channels)
+        cache_path = cache_dir / f"images-{key}.u8"
+        meta_path = cache_dir / f"images-{key}.json"
+        if cache_path.exists() and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            if tuple(meta["shape"]) == shape:
+                reused = True
+                late_bad = [tuple(b) for b in meta.get("bad", [])]
+    if not reused:
+        target = cache_path if cache_path is not None else None
+        if target is None:
+            import tempfile
+            fd, tmpname = tempfile.mkstemp(suffix=".u8")
+            os.close(fd)
+            target = Path(tmpname)
+        with atomic_path(target) as tmp:
+            np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape).flush()
+            jobs = [(str(tmp), shape, a, paths[a:b], size, channels) for a, b in spans]
+            late_bad = [b for chunk in _map(_decode_chunk, jobs, workers) for b in chunk]
+        if cache_path is not None:
+            write_json(meta_path, {"shape": list(shape), "bad": late_bad, "paths": len(paths)})
+        cache_path = target
+    # Files whose header read but whose pixels did not decode.
+    probed_bad = {i for i, _, _ in bad}
+    for i, reason in late_bad:
+        if i not in probed_bad:
+            if not skip_bad:
+                raise ImageError(f"row {rows[i]}: image {paths[i]} (column '{path_col}') {reason}; "
+                                 "fix the file or pass --skip-bad to leave such rows out")
+            bad.append((i, paths[i], reason))
+    X = np.memmap(cache_path, dtype=np.uint8, mode="r", shape=shape)
+    bad_idx = np.array(sorted({i for i, _, _ in bad}), dtype=np.int64)
+    kept = np.setdiff1d(np.arange(n), bad_idx)
+    if len(bad_idx):
+        X = np.ascontiguousarray(X[kept])
+    if cache_dir is None:
+        X = np.array(X)
+        os.unlink(cache_path)
+        cache_path = None
+    bad.sort()
+    return DecodedImages(X=X, kept=kept, bad=bad, size=size, channels=channels,
+                         cache_path=cache_path, reused=reused)

@@ -1,0 +1,178 @@
+"""Turn a manifest into a validated Dataset: columns, labels, class map, features or images."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cleanlab_lite.config import DataConfig
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.data.manifest import read_manifest
+from cleanlab_lite.errors import ColumnError, DataError
+
+RESERVED = ("row", "fold")
+
+
+@dataclass
+class Loaded:
+    """A Dataset plus what the run folder records about where it came from."""
+    dataset: Dataset
+    table: pd.DataFrame            # kept manifest rows, with `row` (position in the manifest)
+    class_values: list             # class labels as they appear in the manifest, index order
+    skipped: list = field(default_factory=list)  # (row, path, reason) left out by --skip-bad
+    image_size: int | None = None
+    cache_path: str | None = None
+    cache_reused: bool = False
+
+
+def _require(df: pd.DataFrame, manifest, col: str | None, flag: str) -> None:
+    if col is not None and col not in df.columns:
+        cols = ", ".join(map(str, df.columns[:20]))
+        raise ColumnError(f"manifest {manifest} has no column {col!r} ({flag}); "
+                          f"its columns are: {cols}")
+
+
+def encode_labels(values: pd.Series, manifest, col: str) -> tuple[np.ndarray, list]:
+    """Labels (strings or integers) -> int64 indices and the sorted class values."""
+    missing = values.isna().to_numpy()
+    if missing.any():
+        r = int(np.flatnonzero(missing)[0])
+        raise DataError(f"manifest {manifest}, row {r}: column {col!r} (--label-col) is empty; "
+                        "every row needs a label")
+    if pd.api.types.is_float_dtype(values):
+        v = values.to_numpy()
+        if np.all(v == np.round(v)):
+            values = values.astype(np.int64)
+    if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
+        classes, codes = np.unique(values.to_numpy(), return_inverse=True)
+        return codes.astype(np.int64), [c.item() for c in classes]
+    as_str = values.astype(str)
+    classes, codes = np.unique(as_str.to_numpy(), return_inverse=True)
+    return codes.astype(np.int64), [str(c) for c in classes]
+
+
+def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest) -> np.ndarray:
+    for c in cols:
+        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            if not pd.api.types.is_bool_dtype(df[c]):
+                raise ColumnError(f"manifest {manifest}: feature column {c!r} is not numeric "
+                                  f"(dtype {df[c].dtype}); encode it as numbers or leave it out "
+                                  "of --feature-cols")
+    X = df[cols].to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        r, j = map(int, np.argwhere(bad)[0])
+        raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[r])}: feature {cols[j]!r} "
+                        f"is {X[r, j]} (NaN or infinite); fill or drop such rows before training")
+    return X
+
+
+def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
+                 df: pd.DataFrame | None = None) -> Loaded:
+    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given."""
+    manifest = Path(manifest)
+    if df is None:
+        df = read_manifest(manifest)
+    for c in RESERVED:
+        if c in df.columns:
+            raise ColumnError(f"manifest {manifest} has a column named {c!r}, which the run folder "
+                              f"uses; rename that column")
+    _require(df, manifest, cfg.label_col, "--label-col")
+    _require(df, manifest, cfg.id_col, "--id-col")
+    _require(df, manifest, cfg.group_col, "--group-col")
+    _require(df, manifest, cfg.weight_col, "--weight-col")
+    df = df.reset_index(drop=True)
+    df.insert(0, "row", np.arange(len(df), dtype=np.int64))
+
+    kind = "embedding" if cfg.embeddings else ("image" if cfg.path_col in df.columns else "tabular")
+    if cfg.embeddings is None and cfg.feature_cols is None and cfg.path_col not in df.columns \
+            and cfg.path_col != "path":
+        _require(df, manifest, cfg.path_col, "--path-col")
+
+    skipped: list = []
+    image_size = cache_path = None
+    reused = False
+    feature_names = None
+    if kind == "image":
+        from cleanlab_lite.data.images import decode_images
+
+        root = Path(cfg.data_root) if cfg.data_root else manifest.parent
+        col = df[cfg.path_col]
+        empty = col.isna().to_numpy()
+        if empty.any():
+            r = int(np.flatnonzero(empty)[0])
+            raise DataError(f"manifest {manifest}, row {r}: column {cfg.path_col!r} (--path-col) "
+                            "is empty; every row needs an image path")
+        paths = [str(p if Path(p).is_absolute() else root / p) for p in col.astype(str)]
+        dec = decode_images(paths, rows=df["row"].to_numpy(), path_col=cfg.path_col,
+                            image_size=cfg.image_size, skip_bad=cfg.skip_bad,
+                            cache_dir=cache_dir, workers=cfg.decode_workers)
+        skipped = [(int(df["row"].iloc[i]), p, reason) for i, p, reason in dec.bad]
+        if len(dec.kept) < len(df):
+            df = df.iloc[dec.kept].reset_index(drop=True)
+        X = dec.X
+        image_size, reused = dec.size, dec.reused
+        cache_path = str(dec.cache_path) if dec.cache_path else None
+    elif kind == "embedding":
+        X = _load_embeddings(cfg.embeddings, len(df))
+    else:
+        skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row"}
+        if cfg.feature_cols:
+            for c in cfg.feature_cols:
+                _require(df, manifest, c, "--feature-cols")
+            cols = list(cfg.feature_cols)
+        else:
+            cols = [c for c in df.columns if c not in skip
+                    and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+            if not cols:
+                raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
+                                  "feature columns; pass --path-col for images, --feature-cols for "
+                                  "tabular data, or --embeddings E.npy")
+        X = _numeric_matrix(df, cols, manifest)
+        feature_names = cols
+
+    labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)
+    weights = None
+    if cfg.weight_col:
+        w = pd.to_numeric(df[cfg.weight_col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            r = int(df["row"].iloc[int(np.flatnonzero(bad)[0])])
+            raise DataError(f"manifest {manifest}, row {r}: weight column {cfg.weight_col!r} must "
+                            "be a finite number >= 0; fix the value or drop --weight-col")
+        weights = w.astype(np.float32)
+    groups = None
+    if cfg.group_col:
+        g = df[cfg.group_col]
+        if g.isna().any():
+            r = int(df["row"].iloc[int(np.flatnonzero(g.isna().to_numpy())[0])])
+            raise DataError(f"manifest {manifest}, row {r}: group column {cfg.group_col!r} is "
+                            "empty; give every row a group")
+        groups = g.astype(str).to_numpy()
+    ds = Dataset(kind=kind, X=X, labels=labels, classes=[str(c) for c in class_values],
+                 weights=weights, groups=groups, feature_names=feature_names)
+    return Loaded(dataset=ds, table=df, class_values=class_values, skipped=skipped,
+                  image_size=image_size, cache_path=cache_path, cache_reused=reused)
+
+
+def _load_embeddings(path: str, n_rows: int) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"embeddings file {p} not found; pass an existing .npy to --embeddings")
+    try:
+        E = np.load(p, mmap_mode="r", allow_pickle=False)
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"embeddings file {p} is not a readable .npy ({type(e).__name__}); "
+                        "save it with numpy.save") from None
+    if E.ndim != 2 or E.shape[0] != n_rows:
+        raise DataError(f"embeddings file {p} has shape {E.shape}; expected ({n_rows}, D), one row "
+                        "per manifest row")
+    E = np.asarray(E, dtype=np.float32)
+    bad = ~np.isfinite(E)
+    if bad.any():
+        r, j = map(int, np.argwhere(bad)[0])
+        raise DataError(f"embeddings file {p}, row {r}, column {j}: value is NaN or infinite; "
+                        "fix the embeddings before training")
+    return E

@@ -1,0 +1,92 @@
+"""Manifest I/O: CSV, Parquet or JSONL in, the same format out (atomically)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from cleanlab_lite.errors import ManifestError
+from cleanlab_lite.io import atomic_path
+
+FORMATS = {
+    ".csv": "csv", ".tsv": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
+
+
+def manifest_format(path: str | Path) -> str:
+    """'csv' | 'parquet' | 'jsonl' from the file extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ManifestError(f"manifest {path}: unknown extension {suffix or '(none)'!r}; "
+                            "use .csv, .parquet or .jsonl")
+    return FORMATS[suffix]
+
+
+def read_manifest(path: str | Path, *, raw: bool = False) -> pd.DataFrame:
+    """Read a manifest into a DataFrame.
+
+    raw=True keeps CSV cells as the exact strings of the file (used by export, so kept rows are
+    written back unchanged); otherwise pandas infers column types.
+    """
+    path = Path(path)
+    fmt = manifest_format(path)
+    if not path.exists():
+        raise ManifestError(f"manifest {path} not found; check the path")
+    if not path.is_file():
+        raise ManifestError(f"manifest {path} is not a file; pass the manifest file, not a folder")
+    try:
+        if fmt == "csv":
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            if raw:
+                df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+            else:
+                df = pd.read_csv(path, sep=sep)
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_json(path, lines=True, dtype=False if raw else True)
+    except pd.errors.EmptyDataError:
+        raise ManifestError(f"manifest {path} is empty; it needs a header and at least one row") from None
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ManifestError(f"manifest {path} cannot be read as {fmt} ({first}); "
+                            f"check the file is valid {fmt}") from None
+    except Exception as e:  # pyarrow errors and friends
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ManifestError(f"manifest {path} cannot be read as {fmt} ({first}); "
+                            f"check the file is valid {fmt}") from None
+    if len(df) == 0:
+        raise ManifestError(f"manifest {path} has no rows; add at least one row per class")
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def write_manifest(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write `df` to `path` atomically in `fmt` (default: from the extension)."""
+    path = Path(path)
+    fmt = fmt or manifest_format(path)
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            df.to_csv(tmp, index=False, sep=sep)
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        elif fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as f:
+                for rec in df.to_dict(orient="records"):
+                    f.write(json.dumps(rec, default=_jsonable, ensure_ascii=False) + "\n")
+        else:
+            raise ManifestError(f"unknown output format {fmt!r}; use csv, parquet or jsonl")
+    return path
+
+
+def _jsonable(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)

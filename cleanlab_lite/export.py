@@ -1,0 +1,171 @@
+"""`clean-labels export`: write a cleaned (rows dropped) or relabeled manifest for retraining.
+
+Kept rows are written back exactly as read (CSV cells as their original text), in their original
+order and with all original columns in their order; the output is written atomically and never
+over an input file.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
+from cleanlab_lite.errors import RunFolderError, UserInputError
+from cleanlab_lite.io import read_json
+from cleanlab_lite.pipeline import load_run_config
+
+MODES = ("drop_top", "drop_flagged", "relabel")
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    mode: str
+    n_in: int
+    n_out: int
+    per_class: pd.DataFrame               # class, rows, dropped | relabeled_from, relabeled_to
+    unreadable_dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_count(spec: str, n: int) -> int:
+    """'10%' -> round(0.10 * n); '250' -> 250. Validated against n."""
+    s = str(spec).strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", s)
+    if m:
+        pct = float(m.group(1))
+        if pct > 100:
+            raise UserInputError(f"--drop-top {spec}: a percentage must be between 0% and 100%")
+        return int(math.floor(n * pct / 100 + 0.5))
+    if re.fullmatch(r"\d+", s):
+        k = int(s)
+        if k > n:
+            raise UserInputError(f"--drop-top {spec} is more than the {n} ranked rows; "
+                                 f"use at most {n} or a percentage like 10%")
+        return k
+    raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
+
+
+def _read_ranking(run: Path) -> pd.DataFrame:
+    p = run / "ranking.csv"
+    if not p.is_file():
+        raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
+    r = pd.read_csv(p, dtype={"given_label": str, "predicted_label": str, "suggested_label": str},
+                    keep_default_na=False)
+    need = {"row", "given_label", "suggested_label", "is_label_issue"}
+    missing = need - set(r.columns)
+    if missing:
+        raise RunFolderError(f"{p} lacks column(s) {', '.join(sorted(missing))}; rerun "
+                             f"`clean-labels rank {run}`")
+    r["is_label_issue"] = r["is_label_issue"].astype(str).str.lower().isin(["true", "1"])
+    return r
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _source_table(run: Path, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
+    """The original manifest's rows (all of them, in order), or rows.parquet if it changed."""
+    manifest = Path(cfg["manifest"])
+    if manifest.is_file() and _sha(manifest) == cfg.get("manifest_sha256"):
+        raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
+        return read_manifest(manifest, raw=raw)
+    notes.append(f"manifest {manifest} is missing or changed since train; exported from "
+                 f"{run / 'rows.parquet'} instead")
+    rows = pd.read_parquet(run / "rows.parquet")
+    n = int(rows["row"].max()) + 1 if len(rows) else 0
+    full = pd.DataFrame(index=pd.RangeIndex(n))
+    rows = rows.set_index("row").drop(columns=["fold"], errors="ignore")
+    return full.join(rows)
+
+
+def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
+               min_confidence: float = 0.0, out: str | Path | None = None,
+               fmt: str | None = None) -> ExportResult:
+    """Write the cleaned or relabeled manifest. `mode` is one of MODES."""
+    run = Path(run)
+    if mode not in MODES:
+        raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
+    cfg = load_run_config(run)
+    ranking = _read_ranking(run)
+    fmt_in = cfg["manifest_format"]
+    fmt = fmt or fmt_in
+    if fmt not in EXTENSIONS:
+        raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
+    out = Path(out) if out else run / f"cleaned{EXTENSIONS[fmt]}"
+    inputs = [Path(cfg["manifest"]), run / "rows.parquet", run / "ranking.csv"]
+    for p in inputs:
+        if out.resolve() == p.resolve():
+            raise UserInputError(f"--out {out} is an input of this run ({p}); export never "
+                                 "overwrites its input: choose another path")
+    notes: list[str] = []
+    table = _source_table(run, cfg, fmt, notes)
+    label_col = cfg["data"]["label_col"]
+    classes = read_json(run / "classes.json")
+    by_name = {str(c): c for c in classes}
+
+    ranked_rows = ranking["row"].to_numpy(dtype=np.int64)
+    ranked = np.zeros(len(table), dtype=bool)
+    ranked[ranked_rows] = True
+    unreadable = int((~ranked).sum())  # rows left out by --skip-bad at train time
+    keep = ranked.copy()
+    given = ranking["given_label"].astype(str)
+    per_class = pd.DataFrame({"class": [str(c) for c in classes]})
+    per_class["rows"] = per_class["class"].map(given.value_counts()).fillna(0).astype(int)
+
+    if mode in ("drop_top", "drop_flagged"):
+        if mode == "drop_top":
+            if drop_top is None:
+                raise UserInputError("--drop-top needs a count or a percentage, e.g. --drop-top 10%")
+            k = parse_count(drop_top, len(ranking))
+            drop = ranking.iloc[:k]
+        else:
+            drop = ranking[ranking["is_label_issue"]]
+        keep[drop["row"].to_numpy(dtype=np.int64)] = False
+        per_class["dropped"] = per_class["class"].map(
+            drop["given_label"].astype(str).value_counts()).fillna(0).astype(int)
+        result = table.iloc[np.flatnonzero(keep)]
+    else:
+        conf = ranking["suggested_confidence"] if "suggested_confidence" in ranking else 1.0
+        change = ranking[ranking["is_label_issue"]
+                         & (ranking["suggested_label"] != ranking["given_label"])
+                         & (pd.Series(conf, index=ranking.index) >= min_confidence)]
+        result = table.iloc[np.flatnonzero(keep)].copy()
+        rows = change["row"].to_numpy(dtype=np.int64)
+        new_vals = [by_name.get(s, s) for s in change["suggested_label"]]
+        if label_col not in result.columns:
+            raise RunFolderError(f"manifest has no column {label_col!r} any more; rerun train")
+        original = pd.Series([None] * len(result), index=result.index, dtype=object)
+        if len(rows):
+            original.loc[rows] = result.loc[rows, label_col].to_numpy()
+            col = result[label_col]
+            if col.dtype != object:
+                vals = pd.Series(new_vals, index=rows).astype(col.dtype)
+            else:
+                vals = pd.Series([str(v) if isinstance(col.iloc[0], str) else v for v in new_vals],
+                                 index=rows, dtype=object)
+            result[label_col] = col.astype(object) if col.dtype == object else col
+            result.loc[rows, label_col] = vals
+        if fmt == "csv" and cfg["manifest_format"] == "csv":
+            original = original.fillna("")
+        result["original_label"] = original
+        per_class["relabeled_from"] = per_class["class"].map(
+            change["given_label"].astype(str).value_counts()).fillna(0).astype(int)
+        per_class["relabeled_to"] = per_class["class"].map(
+            change["suggested_label"].astype(str).value_counts()).fillna(0).astype(int)
+    write_manifest(result.reset_index(drop=True), out, fmt)
+    return ExportResult(out=out, mode=mode, n_in=len(table), n_out=len(result),
+                        per_class=per_class, unreadable_dropped=unreadable, notes=notes)

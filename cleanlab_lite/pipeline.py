@@ -1,0 +1,120 @@
+"""`clean-labels train`: load + validate the manifest, assign folds, train k models, and write
+the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.npy, metrics.json).
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cleanlab_lite import __version__
+from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
+from cleanlab_lite.data.load import Loaded, load_dataset
+from cleanlab_lite.data.manifest import manifest_format
+from cleanlab_lite.errors import UserInputError
+from cleanlab_lite.folds import assign_repeats
+from cleanlab_lite.io import atomic_path, read_json, write_json, write_npy, write_text, write_yaml
+
+
+def _check_out(manifest: Path, out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} is a file; pass a folder for the run")
+    try:
+        if out.resolve() == manifest.resolve().parent and (out / manifest.name).exists() \
+                and manifest.suffix == ".parquet" and manifest.name == "rows.parquet":
+            raise UserInputError(f"--out {out} would overwrite the manifest; choose another folder")
+    except OSError:
+        pass
+
+
+def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
+    """rows.parquet: the input rows as read, plus `row` and `fold` (first repeat)."""
+    t = table.copy()
+    t["fold"] = folds.astype(np.int64)
+    for c in t.columns:  # pyarrow refuses object columns of mixed types
+        if t[c].dtype == object:
+            kinds = {type(v) for v in t[c].dropna().head(10000)}
+            if len(kinds) > 1:
+                t[c] = t[c].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    with atomic_path(path) as tmp:
+        t.to_parquet(tmp, index=False)
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
+              *, log=print) -> dict:
+    """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
+    import torch
+
+    from cleanlab_lite.train import train_folds
+
+    manifest, out = Path(manifest), Path(out)
+    fmt = manifest_format(manifest)
+    _check_out(manifest, out)
+    t0 = time.perf_counter()
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache")
+    t_load = time.perf_counter() - t0
+    ds = loaded.dataset
+    out.mkdir(parents=True, exist_ok=True)
+    if loaded.skipped:
+        skipped = pd.DataFrame(loaded.skipped, columns=["row", "path", "reason"])
+        with atomic_path(out / "skipped.csv") as tmp:
+            skipped.to_csv(tmp, index=False)
+        log(f"Skipped {len(skipped)} unreadable image(s) (--skip-bad): listed in {out / 'skipped.csv'}")
+    folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
+                           groups=ds.groups, classes=ds.classes)
+    data_root = data_cfg.data_root or str(manifest.parent)
+    resolved = {
+        "manifest": str(manifest.resolve()),
+        "manifest_format": fmt,
+        "manifest_sha256": _file_sha(manifest),
+        "kind": ds.kind,
+        "n": ds.n,
+        "num_classes": ds.num_classes,
+        "data": {**to_dict(data_cfg), "data_root": str(Path(data_root).resolve()),
+                 "image_size": loaded.image_size},
+        "train": to_dict(train_cfg),
+        "versions": {"clean_labels": __version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+    }
+    write_yaml(out / "config.yaml", resolved)
+    write_rows(loaded.table, folds[0], out / "rows.parquet")
+    write_json(out / "classes.json", loaded.class_values)
+    write_npy(out / "labels.npy", ds.labels.astype(np.int64))
+    result = train_folds(ds, folds, train_cfg, out)
+    summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
+               "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
+    if result.pred_probs is None:
+        return summary
+    pp = np.asarray(result.pred_probs, dtype=np.float32)
+    write_npy(out / "pred_probs.npy", pp)
+    metrics = dict(result.metrics)
+    timings = dict(metrics.get("timings", {}))
+    timings["load_and_decode_s"] = round(t_load, 3)
+    metrics["timings"] = timings
+    metrics["image_cache_reused"] = loaded.cache_reused
+    write_json(out / "metrics.json", metrics)
+    summary["metrics"] = metrics
+    return summary
+
+
+def load_run_config(run: str | Path) -> dict:
+    """The resolved config.yaml of a run folder."""
+    import yaml
+
+    p = Path(run) / "config.yaml"
+    if not p.is_file():
+        raise UserInputError(f"run folder {run} has no config.yaml; run `clean-labels train "
+                             f"MANIFEST --out {run}` first")
+    return yaml.safe_load(p.read_text(encoding="utf-8"))
