@@ -1,0 +1,523 @@
+"""The CI data-quality gate: compare a ranked run folder with limits and say pass or fail.
+
+`run_check(run, limits, baseline=...)` reads RUN/ranking.csv (written by `clean-labels rank`),
+removes the rows a person already reviewed and accepted (the baseline), and compares what is
+left ("new issues") with the limits:
+
+- overall issue rate  = new issues / N            vs --max-issue-rate (fraction, "2%" = 0.02)
+- overall issue count = new issues                vs --max-issues
+- per-class rate      = new issues in class / rows with that given label
+                                                  vs --max-class-issue-rate
+
+A limit that is not set is not checked. The gate fails when any set limit is exceeded (strictly
+greater: a 2% limit allows exactly 2% of rows). The result renders as a short text table, JSON,
+JUnit XML (one testcase per class plus one overall) and a Markdown summary for
+$GITHUB_STEP_SUMMARY.
+
+A baseline is a CSV of accepted rows. It matches rows by `id` when both the baseline and the
+ranking have an `id` column, otherwise by (`row`, `given_label`), so a row whose label changed
+since it was accepted counts again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
+from cleanlab_lite.io import atomic_path, write_json, write_text
+
+RANKING = "ranking.csv"
+SUMMARY = "summary.json"
+LABEL_COLS = ("given_label", "predicted_label", "suggested_label")
+REQUIRED_COLS = ("row", "given_label", "label_quality", "is_label_issue")
+TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
+FALSE_STRINGS = {"false", "0", "no", "f", "n", ""}
+
+
+class BaselineError(UserInputError):
+    """The baseline file is missing or lacks the columns that identify rows."""
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    max_issue_rate: float | None = None        # fraction of all rows (0.02 = 2%); None: not checked
+    max_issues: int | None = None              # count of new issues over all rows; None: not checked
+    max_class_issue_rate: float | None = None  # fraction of a class's rows; None: not checked
+
+
+# ----------------------------------------------------------------------------------------------
+# parsing
+
+
+def parse_rate(value: Any, name: str = "--max-issue-rate") -> float | None:
+    """'2%' -> 0.02, '0.02' -> 0.02, None -> None; a rate must lie in [0, 1] (or 0%..100%)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    pct = text.endswith("%")
+    try:
+        num = float(text[:-1] if pct else text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a fraction like 0.02 or a percentage like 2%, "
+                          f"got {text!r}") from None
+    if pct:
+        num /= 100.0
+    elif num > 1:
+        raise ConfigError(f"{name} must be a fraction in [0, 1] or a percentage, got {text!r}; "
+                          f"write {text}% if you meant percent")
+    if not (0.0 <= num <= 1.0) or math.isnan(num):
+        raise ConfigError(f"{name} must lie between 0 and 1 (0% and 100%), got {text!r}")
+    return num
+
+
+def parse_count(value: Any, name: str = "--max-issues") -> int | None:
+    if value is None:
+        return None
+    try:
+        num = float(value)
+    except (TypeError, ValueError):
+        num = float("nan")
+    if not math.isfinite(num) or num < 0 or num != int(num):
+        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+    return int(num)
+
+
+def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:
+    """Build a CheckConfig from raw values (YAML or flags), converting '2%' style rates."""
+    names = {f.name for f in dataclasses.fields(CheckConfig)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in names:
+            raise ConfigError(f"{source}: unknown option {key!r} for check; "
+                              f"valid: {', '.join(sorted(names))}")
+        flag = "--" + key.replace("_", "-")
+        out[key] = parse_count(value, flag) if key == "max_issues" else parse_rate(value, flag)
+    return CheckConfig(**out)
+
+
+def _to_bool(series: pd.Series, path: Path) -> np.ndarray:
+    """is_label_issue as written by rank: bools, or 'true'/'false' strings (any case), or 0/1."""
+    if series.dtype == bool:
+        return series.to_numpy()
+    text = series.astype(str).str.strip().str.lower()
+    bad = ~text.isin(TRUE_STRINGS | FALSE_STRINGS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise RunFolderError(f"{path}: column is_label_issue holds {series.iloc[i]!r} at line "
+                             f"{i + 2}; it must be true or false, rerun `clean-labels rank`")
+    return text.isin(TRUE_STRINGS).to_numpy()
+
+
+def read_ranking(run: str | os.PathLike) -> pd.DataFrame:
+    """RUN/ranking.csv with labels as strings, `row` as int and `is_label_issue` as bool."""
+    run = Path(run)
+    if not run.is_dir():
+        raise RunFolderError(f"run folder {run} not found; pass the folder written by "
+                             f"`clean-labels train` and `clean-labels rank`")
+    path = run / RANKING
+    if not path.is_file():
+        raise RunFolderError(f"{path} not found; run `clean-labels rank {run}` first")
+    dtypes = {c: str for c in LABEL_COLS + ("id",)}
+    try:
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{path} is not a readable CSV ({type(e).__name__}); "
+                             f"rerun `clean-labels rank {run}`") from None
+    missing = [c for c in REQUIRED_COLS if c not in df.columns]
+    if missing:
+        raise RunFolderError(f"{path} lacks column(s) {', '.join(missing)}; "
+                             f"rerun `clean-labels rank {run}` with this version")
+    row = pd.to_numeric(df["row"], errors="coerce")
+    if row.isna().any():
+        i = int(np.flatnonzero(row.isna().to_numpy())[0])
+        raise RunFolderError(f"{path}: column row holds {df['row'].iloc[i]!r} at line {i + 2}; "
+                             f"it must be an integer, rerun `clean-labels rank {run}`")
+    df["row"] = row.astype(np.int64)
+    quality = pd.to_numeric(df["label_quality"], errors="coerce")
+    df["label_quality"] = quality.astype(float)
+    df["is_label_issue"] = _to_bool(df["is_label_issue"], path)
+    return df
+
+
+def read_summary(run: str | os.PathLike) -> dict[str, Any]:
+    """RUN/summary.json, or {} when it is absent (the gate only needs ranking.csv)."""
+    path = Path(run) / SUMMARY
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            out = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunFolderError(f"{path} is not valid JSON; rerun `clean-labels rank {run}`") from None
+    return out if isinstance(out, dict) else {}
+
+
+def read_classes(run: str | os.PathLike, ranking: pd.DataFrame) -> list[str]:
+    """Class names in index order: RUN/classes.json, else summary per_class, else sorted labels."""
+    run = Path(run)
+    path = run / "classes.json"
+    if path.is_file():
+        try:
+            with open(path, encoding="utf-8") as f:
+                classes = json.load(f)
+            if isinstance(classes, list):
+                return [str(c) for c in classes]
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RunFolderError(f"{path} is not valid JSON; rerun `clean-labels train`") from None
+    per_class = read_summary(run).get("per_class") or []
+    names = [str(p["class"]) for p in per_class if isinstance(p, dict) and "class" in p]
+    if names:
+        return names
+    return sorted(ranking["given_label"].unique().tolist())
+
+
+# ----------------------------------------------------------------------------------------------
+# baseline
+
+
+def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
+    """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BaselineError(f"baseline file {path} not found; create one with "
+                            f"`clean-labels check RUN --write-baseline {path}`")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError):
+        raise BaselineError(f"baseline file {path} is not a readable CSV; "
+                            f"rewrite it with --write-baseline") from None
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame(columns=["row", "given_label"])
+    has_id = "id" in df.columns
+    has_row = {"row", "given_label"} <= set(df.columns)
+    if not (has_id or has_row):
+        raise BaselineError(f"baseline file {path} has columns {', '.join(df.columns) or '(none)'}; "
+                            f"it needs an `id` column or both `row` and `given_label` columns")
+    if has_row:
+        row = pd.to_numeric(df["row"], errors="coerce")
+        if row.isna().any():
+            i = int(np.flatnonzero(row.isna().to_numpy())[0])
+            raise BaselineError(f"baseline file {path}: column row holds {df['row'].iloc[i]!r} "
+                                f"at line {i + 2}; it must be an integer row number")
+        df["row"] = row.astype(np.int64)
+    return df
+
+
+def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None) -> tuple[np.ndarray, str]:
+    """(accepted (N,) bool, how rows were matched: 'id' | 'row+given_label' | 'none')."""
+    n = len(ranking)
+    if baseline is None:
+        return np.zeros(n, dtype=bool), "none"
+    if "id" in baseline.columns and "id" in ranking.columns:
+        keys = set(baseline["id"].astype(str))
+        return ranking["id"].astype(str).isin(keys).to_numpy(), "id"
+    if {"row", "given_label"} <= set(baseline.columns):
+        left = pd.MultiIndex.from_arrays([ranking["row"].to_numpy(np.int64),
+                                          ranking["given_label"].astype(str).to_numpy()])
+        right = pd.MultiIndex.from_arrays([baseline["row"].to_numpy(np.int64),
+                                           baseline["given_label"].astype(str).to_numpy()])
+        return left.isin(right), "row+given_label"
+    raise BaselineError("the baseline matches rows by `id` but ranking.csv has no id column; "
+                        "add `row` and `given_label` columns to the baseline or rerun train with "
+                        "--id-col")
+
+
+def write_baseline(path: str | os.PathLike, ranking: pd.DataFrame) -> int:
+    """Write every currently flagged row as accepted; returns how many rows were written."""
+    cols = [c for c in ("id", "row", "given_label", "suggested_label", "label_quality")
+            if c in ranking.columns]
+    flagged = ranking.loc[ranking["is_label_issue"], cols]
+    with atomic_path(path) as tmp:
+        flagged.to_csv(tmp, index=False)
+    return int(len(flagged))
+
+
+# ----------------------------------------------------------------------------------------------
+# the gate
+
+
+@dataclass
+class ClassResult:
+    name: str
+    rows: int
+    flagged: int
+    accepted: int
+    new: int
+    rate: float
+    limit: float | None
+    passed: bool
+
+
+@dataclass
+class CheckResult:
+    run: str
+    n: int
+    flagged: int
+    accepted: int
+    new: int
+    rate: float
+    limits: CheckConfig
+    classes: list[ClassResult]
+    overall_failures: list[str]
+    baseline: str | None = None
+    matched_by: str = "none"
+    baseline_rows: int = 0
+    estimated_noise_rate: float | None = None
+    method: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[str]:
+        return self.overall_failures + [_class_failure(c) for c in self.classes if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "run": self.run,
+            "limits": dataclasses.asdict(self.limits),
+            "overall": {"rows": self.n, "flagged": self.flagged, "accepted": self.accepted,
+                        "new_issues": self.new, "issue_rate": self.rate},
+            "per_class": [{"class": c.name, "rows": c.rows, "flagged": c.flagged,
+                           "accepted": c.accepted, "new_issues": c.new, "issue_rate": c.rate,
+                           "limit": c.limit, "passed": c.passed} for c in self.classes],
+            "baseline": {"path": self.baseline, "matched_by": self.matched_by,
+                         "rows": self.baseline_rows},
+            "estimated_noise_rate": self.estimated_noise_rate,
+            "method": self.method,
+            "failures": list(self.failures),
+        }
+
+
+def _class_failure(c: ClassResult) -> str:
+    return (f"class {c.name!r} issue rate {c.rate:.2%} ({c.new} of {c.rows} rows) exceeds "
+            f"--max-class-issue-rate {c.limit:.2%}")
+
+
+def _exceeds(value: float, limit: float | None) -> bool:
+    return limit is not None and value > limit + 1e-12
+
+
+def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
+             accepted: np.ndarray) -> tuple[dict[str, Any], list[ClassResult], list[str]]:
+    """Count flagged, accepted and new issues overall and per given class.
+
+    Returns (overall counts, one ClassResult per class, overall limits that failed)."""
+    flagged = ranking["is_label_issue"].to_numpy(bool)
+    accepted = accepted & flagged
+    new = flagged & ~accepted
+    n = len(ranking)
+    given = ranking["given_label"].astype(str).to_numpy()
+    extra = sorted(set(np.unique(given)) - set(classes))
+    names = list(classes) + extra
+    code = pd.Categorical(given, categories=names).codes
+    k = len(names)
+    rows_c = np.bincount(code, minlength=k)
+    flag_c = np.bincount(code, weights=flagged, minlength=k).astype(np.int64)
+    acc_c = np.bincount(code, weights=accepted, minlength=k).astype(np.int64)
+    new_c = np.bincount(code, weights=new, minlength=k).astype(np.int64)
+    rate_c = np.divide(new_c, rows_c, out=np.zeros(k), where=rows_c > 0)
+    overall = {"n": n, "flagged": int(flagged.sum()), "accepted": int(accepted.sum()),
+               "new": int(new.sum())}
+    overall["rate"] = overall["new"] / n if n else 0.0
+    failures = []
+    if _exceeds(overall["rate"], limits.max_issue_rate):
+        failures.append(f"overall issue rate {overall['rate']:.2%} ({overall['new']} of {n} rows) "
+                        f"exceeds --max-issue-rate {limits.max_issue_rate:.2%}")
+    if limits.max_issues is not None and overall["new"] > limits.max_issues:
+        failures.append(f"{overall['new']} new issues exceed --max-issues {limits.max_issues}")
+    results = []
+    for i, name in enumerate(names):
+        bad = _exceeds(rate_c[i], limits.max_class_issue_rate)
+        results.append(ClassResult(name, int(rows_c[i]), int(flag_c[i]), int(acc_c[i]),
+                                   int(new_c[i]), float(rate_c[i]), limits.max_class_issue_rate,
+                                   not bad))
+    return overall, results, failures
+
+
+def run_check(run: str | os.PathLike, limits: CheckConfig, *,
+              baseline: str | os.PathLike | None = None) -> CheckResult:
+    """Read RUN/ranking.csv, drop baseline-accepted rows and compare the rest with `limits`."""
+    ranking = read_ranking(run)
+    classes = read_classes(run, ranking)
+    base = read_baseline(baseline) if baseline is not None else None
+    accepted, matched_by = baseline_mask(ranking, base)
+    overall, per_class, failures = evaluate(ranking, classes, limits, accepted)
+    summary = read_summary(run)
+    noise = summary.get("estimated_noise_rate")
+    return CheckResult(
+        run=str(run), n=overall["n"], flagged=overall["flagged"], accepted=overall["accepted"],
+        new=overall["new"], rate=overall["rate"], limits=limits, classes=per_class,
+        overall_failures=failures, baseline=None if baseline is None else str(baseline),
+        matched_by=matched_by, baseline_rows=0 if base is None else len(base),
+        estimated_noise_rate=float(noise) if isinstance(noise, (int, float)) else None,
+        method=summary.get("method"))
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering
+
+
+def _limit_text(value: float | int | None, pct: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if pct else str(value)
+
+
+def _class_rows(result: CheckResult, max_rows: int | None) -> tuple[list[ClassResult], int]:
+    """Failing classes first, then highest rate; at most `max_rows` (None: all)."""
+    order = sorted(result.classes, key=lambda c: (c.passed, -c.rate, c.name))
+    if max_rows is None or len(order) <= max_rows:
+        return order, 0
+    return order[:max_rows], len(order) - max_rows
+
+
+def format_table(result: CheckResult, max_classes: int = 10) -> str:
+    """The short plain-text table `clean-labels check` prints."""
+    head = ("class", "rows", "flagged", "accepted", "new", "rate", "limit", "status")
+    body = []
+    for c in _class_rows(result, max_classes)[0]:
+        body.append((c.name, str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
+                     f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
+    overall_ok = not result.overall_failures
+    limit = ", ".join(x for x in (
+        _limit_text(result.limits.max_issue_rate) if result.limits.max_issue_rate is not None
+        else "", f"{result.limits.max_issues} rows" if result.limits.max_issues is not None
+        else "") if x) or "-"
+    total = ("ALL", str(result.n), str(result.flagged), str(result.accepted), str(result.new),
+             f"{result.rate:.2%}", limit, "ok" if overall_ok else "FAIL")
+    widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(len(head))]
+    widths[0] = min(widths[0], 30)
+
+    def line(r):
+        cells = [(r[0] if len(r[0]) <= 30 else r[0][:29] + "~").ljust(widths[0])]
+        cells += [r[i].rjust(widths[i]) for i in range(1, len(r) - 1)]
+        cells.append(r[-1])
+        return "  ".join(cells).rstrip()
+
+    sep = "-" * len(line(head))
+    out = [line(head), sep, *[line(r) for r in body]]
+    hidden = _class_rows(result, max_classes)[1]
+    if hidden:
+        out.append(f"... {hidden} more classes within limits (see --json)")
+    out += [sep, line(total)]
+    return "\n".join(out)
+
+
+def verdict(result: CheckResult) -> str:
+    base = (f"; {result.accepted} flagged rows accepted by baseline {result.baseline} "
+            f"(matched by {result.matched_by})" if result.baseline else "")
+    if result.passed:
+        return f"PASS: {result.new} new issues in {result.n} rows ({result.rate:.2%}){base}."
+    return "FAIL: " + "; ".join(result.failures) + base + "."
+
+
+def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
+    """A GitHub-flavoured Markdown summary (for $GITHUB_STEP_SUMMARY or a PR comment)."""
+    def esc(text: str) -> str:
+        return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                .replace("|", "\\|").replace("\n", " "))
+
+    status = "passed" if result.passed else "failed"
+    mark = "✅" if result.passed else "❌"
+    lines = [f"### {mark} clean-labels check {status}", "",
+             f"**{result.new}** new suspect labels in **{result.n}** rows "
+             f"(**{result.rate:.2%}**; {result.flagged} flagged, {result.accepted} accepted "
+             f"by baseline).", ""]
+    if result.failures:
+        lines += [f"- {esc(f)}" for f in result.failures] + [""]
+    lines += ["| class | rows | flagged | accepted | new | rate | limit | status |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    rows, hidden = _class_rows(result, max_classes)
+    for c in rows:
+        lines.append(f"| {esc(c.name)} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
+                     f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
+    if hidden:
+        lines.append(f"| … {hidden} more classes within limits | | | | | | | |")
+    lim = result.limits
+    lines += ["", f"Limits: max issue rate {_limit_text(lim.max_issue_rate)}, max issues "
+              f"{_limit_text(lim.max_issues, pct=False)}, max class issue rate "
+              f"{_limit_text(lim.max_class_issue_rate)}.", ""]
+    return "\n".join(lines)
+
+
+def append_markdown(path: str | os.PathLike, text: str) -> None:
+    """Append to a file (GitHub's step summary is appended to by each step, not replaced)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text if text.endswith("\n") else text + "\n")
+
+
+def to_junit(result: CheckResult) -> str:
+    """JUnit XML: one <testsuite> with a testcase per class plus an `overall` testcase."""
+    cases = []
+    overall = ET.Element("testcase", classname="clean-labels.check", name="overall", time="0")
+    if result.overall_failures:
+        fail = ET.SubElement(overall, "failure", message="; ".join(result.overall_failures),
+                             type="DataQualityGate")
+        fail.text = "\n".join(result.overall_failures)
+    out = ET.SubElement(overall, "system-out")
+    out.text = (f"rows={result.n} flagged={result.flagged} accepted={result.accepted} "
+                f"new={result.new} rate={result.rate:.6f}")
+    cases.append(overall)
+    for c in result.classes:
+        case = ET.Element("testcase", classname="clean-labels.check.class", name=c.name, time="0")
+        if not c.passed:
+            msg = _class_failure(c)
+            ET.SubElement(case, "failure", message=msg, type="DataQualityGate").text = msg
+        ET.SubElement(case, "system-out").text = (
+            f"rows={c.rows} flagged={c.flagged} accepted={c.accepted} new={c.new} "
+            f"rate={c.rate:.6f}")
+        cases.append(case)
+    failures = sum(1 for c in cases if c.find("failure") is not None)
+    attrs = {"tests": str(len(cases)), "failures": str(failures), "errors": "0",
+             "skipped": "0", "time": "0"}
+    suites = ET.Element("testsuites", name="clean-labels", **attrs)
+    suite = ET.SubElement(suites, "testsuite", name="clean-labels check", **attrs)
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("run", result.run), ("baseline", result.baseline or ""),
+                       *((k, "" if v is None else str(v))
+                         for k, v in dataclasses.asdict(result.limits).items())):
+        ET.SubElement(props, "property", name=key, value=value)
+    suite.extend(cases)
+    ET.indent(suites)
+    text = ET.tostring(suites, encoding="unicode")
+    # XML 1.0 cannot hold most control characters, even escaped; a class name could contain one.
+    text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", "?", text)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
+
+
+def write_outputs(result: CheckResult, *, json_path=None, junit_path=None,
+                  markdown_path=None) -> None:
+    """Write the optional JSON / JUnit files (atomically) and append the Markdown summary."""
+    if json_path:
+        write_json(json_path, result.to_dict())
+    if junit_path:
+        write_text(junit_path, to_junit(result))
+    if markdown_path:
+        append_markdown(markdown_path, to_markdown(result))
+
+
+def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_baseline_to=None,
+         json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
+    """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
+    run against `limits` (and the baseline), then write the requested reports."""
+    if write_baseline_to is not None:
+        write_baseline(write_baseline_to, read_ranking(run))
+        baseline = write_baseline_to
+    result = run_check(run, limits, baseline=baseline)
+    write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
+    return result
