@@ -159,3 +159,241 @@ def report(run, out_path, top, thumb_size):
 
     result = rep.build_report(run, out=out_path, top=top, thumb_size=thumb_size)
     click.echo(rep.summary_text(result))
+
+
+# --- data + train (lead) -----------------------------------------------------------------------
+
+DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings", "data_root",
+                "group_col", "weight_col", "image_size", "skip_bad")
+TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
+                 "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
+                 "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
+                 "compile", "quiet")
+
+
+def data_options(fn):
+    opts = [
+        click.option("--label-col", default="label", show_default=True, help="Label column."),
+        click.option("--path-col", default="path", show_default=True,
+                     help="Image path column (relative to --data-root)."),
+        click.option("--id-col", default=None, help="Stable row id column, carried into outputs."),
+        click.option("--feature-cols", default=None,
+                     help="Comma-separated tabular feature columns (default: every numeric "
+                          "column except the label)."),
+        click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
+                     help="Precomputed embeddings .npy (N, D), one row per manifest row."),
+        click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                     help="Folder image paths are relative to (default: the manifest's folder)."),
+        click.option("--group-col", default=None, help="Rows sharing a group stay in one fold."),
+        click.option("--weight-col", default=None,
+                     help="Per-sample loss weight column (suspect rows pull less)."),
+        click.option("--image-size", type=int, default=None,
+                     help="Resize images to SxS pixels (default: their own size if all equal)."),
+        click.option("--skip-bad", is_flag=True,
+                     help="Leave out missing/corrupt images (listed in RUN/skipped.csv) "
+                          "instead of stopping."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def train_options(fn):
+    opts = [
+        click.option("--folds", type=int, default=5, show_default=True, help="k in k-fold."),
+        click.option("--repeats", type=int, default=1, show_default=True,
+                     help="Average out-of-fold probabilities over R differently seeded splits."),
+        click.option("--fold", type=int, default=None,
+                     help="Train only fold i (job arrays); a later run without --fold merges."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True),
+        click.option("--model", default="auto", show_default=True,
+                     help="auto | cnn | resnet18 | resnet50 | efficientnet_b0 | convnext_tiny | "
+                          "mlp | linear"),
+        click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
+                     help="Local weights file for a torchvision model (never downloaded)."),
+        click.option("--epochs", type=int, default=None, help="Epochs per fold (default per model)."),
+        click.option("--batch-size", type=int, default=None),
+        click.option("--lr", type=float, default=None),
+        click.option("--weight-decay", type=float, default=None),
+        click.option("--loss", type=click.Choice(["ce", "gce", "sce", "focal", "bootstrap"]),
+                     default="ce", show_default=True),
+        click.option("--class-weight", default="none", show_default=True,
+                     help="none | inverse | sqrt_inverse | effective_number | w1,w2,..."),
+        click.option("--label-smoothing", default="0", show_default=True,
+                     help="One epsilon, or one per class: e1,e2,..."),
+        click.option("--gce-q", type=float, default=0.7, show_default=True),
+        click.option("--focal-gamma", type=float, default=2.0, show_default=True),
+        click.option("--bootstrap", type=click.Choice(["soft", "hard"]), default="soft",
+                     show_default=True),
+        click.option("--bootstrap-beta", type=float, default=0.95, show_default=True),
+        click.option("--balance", type=click.Choice(["none", "oversample", "undersample"]),
+                     default="none", show_default=True),
+        click.option("--tta/--no-tta", default=True, show_default=True,
+                     help="Average predictions with the flipped image."),
+        click.option("--compile", is_flag=True, help="torch.compile once for all folds."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _split_cols(value):
+    if value is None or isinstance(value, (list, tuple)):
+        return value
+    return tuple(c.strip() for c in str(value).split(",") if c.strip())
+
+
+def build_configs(ctx: click.Context, config_path):
+    from cleanlab_lite.config import DataConfig, TrainConfig, build, load_yaml
+
+    y = load_yaml(config_path)
+    flags = explicit_params(ctx, DATA_OPTIONS + TRAIN_OPTIONS)
+    if "feature_cols" in flags:
+        flags["feature_cols"] = _split_cols(flags["feature_cols"])
+    data_layer = {k: v for k, v in flags.items() if k in DATA_OPTIONS}
+    train_layer = {k: v for k, v in flags.items() if k in TRAIN_OPTIONS}
+    ydata = dict(y.get("data", {}))
+    if "feature_cols" in ydata:
+        ydata["feature_cols"] = _split_cols(ydata["feature_cols"])
+    data_cfg = build(DataConfig, ydata, data_layer, source=str(config_path or "flags"))
+    train_cfg = build(TrainConfig, y.get("train", {}), train_layer, source=str(config_path or "flags"))
+    return data_cfg, train_cfg
+
+
+def _print_metrics(summary: dict) -> None:
+    m = summary.get("metrics", {})
+    oof = m.get("oof", m)
+    acc = oof.get("accuracy")
+    bal = oof.get("balanced_accuracy")
+    f1 = oof.get("macro_f1")
+    parts = [f"{summary['n']} rows, {summary['k']} classes ({summary['kind']})"]
+    if acc is not None:
+        parts.append(f"out-of-fold accuracy {acc:.4f}")
+    if bal is not None:
+        parts.append(f"balanced {bal:.4f}")
+    if f1 is not None:
+        parts.append(f"macro-F1 {f1:.4f}")
+    click.echo("Trained: " + ", ".join(parts))
+    wall = m.get("timings", {}).get("total_s") or m.get("timings", {}).get("train_s")
+    if wall is not None:
+        click.echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Run folder to write (a rerun resumes from finished folds).")
+@config_option
+@data_options
+@train_options
+@click.pass_context
+@handle_errors
+def train(ctx, manifest, out, config_path, **_):
+    """Train k models with stratified k-fold; every row gets out-of-fold probabilities.
+
+    \b
+    Examples:
+      clean-labels train data/manifest.csv --out run1
+      clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
+      clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear
+      clean-labels train manifest.csv --out run1 --fold 3      # one fold of a job array
+    """
+    from cleanlab_lite.pipeline import run_train
+
+    data_cfg, train_cfg = build_configs(ctx, config_path)
+    summary = run_train(manifest, data_cfg, train_cfg, out, log=click.echo)
+    if not summary["complete"]:
+        click.echo(f"Fold {train_cfg.fold} done in {out}. Run the same command without --fold "
+                   "to train any missing folds and merge.")
+        return
+    _print_metrics(summary)
+    click.echo(f"Wrote {Path(out) / 'pred_probs.npy'} and metrics.json. "
+               f"Next: clean-labels rank {out}")
+
+
+# --- export (lead) -----------------------------------------------------------------------------
+
+def _print_export(res) -> None:
+    click.echo(f"Wrote {res.out}: {res.n_out} of {res.n_in} rows ({res.mode}).")
+    cols = [c for c in res.per_class.columns if c not in ("class", "rows")]
+    click.echo(f"  {'class':<16}{'rows':>8}" + "".join(f"{c:>16}" for c in cols))
+    for r in res.per_class.itertuples(index=False):
+        d = r._asdict()
+        click.echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
+    if res.unreadable_dropped:
+        click.echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
+    for note in res.notes:
+        click.echo(f"Note: {note}")
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--drop-top", default=None, help="Drop the most suspect rows: a count (250) or a "
+              "percentage (10%).")
+@click.option("--drop-flagged", is_flag=True, help="Drop every row flagged as a label issue.")
+@click.option("--relabel", is_flag=True, help="Replace flagged rows' labels with the suggested "
+              "label; the old one goes to column original_label.")
+@click.option("--min-confidence", type=float, default=0.0, show_default=True,
+              help="With --relabel: only where the model gives the suggestion at least this "
+                   "probability.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Output manifest (default RUN/cleaned.<format>).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]), default=None,
+              help="Output format (default: the input manifest's).")
+@handle_errors
+def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt):
+    """Write a cleaned or relabeled manifest for retraining (never over the input).
+
+    \b
+    Examples:
+      clean-labels export run1 --drop-top 10%
+      clean-labels export run1 --drop-top 250 --out clean.csv
+      clean-labels export run1 --drop-flagged --format parquet
+      clean-labels export run1 --relabel --min-confidence 0.9
+    """
+    from cleanlab_lite.export import export_run
+
+    chosen = [m for m, on in (("drop_top", drop_top is not None), ("drop_flagged", drop_flagged),
+                              ("relabel", relabel)) if on]
+    if len(chosen) != 1:
+        raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel")
+    res = export_run(run, mode=chosen[0], drop_top=drop_top, min_confidence=min_confidence,
+                     out=out, fmt=fmt)
+    _print_export(res)
+
+
+# --- demo (lead) -------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--out", "-o", default="demo-run", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the demo data and run.")
+@click.option("--noise", type=float, default=0.10, show_default=True,
+              help="Fraction of labels flipped.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@handle_errors
+def demo(out, noise, seed, device, quiet):
+    """Run the whole pipeline on scikit-learn's digits with injected noise (no download).
+
+    Writes the digits as PNGs with a manifest, flips --noise of the labels, then runs train,
+    rank and export, and prints how well the flags match the flips.
+    """
+    from cleanlab_lite.demo import run_demo
+
+    res = run_demo(out, noise=noise, seed=seed, device=device, quiet=quiet, log=click.echo)
+    click.echo("")
+    click.echo(f"Flags vs injected flips: precision {res['precision']:.3f}, recall "
+               f"{res['recall']:.3f} ({res['true_positives']} of {res['num_flipped']} flips "
+               f"found, {res['num_flagged']} rows flagged)")
+    click.echo(f"Out-of-fold accuracy {res['oof_accuracy']:.4f} against the noisy labels, "
+               f"{res['oof_accuracy_true']:.4f} against the true labels")
+    click.echo(f"Total time {res['seconds']:.1f} s")
+    click.echo(f"Files: manifest {res['manifest']}, run folder {res['run']}, "
+               f"ranking {res['run']}/ranking.csv, cleaned manifest {res['cleaned']}")
+    click.echo(f"Next: clean-labels report {res['run']}   or   "
+               f"clean-labels check {res['run']} --max-issue-rate 2%")

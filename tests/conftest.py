@@ -1,0 +1,57 @@
+"""Shared fixtures: tiny manifests of every kind, made on the fly (no downloads, no ../shared)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def blob_table(n_per_class: int = 40, k: int = 3, d: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Well separated Gaussian blobs: a tabular dataset any model learns perfectly."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 6, size=(k, d))
+    X = np.concatenate([c + rng.normal(0, 0.6, size=(n_per_class, d)) for c in centers])
+    y = np.repeat(np.arange(k), n_per_class)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(d)])
+    df.insert(0, "id", [f"r{i:03d}" for i in range(len(df))])
+    df["label"] = np.array(["cat", "dog", "eel", "fox", "gnu"])[y]
+    return df
+
+
+def write_pngs(folder: Path, n_per_class: int = 12, k: int = 2, size: int = 8, seed: int = 0,
+               rgb: bool = False) -> pd.DataFrame:
+    """Images whose class is obvious (class 0 dark left half, class 1 bright), as PNG files."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for c in range(k):
+        for i in range(n_per_class):
+            a = rng.integers(0, 40, size=(size, size)).astype(np.uint8)
+            a[:, : size // 2] += np.uint8(200 if c == 1 else 0)
+            a[: size // 2, :] += np.uint8(200 if c == 2 else 0)
+            name = f"c{c}_{i:03d}.png"
+            im = Image.fromarray(a, mode="L")
+            if rgb:
+                im = im.convert("RGB")
+            im.save(folder / name)
+            rows.append({"path": f"img/{name}", "label": f"class{c}"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def tabular_csv(tmp_path) -> Path:
+    p = tmp_path / "tab.csv"
+    blob_table().to_csv(p, index=False)
+    return p
+
+
+@pytest.fixture
+def image_manifest(tmp_path) -> Path:
+    df = write_pngs(tmp_path / "img")
+    p = tmp_path / "images.csv"
+    df.to_csv(p, index=False)
+    return p

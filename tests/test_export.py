@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cleanlab_lite.data.manifest import write_manifest
+from cleanlab_lite.errors import RunFolderError, UserInputError
+from cleanlab_lite.export import export_run, parse_count
+
+
+def make_run(tmp_path, fmt="csv", n=40):
+    """A run folder as train + rank leave it: rows 3, 7, 11, 20 flagged (most suspect first)."""
+    df = pd.DataFrame({"id": [f"x{i:02d}" for i in range(n)],
+                       "score": np.round(np.linspace(0, 1, n), 3),
+                       "label": np.where(np.arange(n) % 2 == 0, "cat", "dog"),
+                       "note": ["007"] * n})
+    manifest = write_manifest(df, tmp_path / f"in.{fmt}")
+    run = tmp_path / "run"
+    run.mkdir()
+    sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    (run / "config.yaml").write_text(yaml.safe_dump({
+        "manifest": str(manifest), "manifest_format": fmt, "manifest_sha256": sha,
+        "data": {"label_col": "label", "id_col": "id"}}))
+    (run / "classes.json").write_text(json.dumps(["cat", "dog"]))
+    rows = df.copy()
+    rows.insert(0, "row", np.arange(n))
+    rows["fold"] = np.arange(n) % 5
+    rows.to_parquet(run / "rows.parquet")
+    order = [3, 7, 11, 20] + [i for i in range(n) if i not in (3, 7, 11, 20)]
+    given = df["label"].to_numpy()[order]
+    flagged = np.isin(order, [3, 7, 11, 20])
+    other = np.where(given == "cat", "dog", "cat")
+    conf = np.where(np.isin(order, [3, 7]), 0.95, 0.6)
+    conf[~flagged] = 0.99
+    pd.DataFrame({"row": order, "id": df["id"].to_numpy()[order], "given_label": given,
+                  "predicted_label": np.where(flagged, other, given),
+                  "suggested_label": np.where(flagged, other, given),
+                  "label_quality": np.linspace(0, 1, n), "is_label_issue": flagged,
+                  "suggested_confidence": conf}).to_csv(run / "ranking.csv", index=False)
+    return run, manifest, df
+
+
+def test_parse_count():
+    assert parse_count("10%", 40) == 4
+    assert parse_count("250", 300) == 250
+    assert parse_count("12.5%", 8) == 1
+    with pytest.raises(UserInputError, match="is not a count or a percentage"):
+        parse_count("ten", 40)
+    with pytest.raises(UserInputError, match="more than the 40 ranked rows"):
+        parse_count("41", 40)
+
+
+def test_drop_top_percent_keeps_order_and_text(tmp_path):
+    run, manifest, df = make_run(tmp_path)
+    res = export_run(run, mode="drop_top", drop_top="10%")
+    out = pd.read_csv(res.out, dtype=str, keep_default_na=False)
+    assert res.n_out == 36 and len(out) == 36
+    assert out["id"].tolist() == [f"x{i:02d}" for i in range(40) if i not in (3, 7, 11, 20)]
+    assert list(out.columns) == ["id", "score", "label", "note"]
+    assert set(out["note"]) == {"007"}  # original text kept, not re-typed
+    assert res.per_class.set_index("class")["dropped"].to_dict() == {"cat": 1, "dog": 3}
+
+
+def test_drop_top_count_and_flagged(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    res = export_run(run, mode="drop_top", drop_top="2", out=tmp_path / "a.csv")
+    assert pd.read_csv(res.out)["id"].tolist()[:4] == ["x00", "x01", "x02", "x04"]
+    assert res.n_out == 38
+    res = export_run(run, mode="drop_flagged", out=tmp_path / "b.csv")
+    assert res.n_out == 36
+
+
+def test_relabel_with_min_confidence(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    res = export_run(run, mode="relabel", min_confidence=0.9, out=tmp_path / "r.csv")
+    out = pd.read_csv(res.out, dtype=str, keep_default_na=False)
+    assert len(out) == 40
+    changed = out[out["original_label"] != ""]
+    assert changed["id"].tolist() == ["x03", "x07"]
+    assert changed["label"].tolist() == ["cat", "cat"] and changed["original_label"].tolist() == ["dog", "dog"]
+    res = export_run(run, mode="relabel", out=tmp_path / "r2.csv")
+    out = pd.read_csv(res.out, dtype=str, keep_default_na=False)
+    assert (out["original_label"] != "").sum() == 4
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_same_format_as_input(tmp_path, fmt):
+    run, _, df = make_run(tmp_path, fmt=fmt)
+    res = export_run(run, mode="drop_flagged")
+    assert res.out.name == f"cleaned.{fmt}"
+    out = pd.read_parquet(res.out) if fmt == "parquet" else pd.read_json(res.out, lines=True, dtype=False)
+    assert len(out) == 36 and list(out.columns) == list(df.columns)
+
+
+def test_format_override(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    res = export_run(run, mode="drop_flagged", fmt="parquet")
+    assert res.out.suffix == ".parquet" and len(pd.read_parquet(res.out)) == 36
+
+
+def test_refuses_to_overwrite_input(tmp_path):
+    run, manifest, _ = make_run(tmp_path)
+    before = manifest.read_bytes()
+    with pytest.raises(UserInputError, match="export never overwrites its input"):
+        export_run(run, mode="drop_flagged", out=manifest)
+    assert manifest.read_bytes() == before
+
+
+def test_needs_ranking(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    (run / "ranking.csv").unlink()
+    with pytest.raises(RunFolderError, match=r"has no ranking.csv; run `clean-labels rank .*` first"):
+        export_run(run, mode="drop_flagged")
+
+
+def test_changed_manifest_falls_back_to_rows(tmp_path):
+    run, manifest, _ = make_run(tmp_path)
+    manifest.write_text("id,label\n")
+    res = export_run(run, mode="drop_flagged", out=tmp_path / "o.csv")
+    assert res.n_out == 36 and res.notes and "changed since train" in res.notes[0]
