@@ -17,18 +17,19 @@ from cleanlab_lite.data.load import Loaded, load_dataset
 from cleanlab_lite.data.manifest import manifest_format
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
-from cleanlab_lite.io import atomic_path, read_json, write_json, write_npy, write_text, write_yaml
+from cleanlab_lite.io import atomic_path, write_json, write_npy, write_yaml
 
 
 def _check_out(manifest: Path, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file; pass a folder for the run")
-    try:
-        if out.resolve() == manifest.resolve().parent and (out / manifest.name).exists() \
-                and manifest.suffix == ".parquet" and manifest.name == "rows.parquet":
-            raise UserInputError(f"--out {out} would overwrite the manifest; choose another folder")
-    except OSError:
-        pass
+    if manifest.resolve().parent == out.resolve() and manifest.name in RUN_FILES:
+        raise UserInputError(f"--out {out} would overwrite the manifest {manifest}; "
+                             "choose another folder")
+
+
+RUN_FILES = ("config.yaml", "rows.parquet", "classes.json", "labels.npy", "pred_probs.npy",
+             "metrics.json", "ranking.csv", "summary.json", "skipped.csv")
 
 
 def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
@@ -93,6 +94,9 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     write_json(out / "classes.json", loaded.class_values)
     write_npy(out / "labels.npy", ds.labels.astype(np.int64))
     result = train_folds(ds, folds, train_cfg, out)
+    if result.metrics.get("device"):
+        resolved["device"] = result.metrics["device"]
+        write_yaml(out / "config.yaml", resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
                "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
     if result.pred_probs is None:
