@@ -1,0 +1,213 @@
+"""The scoring engine: a few streaming passes over pred_probs, then array work on (N,) vectors.
+
+    pass A  validation, self-confidence, argmax, optional margin / entropy     (no thresholds)
+    pass B  the confident joint's true-label guess per row                     (thresholds)
+    pass C  prune_by_noise_rate margins, only for that filter                  (prune counts)
+
+A pass reads pred_probs one chunk at a time (`_source.map_chunks`), so an in-memory array, a
+memory-sized `.npy` file and a file many times larger than RAM take the same code path and give
+the same result. `device="cuda"` runs the per-chunk kernels in torch (`_torch`) instead.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cleanlab_lite.errors import LabelsError, PredProbsError
+from cleanlab_lite.scoring import _kernels, count
+from cleanlab_lite.scoring._source import as_source, concat, map_chunks
+
+CJ_ARGMAX = ("confident", "cleanlab")
+BLOCK_CELLS = 2**24         # pred_probs cells per prune_by_noise_rate block (bounds its memory)   # argmax over confident classes only (fixed) | cleanlab's
+
+
+def check_labels(labels, n: int, k: int, name: str = "labels") -> np.ndarray:
+    """Labels as int64 class indices of shape (N,), each in [0, K)."""
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise LabelsError(f"{name} has shape {y.shape}; it must be one class index per row, shape (N,)")
+    if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
+        raise LabelsError(f"{name} has dtype {y.dtype}; it must hold integer class indices 0..K-1 "
+                          "(map class names to indices first)")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or (y != np.round(y)).any():
+            i = int(np.argmax(~np.isfinite(y) | (y != np.round(y))))
+            raise LabelsError(f"{name}: row {i} is {y[i]!r}, not an integer class index; "
+                              "labels must be integers 0..K-1")
+    y = y.astype(np.int64, copy=False)
+    if len(y) != n:
+        raise LabelsError(f"{name} has {len(y)} rows but pred_probs has {n}; both need one row "
+                          "per example, in the same order")
+    if n:
+        bad = (y < 0) | (y >= k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise LabelsError(f"{name}: row {i} has label {int(y[i])}, outside the {k} classes "
+                              f"[0, {k - 1}] of pred_probs; check the class order or the label column")
+    return y
+
+
+@dataclass
+class Engine:
+    """Row statistics of one (labels, pred_probs) pair, computed lazily pass by pass."""
+
+    labels: np.ndarray
+    source: object
+    renormalize: bool = False
+    cj_argmax: str = "confident"
+    device: str = "cpu"
+    chunk_rows: int | None = None
+    threads: int | None = None
+    stats: dict = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, labels, pred_probs, *, renormalize=False, cj_argmax="confident",
+               device="cpu", chunk_rows=None, threads=None) -> "Engine":
+        if cj_argmax not in CJ_ARGMAX:
+            raise ValueError(f"cj_argmax={cj_argmax!r} is not valid; use one of {', '.join(CJ_ARGMAX)}")
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device={device!r} is not valid; use cpu or cuda")
+        src = as_source(pred_probs)
+        if len(src.shape) != 2:
+            raise PredProbsError(f"{src.name} has shape {src.shape}; pred_probs must be 2-D (N, K)")
+        n, k = src.shape
+        if k < 2:
+            raise PredProbsError(f"{src.name} has {k} column; pred_probs needs one column per class "
+                                 "and at least 2 classes")
+        if np.dtype(src.dtype).kind not in "fiu":
+            raise PredProbsError(f"{src.name} has dtype {src.dtype}; it must hold float probabilities")
+        y = check_labels(labels, n, k)
+        return cls(labels=y, source=src, renormalize=renormalize, cj_argmax=cj_argmax,
+                   device=device, chunk_rows=chunk_rows, threads=threads)
+
+    # ---- shapes -----------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return int(self.source.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.source.shape[1])
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    # ---- passes -----------------------------------------------------------------------
+    def _map(self, kernel, rows=None, **kw) -> list[dict]:
+        y = self.labels
+        if self.device == "cuda":
+            from cleanlab_lite.scoring import _torch
+            kernel = getattr(_torch, kernel.__name__)
+            threads = 1
+        else:
+            threads = self.threads
+
+        def fn(P, start, stop):
+            return kernel(P, y[start:stop], start, **kw)
+
+        return map_chunks(self.source, fn, chunk_rows=self.chunk_rows, threads=threads, rows=rows)
+
+    def ensure_a(self, *, max_other=False, entropy=False, rowsum64=False) -> None:
+        have = self.stats
+        want = {"max_other": max_other, "entropy": entropy, "rowsum64": rowsum64}
+        if "given" in have and all(not v or k in have for k, v in want.items()):
+            return
+        want = {k: v or k in have for k, v in want.items()}
+        res = self._map(_kernels.pass_a, name=self.name, renormalize=self.renormalize, **want)
+        for key in ("given", "argmax", "maxp") + tuple(k for k, v in want.items() if v):
+            have[key] = concat(res, key) if res else np.empty(0)
+        have["argmax"] = have["argmax"].astype(np.int64)
+        have["thresholds"] = count.confident_thresholds(self.labels, have["given"], self.k)
+
+    def ensure_b(self, *, adj_margin=False) -> None:
+        self.ensure_a()
+        have = self.stats
+        if "guess" in have and (not adj_margin or "max_other_adj" in have):
+            return
+        t = have["thresholds"]
+        dtype = np.float64 if np.dtype(self.source.dtype) == np.float64 else np.float32
+        t_cmp = _kernels.float_threshold(t - _kernels.EPS, dtype)
+        res = self._map(_kernels.pass_b, name=self.name, renormalize=self.renormalize, t_cmp=t_cmp,
+                        t=t, cleanlab_argmax=self.cj_argmax == "cleanlab", adj_margin=adj_margin)
+        have["guess"] = concat(res, "guess").astype(np.int64) if res else np.empty(0, np.int64)
+        have["has"] = concat(res, "has").astype(bool) if res else np.empty(0, bool)
+        if adj_margin:
+            have["max_other_adj"] = concat(res, "max_other_adj")
+
+    # ---- derived quantities -------------------------------------------------------------
+    @property
+    def label_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.k)
+
+    @property
+    def reduce_mask(self) -> np.ndarray:
+        """Rows whose given label is (within 1e-6) the most likely class: never flagged."""
+        self.ensure_a()
+        s = self.stats
+        return (s["argmax"] == self.labels) | (s["given"] + _kernels.EPS >= s["maxp"])
+
+    def confident_joint(self) -> np.ndarray:
+        """Raw confident joint (K, K): rows given label, columns guessed true label; diag >= 1."""
+        self.ensure_b()
+        s = self.stats
+        has = s["has"]
+        k = self.k
+        cj = np.bincount(self.labels[has] * k + s["guess"][has], minlength=k * k).reshape(k, k)
+        np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
+        return cj.astype(np.int64)
+
+    def off_diagonal(self) -> np.ndarray:
+        """Rows counted off the confident joint's diagonal, as a mask of shape (N,)."""
+        self.ensure_b()
+        return self.stats["has"] & (self.stats["guess"] != self.labels)
+
+    def calibrated_joint(self) -> np.ndarray:
+        return count.calibrate(self.confident_joint(), self.label_counts)
+
+    def num_issues(self, estimation_method: str = "off_diagonal") -> int:
+        if estimation_method == "off_diagonal":
+            return int((self.off_diagonal() & ~self.reduce_mask).sum())
+        if estimation_method == "off_diagonal_calibrated":
+            joint = count.joint_distribution(self.calibrated_joint(), self.label_counts)
+            return int(np.rint((1.0 - joint.trace()) * self.n))
+        raise ValueError(f"estimation_method={estimation_method!r} is not valid; use one of "
+                         "off_diagonal, off_diagonal_calibrated")
+
+    def margin_candidates(self, prune: np.ndarray) -> np.ndarray:
+        """Rows flagged by prune_by_noise_rate: for each given class k and other class j, the
+        prune[k, j] rows of class k with the largest p_j - p_k. Returns a mask of shape (N,).
+
+        Streams pass C keeping, per (k, j), only margins above the running m-th largest, then
+        sorts the survivors once; ties go to the lower row index.
+        """
+        k = self.k
+        prune = np.asarray(prune, dtype=np.int64)
+        flat_prune = prune.reshape(-1)
+        thr = np.full((k, k), -np.inf)
+        pair = np.empty(0, np.int64)
+        value = np.empty(0)
+        row = np.empty(0, np.int64)
+        block = max(4096, BLOCK_CELLS // k)
+        for lo in range(0, self.n, block):
+            res = self._map(_kernels.pass_c, rows=(lo, min(self.n, lo + block)),
+                            renormalize=self.renormalize, prune=prune, thr=thr)
+            pair = np.concatenate([pair] + [r["pair"].astype(np.int64) for r in res])
+            value = np.concatenate([value] + [r["value"] for r in res])
+            row = np.concatenate([row] + [r["row"].astype(np.int64) for r in res])
+            # keep the top prune[pair] per pair; the m-th kept value bounds the next blocks
+            order = np.lexsort((row, -value, pair))
+            pair, value, row = pair[order], value[order], row[order]
+            rank = np.arange(len(pair)) - np.searchsorted(pair, pair, side="left")
+            keep = rank < flat_prune[pair]
+            full = keep & (rank == flat_prune[pair] - 1)
+            pair, value, row = pair[keep], value[keep], row[keep]
+            thr.reshape(-1)[pair[full[keep]]] = value[full[keep]]
+        mask = np.zeros(self.n, dtype=bool)
+        mask[row] = True
+        return mask
+
+def cpu_threads() -> int:
+    return os.cpu_count() or 1
