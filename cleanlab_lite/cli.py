@@ -438,3 +438,103 @@ def noise(manifest, rate, kind, out, seed, label_col, true_col, trace, sparsity)
     diag = res.realized_matrix.diagonal()
     click.echo("  per-class share flipped: " + ", ".join(
         f"{str(c)[:12]} {1 - d:.2f}" for c, d in zip(res.classes, diag)))
+
+
+# ---- rank (scoring helper's section) --------------------------------------------------------
+RANK_FLAGS = ("method", "adjust_pred_probs", "filter_by", "frac_noise", "num_to_remove_per_class",
+              "min_examples_per_class", "device", "renormalize", "chunk_rows", "cj_argmax",
+              "estimation_method")
+
+
+@main.command()
+@click.argument("run", required=False, type=click.Path(file_okay=False))
+@click.option("--pred-probs", "pred_probs", multiple=True, type=click.Path(dir_okay=False),
+              help="Out-of-fold probabilities (N, K) .npy from your own model; repeat to average "
+                   "several (an ensemble). Needs --labels and --out.")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False),
+              help="With --pred-probs: a .npy of class indices, or a manifest (csv/parquet/jsonl).")
+@click.option("--label-col", default=None, help="Label column of the --labels manifest [label].")
+@click.option("--id-col", default=None, help="Id column of the --labels manifest, copied to ranking.csv.")
+@click.option("--classes", "classes_path", type=click.Path(dir_okay=False),
+              help="JSON list of class names in pred_probs column order.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False),
+              help="With --pred-probs: folder for ranking.csv and summary.json.")
+@click.option("--method", help="Label quality score: self_confidence | normalized_margin | "
+                                "confidence_weighted_entropy.")
+@click.option("--adjust-pred-probs/--no-adjust-pred-probs", default=False,
+              help="Subtract the per-class confident thresholds before scoring.")
+@click.option("--filter-by", help="Flagging rule: prune_by_noise_rate | prune_by_class | both | "
+                                   "confident_learning | predicted_neq_given | low_self_confidence "
+                                   "| low_normalized_margin.")
+@click.option("--frac-noise", type=float, help="Flag only this fraction of the estimated issues.")
+@click.option("--num-to-remove-per-class", help="Comma list, one count per class (prune_by_* only).")
+@click.option("--min-examples-per-class", type=int, help="Never prune a class below this many rows.")
+@click.option("--cj-argmax", help="confident (argmax over classes above threshold) | cleanlab.")
+@click.option("--estimation-method", help="off_diagonal | off_diagonal_calibrated.")
+@click.option("--device", help="cpu | cuda | auto (torch kernels on the GPU).")
+@click.option("--renormalize", is_flag=True, default=False,
+              help="Divide each pred_probs row by its sum instead of rejecting rows not summing to 1.")
+@click.option("--chunk-rows", type=int, help="Rows per chunk (default: about 8 MB of pred_probs).")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line.")
+@config_option
+@click.pass_context
+@handle_errors
+def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out, config_path, quiet,
+         **_):
+    """Score every row, flag likely label errors, estimate the noise rate.
+
+    Writes ranking.csv (most suspect first) and summary.json into RUN (or --out).
+
+    \b
+    Examples:
+      clean-labels rank run1
+      clean-labels rank run1 --method normalized_margin --filter-by prune_by_noise_rate
+      clean-labels rank --pred-probs oof.npy --labels labels.npy --out run2
+      clean-labels rank --pred-probs a.npy --pred-probs b.npy --labels data.csv --label-col y --out run3
+    """
+    import json as _json
+
+    from cleanlab_lite.config import RankConfig, build, load_yaml
+    from cleanlab_lite.errors import ConfigError
+    from cleanlab_lite.rank import rank_arrays, rank_run, read_labels_file
+
+    flags = explicit_params(ctx, RANK_FLAGS)
+    if "num_to_remove_per_class" in flags:
+        try:
+            flags["num_to_remove_per_class"] = tuple(
+                int(v) for v in str(flags["num_to_remove_per_class"]).split(","))
+        except ValueError:
+            raise ConfigError(f"--num-to-remove-per-class {flags['num_to_remove_per_class']!r} is not "
+                              "a comma list of integers; write e.g. 5,0,1") from None
+    cfg = build(RankConfig, load_yaml(config_path).get("rank", {}), flags,
+                source=str(config_path or "flags"))
+    if pred_probs:
+        if run:
+            raise ConfigError(f"pass either a run folder ({run}) or --pred-probs, not both")
+        if not labels_path or not out:
+            raise ConfigError("--pred-probs needs --labels (a .npy or manifest) and --out (a folder)")
+        classes = None
+        if classes_path:
+            try:
+                classes = _json.loads(Path(classes_path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"--classes {classes_path} cannot be read as a JSON list ({e})") from None
+        from cleanlab_lite.scoring._source import as_source
+        k = int(as_source(list(pred_probs)).shape[-1])
+        labels, classes, ids = read_labels_file(labels_path, label_col, classes, k, id_col)
+        pp = pred_probs[0] if len(pred_probs) == 1 else list(pred_probs)
+        summary = rank_arrays(pp, labels, out, cfg, classes=classes, ids=ids, quiet=True)
+        where = out
+    else:
+        if not run:
+            raise ConfigError("pass a run folder (clean-labels rank RUN) or --pred-probs P.npy "
+                              "--labels L --out DIR")
+        summary = rank_run(run, cfg, quiet=True)
+        where = run
+    if not quiet:
+        click.echo(f"Flagged {summary['num_flagged']} of {summary['n']} rows "
+                   f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
+                   f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
+                   f"({summary['estimated_num_issues']} rows).")
+        click.echo(f"Wrote {Path(where) / 'ranking.csv'} and {Path(where) / 'summary.json'} "
+                   f"in {summary['seconds'].get('total', 0):.2f} s.")

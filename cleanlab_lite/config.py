@@ -71,6 +71,9 @@ class RankConfig:
     device: str = "cpu"                 # cpu | cuda
     renormalize: bool = False           # renormalize rows that do not sum to 1 instead of erroring
     chunk_rows: int | None = None       # rows per chunk for out-of-core; None: automatic
+    # scoring helper's fields (see docs/scoring.md)
+    cj_argmax: str = "confident"        # confident (argmax over classes above threshold) | cleanlab
+    estimation_method: str = "off_diagonal"  # off_diagonal | off_diagonal_calibrated
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig, "rank": RankConfig}
