@@ -67,14 +67,14 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache")
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
+    folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
+                           groups=ds.groups, classes=ds.classes)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
         skipped = pd.DataFrame(loaded.skipped, columns=["row", "path", "reason"])
         with atomic_path(out / "skipped.csv") as tmp:
             skipped.to_csv(tmp, index=False)
         log(f"Skipped {len(skipped)} unreadable image(s) (--skip-bad): listed in {out / 'skipped.csv'}")
-    folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
-                           groups=ds.groups, classes=ds.classes)
     data_root = data_cfg.data_root or str(manifest.parent)
     resolved = {
         "manifest": str(manifest.resolve()),
@@ -86,7 +86,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "data": {**to_dict(data_cfg), "data_root": str(Path(data_root).resolve()),
                  "image_size": loaded.image_size},
         "train": to_dict(train_cfg),
-        "versions": {"clean_labels": __version__, "torch": torch.__version__,
+        "versions": {"clean_labels": __version__, "torch": str(torch.__version__),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
     write_yaml(out / "config.yaml", resolved)
