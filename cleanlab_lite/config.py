@@ -57,6 +57,10 @@ class TrainConfig:
     compile: bool = False               # torch.compile once, re-initialise weights per fold
     channels_last: bool = True
     precision: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    # -- train helper: augmentation and CNN shape (None/auto: chosen in train.defaults) --
+    flip: str = "auto"                  # auto (RGB images only) | on | off; also gates flip TTA
+    translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
+    widths: str | None = None           # cnn block widths "64,256,256"; None: per device
     quiet: bool = False
 
 
