@@ -320,8 +320,7 @@ def _print_export(res) -> None:
     click.echo(f"Wrote {res.out}: {res.n_out} of {res.n_in} rows ({res.mode}).")
     cols = [c for c in res.per_class.columns if c not in ("class", "rows")]
     click.echo(f"  {'class':<16}{'rows':>8}" + "".join(f"{c:>16}" for c in cols))
-    for r in res.per_class.itertuples(index=False):
-        d = r._asdict()
+    for d in res.per_class.to_dict(orient="records"):
         click.echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
     if res.unreadable_dropped:
         click.echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
