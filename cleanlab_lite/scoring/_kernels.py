@@ -66,9 +66,9 @@ def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64):
         Q[r, y] = -np.inf
         out["max_other"] = Q.max(axis=1).astype(np.float64)
     if entropy:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            L = np.log(P, out=np.zeros(P.shape, dtype=np.float64), where=P > 0)
-        out["entropy"] = -(P * L).sum(axis=1) / np.log(P.shape[1])
+        D = P.astype(np.float64)
+        L = np.log(D, out=np.zeros(D.shape), where=D > 0)
+        out["entropy"] = -(D * L).sum(axis=1) / np.log(P.shape[1])
     if rowsum64:
         out["rowsum64"] = P.sum(axis=1, dtype=np.float64)
     return out

@@ -20,6 +20,8 @@ from cleanlab_lite.scoring import _kernels, count
 from cleanlab_lite.scoring._source import as_source, concat, map_chunks
 
 CJ_ARGMAX = ("confident", "cleanlab")
+DEVICES = ("cpu", "cuda", "torch-cpu")  # torch-cpu: the torch kernels on the CPU (tests the GPU path)
+TORCH_CHUNK_BYTES = 256 * 2**20  # pred_probs bytes per chunk on the GPU
 BLOCK_CELLS = 2**24         # pred_probs cells per prune_by_noise_rate block (bounds its memory)   # argmax over confident classes only (fixed) | cleanlab's
 
 
@@ -67,8 +69,8 @@ class Engine:
                device="cpu", chunk_rows=None, threads=None) -> "Engine":
         if cj_argmax not in CJ_ARGMAX:
             raise ValueError(f"cj_argmax={cj_argmax!r} is not valid; use one of {', '.join(CJ_ARGMAX)}")
-        if device not in ("cpu", "cuda"):
-            raise ValueError(f"device={device!r} is not valid; use cpu or cuda")
+        if device not in DEVICES and not str(device).startswith("cuda:"):
+            raise ValueError(f"device={device!r} is not valid; use one of {', '.join(DEVICES)}")
         src = as_source(pred_probs)
         if len(src.shape) != 2:
             raise PredProbsError(f"{src.name} has shape {src.shape}; pred_probs must be 2-D (N, K)")
@@ -98,17 +100,20 @@ class Engine:
     # ---- passes -----------------------------------------------------------------------
     def _map(self, kernel, rows=None, **kw) -> list[dict]:
         y = self.labels
-        if self.device == "cuda":
+        chunk_rows = self.chunk_rows
+        if self.device != "cpu":
             from cleanlab_lite.scoring import _torch
+            _torch.TORCH_DEVICE = "cpu" if self.device == "torch-cpu" else self.device
             kernel = getattr(_torch, kernel.__name__)
             threads = 1
+            chunk_rows = chunk_rows or max(1024, TORCH_CHUNK_BYTES // (4 * self.k))
         else:
             threads = self.threads
 
         def fn(P, start, stop):
             return kernel(P, y[start:stop], start, **kw)
 
-        return map_chunks(self.source, fn, chunk_rows=self.chunk_rows, threads=threads, rows=rows)
+        return map_chunks(self.source, fn, chunk_rows=chunk_rows, threads=threads, rows=rows)
 
     def ensure_a(self, *, max_other=False, entropy=False, rowsum64=False) -> None:
         have = self.stats
