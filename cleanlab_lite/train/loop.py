@@ -1,0 +1,413 @@
+"""The fold loop: place the data once, then for every (repeat, fold) re-initialise one model,
+train it on the other folds, predict the held-out fold and write that fold's results atomically.
+
+Layout in the run folder (R = cfg.repeats):
+    folds/fold-<i>/              when R == 1
+    folds/repeat-<r>/fold-<i>/   when R > 1
+each holding model.pt (state_dict), oof_probs.npy (float32 (n_i, K)), oof_rows.npy (int64 (n_i,))
+and, written last, done.json with the fold's metrics and a fingerprint of the config, the data and
+the fold assignment. A rerun reuses a fold only when its fingerprint matches.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cleanlab_lite import io
+from cleanlab_lite.config import TrainConfig, to_dict
+from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
+from cleanlab_lite.train import defaults, losses, models
+from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
+from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.sampling import EpochSampler
+
+MARKER = "done.json"
+# Options that do not change what a fold learns; a fold trained with other values is reused.
+NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats")
+PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
+HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
+
+
+@dataclass
+class TrainResult:
+    """pred_probs: float32 (N, K) out-of-fold probabilities averaged over repeats (rows sum to 1),
+    or None when only some folds were trained (cfg.fold); metrics: see `train_folds`."""
+    pred_probs: np.ndarray | None
+    metrics: dict
+    message: str = ""
+    fold_dirs: list[Path] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available else cpu; cuda without a GPU is a user error."""
+    name = str(name).lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserInputError(f"--device {name} was requested but PyTorch sees no CUDA GPU here; "
+                                 f"use --device cpu (or auto)")
+        return torch.device(name)
+    raise ConfigError(f"--device {name!r} is not known; use auto, cpu or cuda")
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    p = str(precision).lower()
+    if p == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    if p == "bf16":
+        return torch.bfloat16
+    if p == "fp32":
+        return None
+    raise ConfigError(f"--precision {precision!r} is not known; use auto, bf16 or fp32")
+
+
+def fold_dir(run_dir: Path, repeat: int, fold: int, repeats: int) -> Path:
+    base = Path(run_dir) / "folds"
+    if repeats > 1:
+        base = base / f"repeat-{repeat}"
+    return base / f"fold-{fold}"
+
+
+def data_hash(ds) -> str:
+    """A short hash of X (all of it when small, else an evenly spaced sample of rows), labels and
+    weights."""
+    h = hashlib.blake2b(digest_size=16)
+    X = ds.X
+    h.update(f"{ds.kind}|{X.shape}|{X.dtype}|{ds.num_classes}".encode())
+    if X.nbytes <= HASH_FULL_BYTES:
+        rows = np.arange(X.shape[0])
+    else:
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, max(1, HASH_FULL_BYTES // X[:1].nbytes)).astype(np.int64))
+    step = max(1, (1 << 26) // max(1, X[:1].nbytes))
+    for s in range(0, rows.shape[0], step):
+        h.update(np.ascontiguousarray(X[rows[s:s + step]]).tobytes())
+    h.update(np.ascontiguousarray(ds.labels, dtype=np.int64).tobytes())
+    if ds.weights is not None:
+        h.update(np.ascontiguousarray(ds.weights, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _fingerprint(cfg: TrainConfig, dhash: str, fold_assign: np.ndarray, fold: int) -> str:
+    opts = {k: v for k, v in to_dict(cfg).items() if k not in NOT_FINGERPRINTED}
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps(opts, sort_keys=True, default=str).encode())
+    h.update(dhash.encode())
+    h.update(np.ascontiguousarray(fold_assign, dtype=np.int64).tobytes())
+    h.update(str(fold).encode())
+    return h.hexdigest()
+
+
+def _seed(cfg: TrainConfig, repeat: int, fold: int) -> int:
+    return int(np.random.SeedSequence([int(cfg.seed), repeat, fold]).generate_state(1)[0])
+
+
+def _check_inputs(ds, folds: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    folds = np.asarray(folds)
+    if folds.ndim == 1:
+        folds = folds[None, :]
+    if folds.shape != (cfg.repeats, ds.n):
+        raise DataError(f"folds has shape {folds.shape}; expected (repeats={cfg.repeats}, N={ds.n})")
+    if folds.min() < 0 or folds.max() >= cfg.folds:
+        raise DataError(f"fold indices must be in 0..{cfg.folds - 1}; got {folds.min()}..{folds.max()}")
+    if cfg.fold is not None and not 0 <= int(cfg.fold) < cfg.folds:
+        raise ConfigError(f"--fold {cfg.fold} is out of range; use 0..{cfg.folds - 1} with --folds {cfg.folds}")
+    if ds.kind == "image" and ds.X.ndim != 4:
+        raise DataError(f"image data must be (N, C, H, W); got shape {ds.X.shape}")
+    if ds.kind != "image" and ds.X.ndim != 2:
+        raise DataError(f"{ds.kind} data must be (N, D); got shape {ds.X.shape}")
+    if ds.weights is not None and (np.asarray(ds.weights) < 0).any():
+        raise DataError("per-sample weights (--weight-col) must be >= 0")
+    return folds
+
+
+class _Trainer:
+    """Everything shared by the folds of one call: device, placed data, one model (compiled at
+    most once), loss."""
+
+    def __init__(self, ds, cfg: TrainConfig, device: torch.device, n_train: int):
+        self.ds, self.cfg, self.device = ds, cfg, device
+        self.image = ds.kind == "image"
+        self.K = ds.num_classes
+        self.model_name = models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
+        self.hp = defaults.resolve(cfg, self.model_name, device.type, tuple(ds.X.shape[1:]), n_train)
+        self.amp = _autocast_dtype(device, cfg.precision)
+        self.channels_last = bool(cfg.channels_last and self.image and device.type == "cuda")
+        self.loss_fn = losses.per_sample_loss(cfg, self.K, device)
+        losses.class_weights(ds.labels, self.K, cfg.class_weight, cfg.effective_number_beta)  # validate
+        t = time.perf_counter()
+        self.data = DeviceData(ds.X, ds.labels, ds.weights, device)
+        self.prepare_s = time.perf_counter() - t
+        model = models.build_model(self.model_name, tuple(ds.X.shape[1:]), self.K, hidden=cfg.hidden,
+                                   widths=self.hp.widths, pretrained=cfg.pretrained)
+        self.snapshot = models.backbone_snapshot(model) if cfg.pretrained else None
+        model = model.to(device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.forward = torch.compile(model) if cfg.compile else model
+
+    # -- one fold -----------------------------------------------------------------------------
+
+    def fit(self, train_rows: np.ndarray, seed: int, desc: str) -> tuple[float, int]:
+        """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps)."""
+        cfg, hp, dev = self.cfg, self.hp, self.device
+        models.reinitialise(self.model, seed, self.snapshot)
+        stats = (image_stats(self.ds.X, train_rows, seed=seed) if self.image
+                 else feature_stats(self.ds.X, train_rows))
+        models.set_input_stats(self.model, *stats)
+        cw_np = losses.class_weights(self.ds.labels[train_rows], self.K, cfg.class_weight,
+                                     cfg.effective_number_beta)
+        cw = None if str(cfg.class_weight).lower() == "none" else torch.as_tensor(cw_np, device=dev)
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(seed)
+        rows_t = torch.as_tensor(train_rows, dtype=torch.long, device=dev)
+        sampler = EpochSampler(rows_t, self.data.y[rows_t], self.K, cfg.balance, gen)
+        bs = min(hp.batch_size, len(sampler))
+        steps_per_epoch = max(1, len(sampler) // bs)
+        total = steps_per_epoch * hp.epochs
+        opt = self._optimizer()
+        warm = max(1, int(hp.warmup * total))
+        self.model.train()
+        step, last = 0, float("nan")
+        bar = _progress(hp.epochs, desc, cfg.quiet)
+        try:
+            for _ in range(hp.epochs):
+                order = sampler.epoch()
+                running = torch.zeros((), device=dev)
+                for s in range(steps_per_epoch):
+                    lr = hp.lr * (step + 1) / warm if step < warm else hp.lr * (total - step) / max(1, total - warm)
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    idx = order[s * bs:(s + 1) * bs]
+                    loss = self._step(opt, idx, cw, gen)
+                    running += loss.detach()
+                    step += 1
+                last = float(running) / steps_per_epoch
+                bar.set_postfix(loss=f"{last:.3f}", refresh=False)
+                bar.update(1)
+        finally:
+            bar.close()
+        if not math.isfinite(last):
+            raise RuntimeFailure(f"training diverged ({desc}: loss is {last}); lower --lr "
+                                 f"(it was {hp.lr:g}) or use --precision fp32")
+        return last, total
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        hp = self.hp
+        decay = [p for p in self.model.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
+        groups = [{"params": decay, "weight_decay": hp.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        if hp.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=hp.lr, momentum=0.9, nesterov=True)
+        return torch.optim.AdamW(groups, lr=hp.lr)
+
+    def _inputs(self, idx: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        x = self.data.gather(idx)
+        if self.image:
+            if gen is not None:
+                x = augment(x, self.hp.flip, self.hp.translate, gen)
+            x = x.float()
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _step(self, opt, idx: torch.Tensor, cw, gen) -> torch.Tensor:
+        x = self._inputs(idx, gen)
+        y = self.data.y[idx]
+        sw = None if self.data.w is None else self.data.w[idx]
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            logits = self.forward(x)
+        loss = losses.weighted_mean(self.loss_fn(logits.float(), y), y, cw, sw)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    @torch.no_grad()
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (len(rows), K) float32, averaged with the mirrored image when
+        flip augmentation and TTA are on."""
+        self.model.eval()
+        tta = self.image and self.cfg.tta and self.hp.flip
+        bs = max(self.hp.batch_size, 1024)
+        rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        out = []
+        for s in range(0, rows_t.numel(), bs):
+            x = self._inputs(rows_t[s:s + bs], None)
+            with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+                p = torch.softmax(self.forward(x).float(), dim=1)
+                if tta:
+                    p = 0.5 * (p + torch.softmax(self.forward(x.flip(-1)).float(), dim=1))
+            out.append(p.float())
+        probs = torch.cat(out).cpu().numpy().astype(np.float32)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, disable=quiet, leave=False,
+                dynamic_ncols=True)
+
+
+def _load_finished(d: Path, fingerprint: str, val_rows: np.ndarray) -> dict | None:
+    """The fold's record if it finished with the same fingerprint and its files are intact."""
+    marker = d / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        rec = io.read_json(marker)
+        if rec.get("fingerprint") != fingerprint:
+            return None
+        rows = np.load(d / "oof_rows.npy")
+        probs = np.load(d / "oof_probs.npy")
+    except (OSError, ValueError, json.JSONDecodeError):
+        return None
+    if not np.array_equal(rows, val_rows) or probs.shape[0] != rows.shape[0]:
+        return None
+    rec["probs"] = probs
+    return rec
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        tqdm.write(msg, file=sys.stderr)
+
+
+def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> TrainResult:
+    """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics.
+
+    ds:    cleanlab_lite.data.dataset.Dataset (images uint8 (N, C, H, W); tabular float32 (N, D))
+    folds: int (R, N) (or (N,) when R == 1), fold index of each row per repeat, 0..cfg.folds-1
+    run_dir: results go to run_dir/folds/... (see module docstring); finished folds are reused.
+
+    With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
+    call without cfg.fold trains what is missing and merges.
+
+    metrics: model, device, epochs, batch_size, lr, loss, folds, repeats; timings (prepare_s,
+    train_s, predict_s, total_s for the work done in this call); per_fold: list of per-fold
+    records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train, n_val,
+    train_s, predict_s, reused); oof: the same measures over all rows against the given labels.
+    """
+    t0 = time.perf_counter()
+    folds = _check_inputs(ds, folds, cfg)
+    device = resolve_device(cfg.device)
+    run_dir = Path(run_dir)
+    R, k = cfg.repeats, cfg.folds
+    wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
+    dhash = data_hash(ds)
+
+    plan = []           # (r, i, dir, fingerprint, train_rows, val_rows, record-or-None)
+    for r in range(R):
+        for i in wanted:
+            val = np.flatnonzero(folds[r] == i)
+            train = np.flatnonzero(folds[r] != i)
+            if val.size == 0 or train.size == 0:
+                raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
+                                f"training rows; use fewer --folds")
+            fp = _fingerprint(cfg, dhash, folds[r], i)
+            d = fold_dir(run_dir, r, i, R)
+            plan.append((r, i, d, fp, train, val, _load_finished(d, fp, val)))
+
+    todo = [p for p in plan if p[6] is None]
+    trainer = None
+    if todo:
+        trainer = _Trainer(ds, cfg, device, n_train=max(p[4].size for p in todo))
+    per_fold, train_s, predict_s = [], 0.0, 0.0
+    probs_sum = np.zeros((ds.n, ds.num_classes), dtype=np.float64) if cfg.fold is None else None
+    for r, i, d, fp, train, val, rec in plan:
+        desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
+        if rec is None:
+            if (d / MARKER).exists():   # stale: drop the marker first so a crash cannot revive it
+                _say(f"{d}: trained with other settings or data; training it again", cfg.quiet)
+                (d / MARKER).unlink()
+            rec = _train_one(trainer, ds, d, fp, r, i, train, val, _seed(cfg, r, i), desc)
+            train_s += rec["train_s"]
+            predict_s += rec["predict_s"]
+            rec["reused"] = False
+        else:
+            rec["reused"] = True
+            _say(f"{desc}: reusing finished fold in {d}", cfg.quiet)
+        if probs_sum is not None:
+            probs_sum[val] += rec["probs"]
+        per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
+
+    hp = trainer.hp if trainer else None
+    first = plan[0][6] or {}
+    metrics = {
+        "model": trainer.model_name if trainer else first.get("model"),
+        "device": str(device),
+        "epochs": hp.epochs if hp else first.get("epochs"),
+        "batch_size": hp.batch_size if hp else first.get("batch_size"),
+        "lr": hp.lr if hp else first.get("lr"),
+        "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
+        "folds": k, "repeats": R,
+        "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
+        "timings": {"prepare_s": trainer.prepare_s if trainer else 0.0, "train_s": train_s,
+                    "predict_s": predict_s},
+        "per_fold": per_fold,
+    }
+    if cfg.fold is not None:
+        msg = (f"trained fold {cfg.fold} only ({len(todo)} trained, {len(plan) - len(todo)} reused); "
+               f"run train again without --fold to train the missing folds and merge")
+        metrics["partial"] = True
+        metrics["timings"]["total_s"] = time.perf_counter() - t0
+        return TrainResult(None, metrics, msg, [p[2] for p in plan])
+    pred = (probs_sum / R).astype(np.float32)
+    pred /= pred.sum(axis=1, keepdims=True)
+    metrics["partial"] = False
+    metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
+    metrics["timings"]["total_s"] = time.perf_counter() - t0
+    return TrainResult(pred, metrics, "", [p[2] for p in plan])
+
+
+def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: np.ndarray,
+               val: np.ndarray, seed: int, desc: str) -> dict:
+    """Train, predict and write one fold; returns its record (with 'probs')."""
+    try:
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        last_loss, steps = trainer.fit(train, seed, desc)
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        t_train = time.perf_counter() - t
+        t = time.perf_counter()
+        probs = trainer.predict(val)
+        t_pred = time.perf_counter() - t
+    except torch.cuda.OutOfMemoryError:
+        raise RuntimeFailure(
+            f"CUDA ran out of memory in {desc} with batch size {trainer.hp.batch_size}; "
+            f"pass a smaller --batch-size (e.g. {max(1, trainer.hp.batch_size // 2)}), a smaller "
+            f"--image-size or --model, or --device cpu") from None
+    K = ds.num_classes
+    fm = classification_metrics(ds.labels[val], probs.argmax(axis=1), ds.classes,
+                                per_class=K <= PER_CLASS_FOLD_MAX_K)
+    hp = trainer.hp
+    rec = {"repeat": r, "fold": i, "fingerprint": fp, "model": trainer.model_name,
+           "device": str(trainer.device), "epochs": hp.epochs, "batch_size": hp.batch_size,
+           "lr": hp.lr, "steps": steps, "final_train_loss": last_loss,
+           "n_train": int(train.size), "n_val": int(val.size),
+           "train_s": t_train, "predict_s": t_pred, **fm}
+    state = {k_: v.detach().cpu() for k_, v in trainer.model.state_dict().items()}
+    with io.atomic_path(d / "model.pt") as tmp:
+        torch.save(state, tmp)
+    io.write_npy(d / "oof_probs.npy", probs)
+    io.write_npy(d / "oof_rows.npy", val.astype(np.int64))
+    io.write_json(d / MARKER, rec)     # last: its presence means the fold is complete
+    rec["probs"] = probs
+    return rec

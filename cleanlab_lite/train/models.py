@@ -1,0 +1,241 @@
+"""Networks: a fast airbench-style CNN for small images, torchvision architectures by name for
+larger ones, and an MLP / linear model for tabular features and embeddings.
+
+Every model starts with a normalisation layer whose statistics are buffers, so a saved
+state_dict is self-contained: images go in as float 0..255 (N, C, H, W), tabular rows as raw
+float32 (N, D). The statistics come from the training folds only (see `fit_input_stats`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cleanlab_lite.errors import ConfigError, UserInputError
+
+TABULAR_MODELS = ("mlp", "linear")
+IMAGE_MODELS = ("cnn",)
+# torchvision classification architectures we know how to adapt (input channels, head size).
+TORCHVISION_MODELS = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "wide_resnet50_2",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "efficientnet_v2_s", "convnext_tiny", "convnext_small", "convnext_base",
+    "mobilenet_v3_small", "mobilenet_v3_large", "regnet_y_400mf", "regnet_y_800mf",
+    "densenet121", "vit_b_16", "swin_t",
+)
+SMALL_IMAGE_MAX = 64          # pixels: images up to this side default to the fast CNN
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std with per-channel (images) or per-feature (tabular) buffers."""
+
+    def __init__(self, n: int, image: bool):
+        super().__init__()
+        self.image = image
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("std", torch.ones(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.image:
+            return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+        return (x - self.mean) / self.std
+
+
+def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.GELU()]
+
+
+class FastCNN(nn.Module):
+    """Airbench-style net: a 3x3 stem, then blocks of conv -> maxpool -> BN -> GELU -> conv -> BN
+    -> GELU, a global max pool and a linear head whose logits are scaled down (1/`head_scale`),
+    which keeps early training stable at high learning rates.
+
+    widths: (stem, block1, block2, ...); a block only pools while the feature map is >= 2 px.
+    """
+
+    def __init__(self, in_ch: int, num_classes: int, size: int, widths: tuple[int, ...],
+                 head_scale: float = 1 / 9):
+        super().__init__()
+        self.norm = Normalize(in_ch, image=True)
+        layers: list[nn.Module] = _conv_bn(in_ch, widths[0])
+        cin, side = widths[0], size
+        for w in widths[1:]:
+            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False)]
+            if side >= 2:
+                layers += [nn.MaxPool2d(2)]
+                side //= 2
+            layers += [nn.BatchNorm2d(w), nn.GELU(), *_conv_bn(w, w)]
+            cin = w
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(cin, num_classes, bias=False)
+        self.head_scale = head_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.body(self.norm(x))).flatten(1)
+        return self.head(x) * self.head_scale
+
+
+class MLP(nn.Module):
+    """Standardize -> [Linear -> BatchNorm -> ReLU -> Dropout] x depth -> Linear.
+    depth 0 is multinomial logistic regression (the `linear` model)."""
+
+    def __init__(self, d_in: int, num_classes: int, hidden: int, depth: int, dropout: float = 0.1):
+        super().__init__()
+        self.norm = Normalize(d_in, image=False)
+        layers: list[nn.Module] = []
+        d = d_in
+        for _ in range(depth):
+            layers += [nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout)]
+            d = hidden
+        layers.append(nn.Linear(d, num_classes))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.norm(x))
+
+
+def resolve_model_name(name: str, kind: str, shape: tuple[int, ...]) -> str:
+    """Turn `auto` into a concrete model name and check the name fits the data kind.
+
+    shape: X.shape without N, i.e. (C, H, W) for images or (D,) for tabular/embeddings.
+    """
+    name = name.lower()
+    if kind != "image":
+        if name == "auto":
+            return "mlp"
+        if name not in TABULAR_MODELS:
+            raise ConfigError(f"--model {name} does not fit {kind} data; use one of "
+                              f"{', '.join(TABULAR_MODELS)} (or auto)")
+        return name
+    if name == "auto":
+        return "cnn" if max(shape[1:]) <= SMALL_IMAGE_MAX else "resnet18"
+    if name in IMAGE_MODELS or name in TORCHVISION_MODELS:
+        return name
+    valid = ", ".join(("auto",) + IMAGE_MODELS + TORCHVISION_MODELS)
+    raise ConfigError(f"--model {name!r} is not a known image model; use one of {valid}")
+
+
+def build_model(name: str, shape: tuple[int, ...], num_classes: int, *, hidden: int = 256,
+                widths: tuple[int, ...] = (64, 256, 256), pretrained: str | None = None) -> nn.Module:
+    """A freshly initialised model for inputs of `shape` (without N)."""
+    if name == "mlp":
+        return MLP(shape[0], num_classes, hidden, depth=2)
+    if name == "linear":
+        return MLP(shape[0], num_classes, hidden, depth=0)
+    if name == "cnn":
+        if pretrained:
+            raise ConfigError("--pretrained applies to torchvision models (e.g. --model resnet18), "
+                              "not to the built-in cnn; drop --pretrained or pick a torchvision model")
+        c, h, w = shape
+        widths = (widths[0],) + tuple(widths)   # stem has the first block's width
+        return FastCNN(c, num_classes, min(h, w), widths)
+    return _torchvision_model(name, shape[0], num_classes, pretrained)
+
+
+def _torchvision_model(name: str, in_ch: int, num_classes: int, pretrained: str | None) -> nn.Module:
+    import torchvision
+
+    net = torchvision.models.get_model(name, weights=None)
+    if pretrained:
+        _load_pretrained(net, name, pretrained)
+    _adapt_input(net, in_ch)
+    _replace_head(net, num_classes)
+    wrapped = nn.Sequential()
+    wrapped.add_module("norm", Normalize(in_ch, image=True))
+    wrapped.add_module("net", net)
+    return wrapped
+
+
+def _load_pretrained(net: nn.Module, name: str, path: str) -> None:
+    """Load a local weights file (a state_dict, or a checkpoint holding one); never downloads."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(
+            f"--pretrained {path}: file not found; weights are never downloaded, so pass a local "
+            f"{name} state_dict (.pth) or drop --pretrained to train from scratch")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
+        raise UserInputError(f"--pretrained {path}: cannot be read as PyTorch weights ({type(e).__name__}); "
+                             f"pass a state_dict saved with torch.save") from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if key in state and isinstance(state[key], dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not state:
+        raise UserInputError(f"--pretrained {path}: holds no state_dict; pass weights saved with "
+                             f"torch.save(model.state_dict(), path)")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    own = net.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if len(matched) < len(own) // 2:
+        raise UserInputError(f"--pretrained {path}: only {len(matched)} of {len(own)} tensors match "
+                             f"torchvision {name}; pass weights for that architecture")
+    net.load_state_dict(matched, strict=False)
+
+
+def _adapt_input(net: nn.Module, in_ch: int) -> None:
+    """Replace the first conv when the data has other than 3 channels (pretrained filters are
+    averaged over RGB and repeated, so grayscale keeps the learned edges)."""
+    if in_ch == 3:
+        return
+    for parent in net.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d) and child.in_channels == 3:
+                new = nn.Conv2d(in_ch, child.out_channels, child.kernel_size, child.stride,
+                                child.padding, child.dilation, child.groups, child.bias is not None)
+                with torch.no_grad():
+                    new.weight.copy_(child.weight.mean(1, keepdim=True).repeat(1, in_ch, 1, 1)
+                                     * (3 / in_ch))
+                    if child.bias is not None:
+                        new.bias.copy_(child.bias)
+                setattr(parent, child_name, new)
+                return
+
+
+def _replace_head(net: nn.Module, num_classes: int) -> None:
+    """Swap the last nn.Linear for one with `num_classes` outputs."""
+    last = None
+    for parent in net.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Linear):
+                last = (parent, child_name, child)
+    if last is None:
+        raise ConfigError("this torchvision model has no linear head to replace; pick another --model")
+    parent, child_name, child = last
+    setattr(parent, child_name, nn.Linear(child.in_features, num_classes))
+
+
+def reinitialise(model: nn.Module, seed: int, pretrained_state: dict | None = None) -> None:
+    """Re-initialise all weights in place (so a compiled model is reused across folds).
+    With `pretrained_state`, reload it instead and re-initialise only what it lacks (the head)."""
+    torch.manual_seed(seed)
+    for m in model.modules():
+        if m is not model and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    if pretrained_state is not None:
+        model.load_state_dict(pretrained_state, strict=False)
+
+
+def set_input_stats(model: nn.Module, mean: np.ndarray, std: np.ndarray) -> None:
+    """Write training-fold statistics into the model's Normalize buffers (in place)."""
+    norm = next(m for m in model.modules() if isinstance(m, Normalize))
+    with torch.no_grad():
+        norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        norm.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+
+def backbone_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the weights to restore per fold for a pretrained model: everything except the
+    freshly made head (the last nn.Linear) and the input statistics."""
+    head_prefix = None
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            head_prefix = name + "."
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+            if not (head_prefix and k.startswith(head_prefix)) and not k.startswith("norm.")}

@@ -1,0 +1,196 @@
+"""train_folds on tiny data: outputs, resume, --fold then merge, repeats, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cleanlab_lite import io
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.errors import ConfigError, DataError, UserInputError
+from cleanlab_lite.train import loop, models, train_folds
+
+FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
+
+
+def image_ds(n: int = 36, k: int = 3, seed: int = 0) -> Dataset:
+    """Class c has a bright square in quadrant c, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
+    for c in range(k):
+        r, q = divmod(c, 2)
+        X[y == c, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
+    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
+
+
+def tab_ds(n: int = 120, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.normal(0, 1, (n, 4)).astype(np.float32)
+    X[:, 0] += 4 * y                      # separable on feature 0
+    X[:, 1] = X[:, 1] * 1000 + 5000       # badly scaled: needs standardization
+    return Dataset("tabular", X, y.astype(np.int64), ["a", "b", "c"])
+
+
+def folds_for(n: int, k: int, repeats: int = 1) -> np.ndarray:
+    """(repeats, n) fold ids: each repeat a different seeded shuffle, balanced over classes
+    because labels cycle with period 3 and the shuffle is of blocks of 3 rows."""
+    out = []
+    for r in range(repeats):
+        blocks = np.random.default_rng(r).permutation(n // 3) % k
+        out.append(np.repeat(blocks, 3))
+    return np.stack(out)
+
+
+@pytest.fixture
+def count_trainings(monkeypatch):
+    calls = []
+    real = loop._train_one
+
+    def counted(trainer, ds, d, fp, r, i, *a, **kw):
+        calls.append((r, i))
+        return real(trainer, ds, d, fp, r, i, *a, **kw)
+
+    monkeypatch.setattr(loop, "_train_one", counted)
+    return calls
+
+
+def test_images_write_folds_and_valid_probs(tmp_path):
+    ds = image_ds()
+    res = train_folds(ds, folds_for(ds.n, 3), TrainConfig(folds=3, **FAST), tmp_path)
+    p = res.pred_probs
+    assert p.shape == (ds.n, 3) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    for i in range(3):
+        d = tmp_path / "folds" / f"fold-{i}"
+        assert {"model.pt", "oof_probs.npy", "oof_rows.npy", "done.json"} <= {f.name for f in d.iterdir()}
+        rows = np.load(d / "oof_rows.npy")
+        np.testing.assert_array_equal(rows, np.flatnonzero(folds_for(ds.n, 3)[0] == i))
+        np.testing.assert_allclose(np.load(d / "oof_probs.npy"), p[rows], atol=1e-6)
+        assert len(io.read_json(d / "done.json")["fingerprint"]) == 32
+        state = torch.load(d / "model.pt", weights_only=True)
+        assert "norm.mean" in state
+    m = res.metrics
+    assert m["model"] == "cnn" and m["device"] == "cpu" and m["epochs"] == 2
+    assert {"accuracy", "balanced_accuracy", "macro_f1", "per_class"} <= set(m["oof"])
+    assert set(m["oof"]["per_class"]["c0"]) == {"precision", "recall", "f1", "support"}
+    assert len(m["per_fold"]) == 3 and all("accuracy" in f and "train_s" in f for f in m["per_fold"])
+    assert {"prepare_s", "train_s", "predict_s", "total_s"} <= set(m["timings"])
+
+
+def test_rerun_skips_finished_folds_and_retrains_a_lost_one(tmp_path, count_trainings):
+    ds, cfg = image_ds(), TrainConfig(folds=3, **FAST)
+    first = train_folds(ds, folds_for(ds.n, 3), cfg, tmp_path)
+    assert len(count_trainings) == 3
+    again = train_folds(ds, folds_for(ds.n, 3), cfg, tmp_path)
+    assert len(count_trainings) == 3 and again.metrics["reused_folds"] == 3
+    np.testing.assert_array_equal(first.pred_probs, again.pred_probs)
+    (tmp_path / "folds" / "fold-1" / "done.json").unlink()     # as if interrupted in fold 1
+    train_folds(ds, folds_for(ds.n, 3), cfg, tmp_path)
+    assert count_trainings[3:] == [(0, 1)]
+
+
+def test_changed_settings_or_data_retrain(tmp_path, count_trainings):
+    ds = image_ds()
+    train_folds(ds, folds_for(ds.n, 2), TrainConfig(folds=2, **FAST), tmp_path)
+    train_folds(ds, folds_for(ds.n, 2), TrainConfig(folds=2, **{**FAST, "epochs": 1}), tmp_path)
+    assert len(count_trainings) == 4
+    flipped = Dataset("image", ds.X, (ds.labels + 1) % 3, ds.classes)
+    train_folds(flipped, folds_for(ds.n, 2), TrainConfig(folds=2, **{**FAST, "epochs": 1}), tmp_path)
+    assert len(count_trainings) == 6
+    # quiet/device do not change what is learned: reused
+    train_folds(flipped, folds_for(ds.n, 2), TrainConfig(folds=2, device="cpu", **{**FAST, "epochs": 1}), tmp_path)
+    assert len(count_trainings) == 6
+
+
+def test_single_fold_then_merge(tmp_path, count_trainings):
+    ds, folds = image_ds(), folds_for(36, 3)
+    part = train_folds(ds, folds, TrainConfig(folds=3, fold=2, **FAST), tmp_path)
+    assert part.pred_probs is None and part.metrics["partial"] is True
+    assert "without --fold" in part.message and count_trainings == [(0, 2)]
+    train_folds(ds, folds, TrainConfig(folds=3, fold=0, **FAST), tmp_path)
+    merged = train_folds(ds, folds, TrainConfig(folds=3, **FAST), tmp_path)
+    assert count_trainings == [(0, 2), (0, 0), (0, 1)]
+    assert merged.pred_probs.shape == (36, 3) and merged.metrics["reused_folds"] == 2
+    fold2 = np.load(tmp_path / "folds" / "fold-2" / "oof_probs.npy")
+    np.testing.assert_array_equal(merged.pred_probs[folds[0] == 2], fold2)
+
+
+def test_repeats_average_over_splits(tmp_path, count_trainings):
+    ds, folds = image_ds(), folds_for(36, 2, repeats=2)
+    res = train_folds(ds, folds, TrainConfig(folds=2, repeats=2, **FAST), tmp_path)
+    assert len(count_trainings) == 4
+    acc = np.zeros((36, 3))
+    for r in range(2):
+        for i in range(2):
+            d = tmp_path / "folds" / f"repeat-{r}" / f"fold-{i}"
+            acc[np.load(d / "oof_rows.npy")] += np.load(d / "oof_probs.npy")
+    np.testing.assert_allclose(res.pred_probs, acc / 2, atol=1e-6)
+
+
+def test_tabular_mlp_standardizes_on_training_rows(tmp_path):
+    ds = tab_ds()
+    folds = folds_for(ds.n, 3)
+    res = train_folds(ds, folds, TrainConfig(folds=3, epochs=20, quiet=True), tmp_path)
+    assert res.metrics["model"] == "mlp" and res.metrics["oof"]["accuracy"] > 0.9
+    state = torch.load(tmp_path / "folds" / "fold-0" / "model.pt", weights_only=True)
+    train_rows = folds[0] != 0
+    np.testing.assert_allclose(state["norm.mean"].numpy(), ds.X[train_rows].mean(axis=0), rtol=1e-4)
+
+
+def test_linear_model_with_weights_balance_and_class_weights(tmp_path):
+    ds = tab_ds()
+    ds.weights = np.where(np.arange(ds.n) % 10 == 0, 0.0, 1.0).astype(np.float32)
+    cfg = TrainConfig(folds=2, model="linear", epochs=10, balance="oversample",
+                      class_weight="sqrt_inverse", loss="focal", quiet=True)
+    res = train_folds(ds, folds_for(ds.n, 2), cfg, tmp_path)
+    assert res.metrics["model"] == "linear" and res.metrics["oof"]["accuracy"] > 0.9
+
+
+def test_torchvision_model_on_grayscale(tmp_path):
+    ds = image_ds(n=24)
+    X = np.repeat(np.repeat(ds.X, 4, axis=2), 4, axis=3)       # 1 x 32 x 32
+    ds32 = Dataset("image", X, ds.labels, ds.classes)
+    cfg = TrainConfig(folds=2, model="resnet18", epochs=1, batch_size=8, quiet=True)
+    res = train_folds(ds32, folds_for(24, 2), cfg, tmp_path)
+    assert res.pred_probs.shape == (24, 3) and res.metrics["model"] == "resnet18"
+
+
+def test_pretrained_weights_load_from_a_local_file(tmp_path):
+    import torchvision
+
+    src = torchvision.models.resnet18(weights=None)
+    torch.save(src.state_dict(), tmp_path / "r18.pth")
+    net = models.build_model("resnet18", (3, 32, 32), 4, pretrained=str(tmp_path / "r18.pth"))
+    assert torch.equal(net.net.layer1[0].conv1.weight, src.layer1[0].conv1.weight)
+    assert net.net.fc.out_features == 4
+    with pytest.raises(UserInputError, match="--pretrained .*missing.pth: file not found"):
+        models.build_model("resnet18", (3, 32, 32), 4, pretrained=str(tmp_path / "missing.pth"))
+
+
+def test_auto_model_choice_and_unknown_model():
+    assert models.resolve_model_name("auto", "image", (3, 32, 32)) == "cnn"
+    assert models.resolve_model_name("auto", "image", (3, 224, 224)) == "resnet18"
+    assert models.resolve_model_name("auto", "embedding", (128,)) == "mlp"
+    with pytest.raises(ConfigError, match="--model 'vgg_bogus'"):
+        models.resolve_model_name("vgg_bogus", "image", (3, 32, 32))
+    with pytest.raises(ConfigError, match="--model cnn does not fit tabular"):
+        models.resolve_model_name("cnn", "tabular", (4,))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_gpu(tmp_path):
+    ds = image_ds()
+    with pytest.raises(UserInputError, match="--device cpu"):
+        train_folds(ds, folds_for(ds.n, 2), TrainConfig(folds=2, device="cuda", **FAST), tmp_path)
+
+
+def test_bad_fold_arguments(tmp_path):
+    ds = image_ds()
+    with pytest.raises(ConfigError, match="--fold 5 is out of range"):
+        train_folds(ds, folds_for(ds.n, 3), TrainConfig(folds=3, fold=5, **FAST), tmp_path)
+    with pytest.raises(DataError, match="expected"):
+        train_folds(ds, folds_for(ds.n, 3, repeats=2), TrainConfig(folds=3, **FAST), tmp_path)
+    assert not (tmp_path / "folds").exists()
