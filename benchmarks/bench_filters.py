@@ -122,7 +122,7 @@ def main(argv=None):
                         rec["est_cal"] = engines["confident"].num_issues("off_diagonal_calibrated") / len(truth)
                         rec["true_rate"] = float(truth.mean())
                         rows.append(rec)
-                print(f"  {dname:12s} {mname:12s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"  {dname:12s} {mname:12s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     report(rows)
     if args.json:
         with open(args.json, "w") as f:

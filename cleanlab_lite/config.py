@@ -68,7 +68,7 @@ class TrainConfig:
 class RankConfig:
     method: str = "self_confidence"     # label quality score (see scoring.METHODS)
     adjust_pred_probs: bool = False     # subtract per-class confident thresholds first
-    filter_by: str = "prune_by_noise_rate"  # see scoring.FILTERS
+    filter_by: str = "prune_by_class"  # see scoring.FILTERS; chosen by F1 (docs/scoring.md)
     frac_noise: float = 1.0
     num_to_remove_per_class: tuple[int, ...] | None = None
     min_examples_per_class: int = 1
