@@ -118,7 +118,15 @@ def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
 
 def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
     """Flagged rows first, each group by ascending label quality; ties by row."""
-    return np.lexsort((np.arange(len(scores)), scores, ~issues))
+    key = np.where(issues, 0.0, 2.0) + np.clip(scores, 0.0, 1.0)   # flagged rows sort below 2
+    order = np.argsort(key)                     # numpy's SIMD sort; then make ties go by row
+    ks = key[order]
+    tie = np.flatnonzero(ks[1:] == ks[:-1])
+    if len(tie):
+        pos = np.unique(np.concatenate([tie, tie + 1]))
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((sub, ks[pos]))]
+    return order
 
 
 # ---- writing --------------------------------------------------------------------------------
@@ -145,7 +153,34 @@ def write_ranking(path: Path, res: dict, classes: list, rows: np.ndarray, ids=No
     cols["suggested_confidence"] = pa.array(np.round(res["suggested_confidence"][order], 8))
     table = pa.table(cols)
     with atomic_path(path) as tmp:
-        pacsv.write_csv(table, str(tmp), pacsv.WriteOptions(quoting_style="needed"))
+        _write_csv_parallel(table, tmp)
+
+
+def _write_csv_parallel(table, path: Path, parts: int = 8) -> None:
+    """Format row blocks to CSV bytes on a thread pool (pyarrow releases the GIL), then write
+    them in order: float formatting dominates, and it is spread over the cores."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    n = table.num_rows
+    step = max(1, -(-n // parts))
+    blocks = [table.slice(s, step) for s in range(0, max(n, 1), step)]
+
+    def fmt(i_block):
+        i, block = i_block
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(block, sink, pacsv.WriteOptions(include_header=i == 0,
+                                                        quoting_style="needed"))
+        return sink.getvalue()
+
+    with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as ex:
+        bufs = list(ex.map(fmt, enumerate(blocks)))
+    with open(path, "wb") as f:
+        for b in bufs:
+            f.write(b)
 
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:

@@ -26,7 +26,7 @@ def as_float(P: np.ndarray) -> np.ndarray:
 
 def check_chunk(P: np.ndarray, start: int, name: str, renormalize: bool) -> tuple[np.ndarray, np.ndarray]:
     """Validate a chunk; return (possibly renormalized chunk, row sums)."""
-    rs = P.sum(axis=1)
+    rs = np.einsum("ij->i", P)          # much faster than P.sum(axis=1) for short rows
     finite = np.isfinite(rs)
     if not finite.all():
         i = int(np.argmin(finite))
@@ -59,8 +59,10 @@ def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64):
     P, _ = check_chunk(P, start, name, renormalize)
     r = np.arange(len(y))
     am = P.argmax(axis=1)
-    out = {"given": P[r, y].astype(np.float64), "argmax": am.astype(np.int64),
-           "maxp": P[r, am].astype(np.float64)}
+    flat = P.reshape(-1)
+    base = r * P.shape[1]
+    out = {"given": flat[base + y].astype(np.float64), "argmax": am.astype(np.int64),
+           "maxp": flat[base + am].astype(np.float64)}
     if max_other:
         Q = P.copy()
         Q[r, y] = -np.inf
@@ -85,31 +87,39 @@ def float_threshold(t: np.ndarray, dtype) -> np.ndarray:
     return v
 
 
-def pass_b(P, y, start, *, name, renormalize, t_cmp, t, cleanlab_argmax, adj_margin):
-    """The confident joint's true-label guess per row (and the adjusted margin if asked).
+def pass_b(P, y, start, *, need, name, renormalize, t_cmp, cleanlab_argmax):
+    """The confident joint's true-label guess for the rows in `need` (those whose argmax is
+    below its own threshold; every other row's guess is its argmax). Returns the chunk-relative
+    rows as absolute indices `idx`, their `guess` and `has` (some class passes its threshold).
 
     t_cmp : (K,) thresholds minus 1e-6 in P's dtype, rounded up (see float_threshold).
     """
-    P = as_float(P)
+    idx = np.flatnonzero(need)
+    if len(idx) == 0:
+        return {"idx": idx, "guess": idx, "has": np.zeros(0, bool)}
+    P = as_float(P)[idx]
     if renormalize:
         P = P / P.sum(axis=1)[:, None]
-    r = np.arange(len(y))
-    t_cmp = t_cmp.astype(P.dtype, copy=False)
-    mask = P >= t_cmp
+    mask = P >= t_cmp.astype(P.dtype, copy=False)
     if cleanlab_argmax:
         cnt = np.count_nonzero(mask, axis=1)
         guess = np.where(cnt > 1, P.argmax(axis=1), mask.argmax(axis=1))
         has = cnt > 0
     else:
-        Q = np.where(mask, P, P.dtype.type(-1))
+        Q = P * mask                   # confident entries are > 0 (thresholds >= 1e-6)
         guess = Q.argmax(axis=1)
-        has = Q[r, guess] >= 0
-    out = {"guess": guess.astype(np.int64), "has": has}
-    if adj_margin:
-        A = P - t
-        A[r, y] = -np.inf
-        out["max_other_adj"] = A.max(axis=1)
-    return out
+        has = Q[np.arange(len(idx)), guess] > 0
+    return {"idx": idx + start, "guess": guess.astype(np.int64), "has": has}
+
+
+def pass_adj(P, y, start, *, renormalize, t):
+    """max over j != given of (p_j - t_j), for the adjusted normalized margin; shape (n,)."""
+    P = as_float(P)
+    if renormalize:
+        P = P / P.sum(axis=1)[:, None]
+    A = P - t
+    A[np.arange(len(y)), y] = -np.inf
+    return {"max_other_adj": A.max(axis=1)}
 
 
 def pass_c(P, y, start, *, renormalize, prune, thr):

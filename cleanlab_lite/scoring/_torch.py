@@ -71,10 +71,13 @@ def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64):
     return out
 
 
-def pass_b(P, y, start, *, name, renormalize, t_cmp, t, cleanlab_argmax, adj_margin):
-    T = _prep(P, start, name, renormalize) if renormalize else _t(_float(P))
-    yt = _t(y.astype(np.int64))
-    r = torch.arange(T.shape[0], device=T.device)
+def pass_b(P, y, start, *, need, name, renormalize, t_cmp, cleanlab_argmax):
+    idx = np.flatnonzero(need)
+    if len(idx) == 0:
+        return {"idx": idx, "guess": idx, "has": np.zeros(0, bool)}
+    T = _t(_float(P)[idx])
+    if renormalize:
+        T = T / T.sum(dim=1)[:, None]
     mask = T >= _t(t_cmp.astype(np.dtype(str(T.dtype).replace("torch.", ""))))
     if cleanlab_argmax:
         cnt = mask.sum(dim=1)
@@ -82,15 +85,17 @@ def pass_b(P, y, start, *, name, renormalize, t_cmp, t, cleanlab_argmax, adj_mar
         guess = torch.where(cnt > 1, T.argmax(dim=1), first)
         has = cnt > 0
     else:
-        Q = torch.where(mask, T, torch.tensor(-1.0, dtype=T.dtype, device=T.device))
+        Q = T * mask
         guess = Q.argmax(dim=1)
-        has = Q[r, guess] >= 0
-    out = {"guess": _np(guess).astype(np.int64), "has": _np(has)}
-    if adj_margin:
-        A = T.double() - _t(np.asarray(t, dtype=np.float64))
-        A[r, yt] = -torch.inf
-        out["max_other_adj"] = _np(A.max(dim=1).values)
-    return out
+        has = Q[torch.arange(len(idx), device=T.device), guess] > 0
+    return {"idx": idx + start, "guess": _np(guess).astype(np.int64), "has": _np(has)}
+
+
+def pass_adj(P, y, start, *, renormalize, t):
+    T = _prep(P, start, "pred_probs", renormalize) if renormalize else _t(_float(P))
+    A = T.double() - _t(np.asarray(t, dtype=np.float64))
+    A[torch.arange(T.shape[0], device=T.device), _t(y.astype(np.int64))] = -torch.inf
+    return {"max_other_adj": _np(A.max(dim=1).values)}
 
 
 def pass_c(P, y, start, *, renormalize, prune, thr):

@@ -98,8 +98,10 @@ class Engine:
         return self.source.name
 
     # ---- passes -----------------------------------------------------------------------
-    def _map(self, kernel, rows=None, **kw) -> list[dict]:
+    def _map(self, kernel, rows=None, rowargs=None, **kw) -> list[dict]:
+        """Run `kernel(P, y, start, **per-chunk slices of rowargs, **kw)` over the chunks."""
         y = self.labels
+        rowargs = rowargs or {}
         chunk_rows = self.chunk_rows
         if self.device != "cpu":
             from cleanlab_lite.scoring import _torch
@@ -111,7 +113,8 @@ class Engine:
             threads = self.threads
 
         def fn(P, start, stop):
-            return kernel(P, y[start:stop], start, **kw)
+            extra = {name: a[start:stop] for name, a in rowargs.items()}
+            return kernel(P, y[start:stop], start, **extra, **kw)
 
         return map_chunks(self.source, fn, chunk_rows=chunk_rows, threads=threads, rows=rows)
 
@@ -128,19 +131,29 @@ class Engine:
         have["thresholds"] = count.confident_thresholds(self.labels, have["given"], self.k)
 
     def ensure_b(self, *, adj_margin=False) -> None:
+        """The confident joint's guess per row. A row whose argmax passes its own threshold is
+        guessed as its argmax under both argmax rules, so only the other rows are read again."""
         self.ensure_a()
         have = self.stats
-        if "guess" in have and (not adj_margin or "max_other_adj" in have):
-            return
-        t = have["thresholds"]
-        dtype = np.float64 if np.dtype(self.source.dtype) == np.float64 else np.float32
-        t_cmp = _kernels.float_threshold(t - _kernels.EPS, dtype)
-        res = self._map(_kernels.pass_b, name=self.name, renormalize=self.renormalize, t_cmp=t_cmp,
-                        t=t, cleanlab_argmax=self.cj_argmax == "cleanlab", adj_margin=adj_margin)
-        have["guess"] = concat(res, "guess").astype(np.int64) if res else np.empty(0, np.int64)
-        have["has"] = concat(res, "has").astype(bool) if res else np.empty(0, bool)
-        if adj_margin:
-            have["max_other_adj"] = concat(res, "max_other_adj")
+        if "guess" not in have:
+            t = have["thresholds"]
+            dtype = np.float64 if np.dtype(self.source.dtype) == np.float64 else np.float32
+            t_cmp = _kernels.float_threshold(t - _kernels.EPS, dtype)
+            am = have["argmax"]
+            need = have["maxp"] < t_cmp.astype(np.float64)[am]
+            guess = am.copy()
+            has = np.ones(self.n, dtype=bool)
+            if need.any():
+                res = self._map(_kernels.pass_b, rowargs={"need": need}, name=self.name,
+                                renormalize=self.renormalize, t_cmp=t_cmp,
+                                cleanlab_argmax=self.cj_argmax == "cleanlab")
+                idx = concat(res, "idx").astype(np.int64)
+                guess[idx] = concat(res, "guess").astype(np.int64)
+                has[idx] = concat(res, "has").astype(bool)
+            have["guess"], have["has"] = guess, has
+        if adj_margin and "max_other_adj" not in have:
+            res = self._map(_kernels.pass_adj, renormalize=self.renormalize, t=have["thresholds"])
+            have["max_other_adj"] = concat(res, "max_other_adj") if res else np.empty(0)
 
     # ---- derived quantities -------------------------------------------------------------
     @property
@@ -149,20 +162,28 @@ class Engine:
 
     @property
     def reduce_mask(self) -> np.ndarray:
-        """Rows whose given label is (within 1e-6) the most likely class: never flagged."""
-        self.ensure_a()
-        s = self.stats
-        return (s["argmax"] == self.labels) | (s["given"] + _kernels.EPS >= s["maxp"])
+        """Rows never flagged: adding 1e-6 to the given label's probability (in the input dtype,
+        as cleanlab) makes it the argmax (first index wins ties)."""
+        if "reduce" not in self.stats:
+            self.ensure_a()
+            s = self.stats
+            dtype = np.float64 if np.dtype(self.source.dtype) == np.float64 else np.float32
+            g = (s["given"].astype(dtype) + dtype(_kernels.EPS)).astype(np.float64)
+            am, y = s["argmax"], self.labels
+            s["reduce"] = (am == y) | (g > s["maxp"]) | ((g == s["maxp"]) & (y < am))
+        return self.stats["reduce"]
 
     def confident_joint(self) -> np.ndarray:
         """Raw confident joint (K, K): rows given label, columns guessed true label; diag >= 1."""
-        self.ensure_b()
-        s = self.stats
-        has = s["has"]
-        k = self.k
-        cj = np.bincount(self.labels[has] * k + s["guess"][has], minlength=k * k).reshape(k, k)
-        np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
-        return cj.astype(np.int64)
+        if "cj" not in self.stats:
+            self.ensure_b()
+            s = self.stats
+            has = s["has"]
+            k = self.k
+            cj = np.bincount(self.labels[has] * k + s["guess"][has], minlength=k * k).reshape(k, k)
+            np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
+            s["cj"] = cj.astype(np.int64)
+        return self.stats["cj"].copy()
 
     def off_diagonal(self) -> np.ndarray:
         """Rows counted off the confident joint's diagonal, as a mask of shape (N,)."""
