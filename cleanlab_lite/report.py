@@ -516,7 +516,8 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     image_src = _image_source(config, rows, run)
     cells: list[tuple[str, str]] = []
     missing = 0
-    kind = config.get("kind") or ("image" if image_src else "tabular")
+    kind = config.get("kind") or ("image" if image_src else
+                                  "tabular" if rows is not None else "pred_probs")
     if image_src is not None:
         col, root = image_src
         paths = rows.set_index("row")[col].reindex(worst["row"]).to_numpy()

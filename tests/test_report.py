@@ -114,11 +114,22 @@ def test_report_from_ranking_only(tmp_path):
         (run / name).unlink()
     result = rep.build_report(run, progress=False)
     page = result.html_path.read_text(encoding="utf-8")
-    assert worst_rows(page) == 50
+    assert worst_rows(page) == 50 and result.kind == "pred_probs"
     assert "rows.parquet is missing" in page
     # out-of-fold accuracy falls back to predicted_label == given_label: cat 17/20
     cat = re.search(r'<tr class="class-row"><td>cat</td>(.*?)</tr>', page).group(1)
     assert "85.0%" in cat
+
+
+def test_many_classes_use_the_png_heatmap(tmp_path):
+    classes = tuple(f"class {i:02d}" for i in range(rep.HEATMAP_TABLE_MAX_K + 5))
+    run = make_run(tmp_path, classes=classes, per_class=2, flagged={"class 03": 2})
+    result = rep.build_report(run, top=5, progress=False)
+    page = result.html_path.read_text(encoding="utf-8")
+    assert 'id="noise-matrix"' not in page and 'alt="estimated noise matrix heatmap"' in page
+    assert len(re.findall(r'<tr class="class-row">', page)) == len(classes)
+    # the class with the highest issue rate is listed first
+    assert page.index('<td>class 03</td>') < page.index('<td>class 00</td>')
 
 
 def test_report_errors_exit_2(tmp_path):
