@@ -57,8 +57,9 @@ def make_repo(root: Path, n_per_class: int = 40, flips: int = 6) -> Path:
 
 def bash(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1", **(env or {})}
-    full.pop("GITHUB_STEP_SUMMARY", None) if "GITHUB_STEP_SUMMARY" not in (env or {}) else None
+            "PYTHONUNBUFFERED": "1"}
+    full.pop("GITHUB_STEP_SUMMARY", None)  # never write into a real CI job's summary
+    full.update(env or {})
     return subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=cwd, env=full,
                           capture_output=True, text=True, timeout=180)
 

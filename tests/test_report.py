@@ -22,7 +22,10 @@ from PIL import Image
 
 from cleanlab_lite import report as rep
 from cleanlab_lite.cli import main
-from test_check import make_run
+try:
+    from test_check import make_run
+except ImportError:  # tests/ collected as a package
+    from tests.test_check import make_run
 
 EVIL = "<script>alert(1)</script>"
 CLASSES = ("cat", "dog", EVIL)
