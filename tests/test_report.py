@@ -167,13 +167,14 @@ def test_noise_matrix_orientation():
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                  "--disable-dev-shm-usage",
                   "--enable-logging=stderr", "--v=0")
 
 
 def find_chromium() -> str | None:
     env = os.environ.get("CHROMIUM")
     if env:
-        return env
+        return env if os.access(env, os.X_OK) else None
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
         if path:
@@ -185,8 +186,9 @@ def open_in_chromium(url: str, tmp_path: Path, screenshot: Path) -> tuple[str, l
     """(DOM after scripts ran, console messages) for `url`; also saves a screenshot."""
     binary = find_chromium()
     if binary is None:
-        pytest.skip("Chromium not found: install the Debian package `chromium` (.ci/run does "
-                    "this when it can) or set CHROMIUM=/path/to/chromium")
+        pytest.skip("Chromium not found (no chromium, chromium-browser or google-chrome on PATH, "
+                    "CHROMIUM unset or not executable): install the Debian package `chromium` "
+                    "(.ci/run does this when it can) or set CHROMIUM=/path/to/chromium")
     profile = tmp_path / "chromium-profile"
     cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1800",
            f"--screenshot={screenshot}", "--dump-dom", url]
