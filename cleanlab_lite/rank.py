@@ -24,6 +24,7 @@ from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 
+CSV_BLOCK_ROWS = 200_000    # rows per CSV block formatted on one thread
 COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label", "label_quality",
            "is_label_issue", "suggested_confidence")
 
@@ -131,56 +132,44 @@ def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
 
 # ---- writing --------------------------------------------------------------------------------
 def write_ranking(path: Path, res: dict, classes: list, rows: np.ndarray, ids=None) -> None:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    order = ranking_order(res["scores"], res["issues"])
-    names = pa.array([str(c) for c in classes], type=pa.string())
-
-    def name_col(idx):
-        return names.take(pa.array(idx[order]))
-
-    cols = {"row": pa.array(np.asarray(rows, dtype=np.int64)[order])}
-    if ids is not None:
-        if not isinstance(ids, (pa.Array, pa.ChunkedArray)):
-            ids = pa.array(np.asarray(ids, dtype=object))
-        cols["id"] = ids.take(pa.array(order)).cast(pa.string())
-    cols["given_label"] = name_col(res["labels"])
-    cols["predicted_label"] = name_col(res["predicted"])
-    cols["suggested_label"] = name_col(res["suggested"])
-    cols["label_quality"] = pa.array(np.round(res["scores"][order], 8))
-    cols["is_label_issue"] = pa.array(res["issues"][order])
-    cols["suggested_confidence"] = pa.array(np.round(res["suggested_confidence"][order], 8))
-    table = pa.table(cols)
-    with atomic_path(path) as tmp:
-        _write_csv_parallel(table, tmp)
-
-
-def _write_csv_parallel(table, path: Path, parts: int = 8) -> None:
-    """Format row blocks to CSV bytes on a thread pool (pyarrow releases the GIL), then write
-    them in order: float formatting dominates, and it is spread over the cores."""
+    """ranking.csv, most suspect first. Row blocks are turned into small pyarrow tables and
+    formatted to CSV bytes on a thread pool (pyarrow releases the GIL; float formatting is the
+    cost), then appended in order: memory stays at a few blocks, whatever N."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    n = table.num_rows
-    step = max(1, -(-n // parts))
-    blocks = [table.slice(s, step) for s in range(0, max(n, 1), step)]
+    order = ranking_order(res["scores"], res["issues"])
+    names = pa.array([str(c) for c in classes], type=pa.string())
+    rows = np.asarray(rows, dtype=np.int64)
+    if ids is not None and not isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = pa.array(np.asarray(ids, dtype=object))
+    n = len(order)
+    step = CSV_BLOCK_ROWS
 
-    def fmt(i_block):
-        i, block = i_block
+    def block(start: int) -> bytes:
+        o = order[start:start + step]
+        cols = {"row": pa.array(rows[o])}
+        if ids is not None:
+            cols["id"] = ids.take(pa.array(o)).cast(pa.string())
+        for col, key in (("given_label", "labels"), ("predicted_label", "predicted"),
+                         ("suggested_label", "suggested")):
+            cols[col] = names.take(pa.array(res[key][o]))
+        cols["label_quality"] = pa.array(np.round(res["scores"][o], 8))
+        cols["is_label_issue"] = pa.array(res["issues"][o])
+        cols["suggested_confidence"] = pa.array(np.round(res["suggested_confidence"][o], 8))
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(block, sink, pacsv.WriteOptions(include_header=i == 0,
-                                                        quoting_style="needed"))
+        pacsv.write_csv(pa.table(cols), sink,
+                        pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
         return sink.getvalue()
 
-    with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as ex:
-        bufs = list(ex.map(fmt, enumerate(blocks)))
-    with open(path, "wb") as f:
-        for b in bufs:
-            f.write(b)
+    starts = list(range(0, max(n, 1), step))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+            for buf in ex.map(block, starts):
+                f.write(buf)
 
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
