@@ -26,7 +26,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +275,6 @@ class CheckResult:
     baseline_rows: int = 0
     estimated_noise_rate: float | None = None
     method: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[str]:
