@@ -273,24 +273,35 @@ def plot_oof_accuracy(acc: pd.Series, path: Path) -> bytes:
     return _save(fig, path)
 
 
+def _off_diagonal_max(nm: np.ndarray) -> float:
+    off = nm[~np.eye(len(nm), dtype=bool)]
+    return float(off.max()) if off.size and off.max() > 0 else 1.0
+
+
 def plot_noise_matrix(nm: np.ndarray, classes: list[str], path: Path) -> bytes:
+    """Heatmap of the off-diagonal cells (the diagonal, near 1, would flatten the colour range);
+    diagonal values are written in grey cells."""
     plt = _plt()
     k = len(classes)
     side = min(12, 2.5 + 0.45 * k)
     fig, ax = plt.subplots(figsize=(side, side * 0.85))
-    im = ax.imshow(nm, cmap="viridis", vmin=0, vmax=1)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="P(given | true)")
+    masked = np.ma.masked_array(nm, mask=np.eye(k, dtype=bool))
+    cmap = plt.get_cmap("Reds").with_extremes(bad="#e6e6e6")
+    im = ax.imshow(masked, cmap=cmap, vmin=0, vmax=_off_diagonal_max(nm))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="P(given | true), off-diagonal")
     if k <= 30:
         ax.set_xticks(range(k), [_short(c, 14) for c in classes], rotation=60, ha="right")
         ax.set_yticks(range(k), [_short(c, 14) for c in classes])
     if k <= 12:
+        top = _off_diagonal_max(nm)
         for i in range(k):
             for j in range(k):
+                dark = i != j and nm[i, j] > 0.6 * top
                 ax.text(j, i, f"{nm[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if nm[i, j] > 0.5 else "white")
+                        color="white" if dark else "black")
     ax.set_xlabel("true label (estimated)")
     ax.set_ylabel("given label")
-    ax.set_title("Estimated noise matrix")
+    ax.set_title("Estimated noise matrix (diagonal in grey)")
     return _save(fig, path)
 
 
@@ -376,9 +387,12 @@ def _img(data: bytes, alt: str) -> str:
             f'{base64.b64encode(data).decode("ascii")}">')
 
 
-def _heat_color(v: float) -> str:
-    v = min(max(v, 0.0), 1.0)
-    return f"background:rgba(217,83,79,{0.08 + 0.92 * v:.3f});color:{'#fff' if v > 0.5 else '#222'}"
+def _heat_color(v: float, top: float, diagonal: bool) -> str:
+    """Diagonal cells grey; off-diagonal cells red, scaled to the largest off-diagonal value."""
+    if diagonal:
+        return "background:#e6e6e6;color:#222"
+    a = min(max(v / top, 0.0), 1.0)
+    return f"background:rgba(217,83,79,{0.04 + 0.96 * a:.3f});color:{'#fff' if a > 0.6 else '#222'}"
 
 
 def _worst_rows_html(worst: pd.DataFrame, cells: list[str], kind_label: str) -> str:
@@ -423,11 +437,12 @@ def _per_class_html(per_class: pd.DataFrame) -> str:
 
 
 def _heatmap_html(nm: np.ndarray, classes: list[str]) -> str:
+    top = _off_diagonal_max(nm)
     head = ('<tr><th>given ↓ / true →</th>'
             + "".join(f"<th>{_e(_short(c, 14))}</th>" for c in classes) + "</tr>")
     body = []
     for i, c in enumerate(classes):
-        cells = "".join(f'<td style="{_heat_color(nm[i, j])}" title="P(given={_e(c)} | '
+        cells = "".join(f'<td style="{_heat_color(nm[i, j], top, i == j)}" title="P(given={_e(c)} | '
                         f'true={_e(classes[j])}) = {nm[i, j]:.3f}">{nm[i, j]:.2f}</td>'
                         for j in range(len(classes)))
         body.append(f"<tr><th>{_e(_short(c, 24))}</th>{cells}</tr>")
@@ -468,7 +483,8 @@ def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, sh
 {per_class_html}
 <h2>Estimated noise matrix</h2>
 <p class="muted">Row: given label; column: estimated true label. A cell is P(given label | true
-label), so each column sums to 1; a dataset without label noise is the identity.</p>
+label), so each column sums to 1; a dataset without label noise is the identity. Off-diagonal
+cells are shaded relative to the largest of them; the diagonal is grey.</p>
 {noise_html}
 {conf_html}
 <h2>Plots</h2>
