@@ -11,6 +11,9 @@ flagging rule is the one that measured best, `prune_by_class` (cleanlab's defaul
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from cleanlab_lite.scoring import count
@@ -208,18 +211,28 @@ def _prune_by_class(eng: Engine, pcm: np.ndarray, eligible: np.ndarray) -> np.nd
     small = y.astype(np.int16) if eng.k < 2**15 else y     # radix sort for small ints
     order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    for c in np.flatnonzero(num > 0):                        # loop over classes, not rows
+
+    def lowest(c: int) -> None:                              # one class; partition frees the GIL
         rows = order[bounds[c]:bounds[c + 1]]
         m = int(num[c])
         if m >= len(rows):
             mask[rows] = True
-            continue
+            return
         vals = given[rows]
         cut = np.partition(vals, m - 1)[m - 1]
         below = vals < cut
         tied = np.flatnonzero(vals == cut)[: m - int(below.sum())]
         mask[rows[below]] = True
         mask[rows[tied]] = True
+
+    classes = np.flatnonzero(num > 0)                        # loop over classes, not rows
+    threads = min(len(classes), os.cpu_count() or 1)
+    if threads > 1 and eng.n >= 100_000:
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            list(ex.map(lowest, classes))
+    else:
+        for c in classes:
+            lowest(c)
     return mask
 
 

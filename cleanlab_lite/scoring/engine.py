@@ -22,7 +22,8 @@ from cleanlab_lite.scoring._source import as_source, concat, map_chunks
 CJ_ARGMAX = ("confident", "cleanlab")
 DEVICES = ("cpu", "cuda", "torch-cpu")  # torch-cpu: the torch kernels on the CPU (tests the GPU path)
 TORCH_CHUNK_BYTES = 256 * 2**20  # pred_probs bytes per chunk on the GPU
-BLOCK_CELLS = 2**24         # pred_probs cells per prune_by_noise_rate block (bounds its memory)   # argmax over confident classes only (fixed) | cleanlab's
+BLOCK_CELLS = 2**24
+ROW_SUM_BOUND = 1.0 + _kernels.ROW_SUM_TOL + 1e-4  # rows sum to at most this (validated)         # pred_probs cells per prune_by_noise_rate block (bounds its memory)   # argmax over confident classes only (fixed) | cleanlab's
 
 
 def check_labels(labels, n: int, k: int, name: str = "labels") -> np.ndarray:
@@ -139,10 +140,16 @@ class Engine:
             t = have["thresholds"]
             dtype = np.float64 if np.dtype(self.source.dtype) == np.float64 else np.float32
             t_cmp = _kernels.float_threshold(t - _kernels.EPS, dtype)
-            am = have["argmax"]
-            need = have["maxp"] < t_cmp.astype(np.float64)[am]
+            am, maxp = have["argmax"], have["maxp"]
+            t64 = t_cmp.astype(np.float64)
+            # Only rows whose argmax is below its threshold can have a different guess. In such a
+            # row any other class j has p_j <= min(max p, row sum - max p), so when that bound is
+            # below every threshold no class can pass and the row is simply not counted.
+            bound = np.minimum(maxp, ROW_SUM_BOUND - maxp)
+            need = (maxp < t64[am]) & (bound >= t64.min())
             guess = am.copy()
             has = np.ones(self.n, dtype=bool)
+            has[(maxp < t64[am]) & ~need] = False
             if need.any():
                 res = self._map(_kernels.pass_b, rowargs={"need": need}, name=self.name,
                                 renormalize=self.renormalize, t_cmp=t_cmp,
