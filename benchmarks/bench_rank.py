@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,10 +169,18 @@ def main(argv=None):
     ap.add_argument("--dir", default=None, help="where to write the data (default: a temp dir)")
     ap.add_argument("--skip-cleanlab", action="store_true")
     args = ap.parse_args(argv)
-    n = args.n or (100_000 if args.quick else 1_000_000)
-    k = args.k or (50 if args.quick else 100)
     tmp = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench_rank_"))
     tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        run(args, tmp)
+    finally:
+        if not args.dir:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp: Path) -> None:
+    n = args.n or (100_000 if args.quick else 1_000_000)
+    k = args.k or (50 if args.quick else 100)
     print(f"data: N={n:,} K={k} float32 ({n * k * 4 / 1e9:.2f} GB) in {tmp}; "
           f"{os.cpu_count()} CPU(s)", flush=True)
     pp, lab = make_data(tmp, n, k)
