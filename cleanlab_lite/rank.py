@@ -385,6 +385,9 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
             raise LabelsError(f"labels file {p} cannot be read ({e}); save it with numpy.save") from None
         if vals.ndim != 1:
             raise LabelsError(f"labels file {p} has shape {vals.shape}; it must be one label per row (N,)")
+        if vals.dtype.kind in "iu":              # class indices; --classes only names them
+            cls = list(classes) if classes is not None else [str(i) for i in range(k)]
+            return check_labels(vals, len(vals), k, name=str(p)), cls, None
         labels, cls = labels_from_values(vals, classes, k, str(p))
         return labels, cls, None
     try:

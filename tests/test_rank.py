@@ -263,3 +263,15 @@ def test_cli_rank_bad_inputs_exit_2(tmp_path):
     line = one_line_error(run_cli("rank", tmp_path / "nothing"))
     assert "run folder" in line and "not found" in line
     assert not (tmp_path / "o" / "ranking.csv").exists()
+
+
+def test_cli_rank_npy_indices_with_class_names(tmp_path):
+    y, p, _ = make_problem()
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "y.npy", y)
+    (tmp_path / "classes.json").write_text(json.dumps(CLASSES))
+    r = run_cli("rank", "--pred-probs", tmp_path / "p.npy", "--labels", tmp_path / "y.npy",
+                "--classes", tmp_path / "classes.json", "--out", tmp_path / "o", "-q")
+    assert r.exit_code == 0, r.output
+    ranking = pd.read_csv(tmp_path / "o" / "ranking.csv").set_index("row").sort_index()
+    assert list(ranking["given_label"]) == list(np.array(CLASSES)[y])
