@@ -11,9 +11,6 @@ flagging rule is the one that measured best, `prune_by_class` (cleanlab's defaul
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from cleanlab_lite.scoring import count
@@ -200,39 +197,29 @@ def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
 
 def _prune_by_class(eng: Engine, pcm: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """Per class k, flag the (count_k - pcm[k, k]) rows of class k with the lowest p[k]
-    (ties: the lower row index first). A partition per class, O(N) overall."""
+    (ties: the lower row index first). One partition per class for its cut value, then one
+    vectorized comparison over N."""
     eng.ensure_a()
-    y, given = eng.labels, eng.stats["given"]
+    y, given, k = eng.labels, eng.stats["given"], eng.k
     counts = eng.label_counts
     num = np.where(eligible, counts - np.diagonal(pcm), 0)
-    mask = np.zeros(eng.n, dtype=bool)
     if not (num > 0).any():
-        return mask
-    small = y.astype(np.int16) if eng.k < 2**15 else y     # radix sort for small ints
-    order = np.argsort(small, kind="stable")
+        return np.zeros(eng.n, dtype=bool)
+    small = y.astype(np.int16) if k < 2**15 else y          # radix sort for small ints
+    gs = given[np.argsort(small, kind="stable")]              # given, grouped by class
     bounds = np.concatenate([[0], np.cumsum(counts)])
-
-    def lowest(c: int) -> None:                              # one class; partition frees the GIL
-        rows = order[bounds[c]:bounds[c + 1]]
-        m = int(num[c])
-        if m >= len(rows):
-            mask[rows] = True
-            return
-        vals = given[rows]
-        cut = np.partition(vals, m - 1)[m - 1]
-        below = vals < cut
-        tied = np.flatnonzero(vals == cut)[: m - int(below.sum())]
-        mask[rows[below]] = True
-        mask[rows[tied]] = True
-
-    classes = np.flatnonzero(num > 0)                        # loop over classes, not rows
-    threads = min(len(classes), os.cpu_count() or 1)
-    if threads > 1 and eng.n >= 100_000:
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            list(ex.map(lowest, classes))
-    else:
-        for c in classes:
-            lowest(c)
+    cut = np.where(num >= counts, np.inf, -np.inf)            # all rows / no rows
+    for c in np.flatnonzero((num > 0) & (num < counts)):     # loop over classes, not rows
+        cut[c] = np.partition(gs[bounds[c]:bounds[c + 1]], num[c] - 1)[num[c] - 1]
+    mask = given < cut[y]
+    short = np.where(np.isfinite(cut), num - np.bincount(y[mask], minlength=k), 0)
+    if (short > 0).any():                                     # rows equal to the cut: lowest rows first
+        tied = np.flatnonzero((given == cut[y]) & (short[y] > 0))
+        ty = y[tied]
+        o = np.argsort(ty, kind="stable")
+        first = np.searchsorted(ty[o], ty[o], side="left")
+        take = (np.arange(len(o)) - first) < short[ty[o]]
+        mask[tied[o][take]] = True
     return mask
 
 

@@ -23,23 +23,20 @@ def confident_thresholds(labels: np.ndarray, given: np.ndarray, k: int) -> np.nd
 
 
 def round_preserving_row_totals(mat: np.ndarray) -> np.ndarray:
-    """Round each row to integers keeping its rounded total (largest remainders get the +-1s)."""
+    """Round each row to integers keeping its rounded total: the rows that rounded low get +1
+    on their largest remainders, the rows that rounded high -1 on their smallest (cleanlab's
+    rule, with the same argsort so ties resolve the same way). Vectorized over rows."""
     mat = np.asarray(mat, dtype=float)
-    out = np.empty(mat.shape, dtype=np.int64)
-    for r in range(mat.shape[0]):     # K rows, not N
-        floats = mat[r]
-        ints = floats.round()
-        target = floats.sum().round()
-        total = ints.sum().round()
-        while abs(total - target) > 1e-6:
-            diff = np.round(target - total)
-            step = -1 if diff < 0 else 1
-            n = min(int(abs(diff)), len(floats))
-            idx = np.argsort(floats - ints)[::-step][:n]
-            ints[idx] += step
-            total = ints.sum().round()
-        out[r] = ints.astype(np.int64)
-    return out
+    ints = mat.round()
+    diff = mat.sum(axis=1).round() - ints.sum(axis=1).round()          # (K,)
+    if mat.size and (diff != 0).any():
+        k = mat.shape[1]
+        order = np.argsort(mat - ints, axis=1)                        # ascending remainders
+        n = np.minimum(np.abs(diff), k)[:, None]
+        pos = np.arange(k)[None, :]
+        inc = np.where(diff[:, None] > 0, pos >= k - n, 0) - np.where(diff[:, None] < 0, pos < n, 0)
+        np.put_along_axis(ints, order, np.take_along_axis(ints, order, axis=1) + inc, axis=1)
+    return ints.astype(np.int64)
 
 
 def calibrate(cj: np.ndarray, label_counts: np.ndarray) -> np.ndarray:

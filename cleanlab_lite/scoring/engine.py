@@ -165,7 +165,9 @@ class Engine:
     # ---- derived quantities -------------------------------------------------------------
     @property
     def label_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=self.k)
+        if "label_counts" not in self.stats:
+            self.stats["label_counts"] = np.bincount(self.labels, minlength=self.k)
+        return self.stats["label_counts"].copy()
 
     @property
     def reduce_mask(self) -> np.ndarray:
@@ -187,7 +189,8 @@ class Engine:
             s = self.stats
             has = s["has"]
             k = self.k
-            cj = np.bincount(self.labels[has] * k + s["guess"][has], minlength=k * k).reshape(k, k)
+            cell = np.where(has, self.labels * k + s["guess"], k * k)   # k*k: not counted
+            cj = np.bincount(cell, minlength=k * k + 1)[: k * k].reshape(k, k)
             np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
             s["cj"] = cj.astype(np.int64)
         return self.stats["cj"].copy()

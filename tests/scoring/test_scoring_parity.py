@@ -115,3 +115,16 @@ def test_fixed_argmax_agrees_with_cleanlab_when_one_class_passes():
     b = S.confident_joint(y, p, cj_argmax="cleanlab")
     assert a.sum() == b.sum()            # the same rows are counted, only the column may move
     assert np.abs(a - b).sum() <= 0.05 * a.sum()
+
+
+def test_row_rounding_matches_cleanlab_including_ties():
+    from cleanlab.internal.util import round_preserving_row_totals as cl_round
+
+    from cleanlab_lite.scoring.count import round_preserving_row_totals
+    rng = np.random.default_rng(0)
+    for shape, scale in [((5, 5), 1.0), ((10, 10), 4.0), ((30, 30), 0.25), ((3, 7), 10.0)]:
+        for _ in range(20):
+            m = rng.random(shape) * 50
+            if scale != 1.0:
+                m = np.round(m * scale) / scale              # many equal remainders
+            np.testing.assert_array_equal(round_preserving_row_totals(m), cl_round(m))
