@@ -27,6 +27,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_rank.py --quick
 	$(BIN)/python benchmarks/bench_quality.py --cpu
+	$(BIN)/python benchmarks/bench_cleaning.py
+	$(BIN)/python benchmarks/bench_imbalance.py
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache

@@ -67,8 +67,9 @@ def run(base_manifest: Path, work: Path, *, kinds, rates, seed: int, feature_col
         for rate in rates:
             tag = f"{kind}-{int(round(rate * 100))}"
             t0 = time.perf_counter()
-            noisy = noise_manifest(base_manifest, work / f"{tag}{base_manifest.suffix}", kind=kind,
-                                   rate=rate, seed=seed)
+            # beside the base manifest: image paths are relative to the manifest's folder
+            noisy = noise_manifest(base_manifest, base_manifest.parent / f"{tag}{base_manifest.suffix}",
+                                   kind=kind, rate=rate, seed=seed)
             res = U.train_and_rank(noisy.out, work / f"run-{tag}", feature_cols=feature_cols,
                                    device=device, seed=seed, **train_kw)
             classes = [str(c) for c in res["classes"]]
