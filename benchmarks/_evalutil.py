@@ -178,7 +178,25 @@ def machine() -> str:
     if torch.cuda.is_available():
         dev += f"; GPU: {torch.cuda.get_device_name(0)}"
     return (f"{dev}; torch {torch.__version__}, numpy {np.__version__}, "
-            f"Python {platform.python_version()}")
+            f"Python {platform.python_version()}; code {code_version()}")
+
+
+def code_version() -> str:
+    """'git abc1234' or 'git abc1234 + uncommitted changes' (or 'unknown' outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "cleanlab_lite"], cwd=root, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not head:
+        return "unknown"
+    return f"git {head}" + (" + uncommitted changes in cleanlab_lite/" if dirty else "")
 
 
 def mean_std(values) -> str:
