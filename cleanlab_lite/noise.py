@@ -194,6 +194,20 @@ def parse_rate(value) -> float | None:
         raise UserInputError(f"--rate {value!r} is not a number; use e.g. 0.2 or 20%") from None
 
 
+def _encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, indices): classes in numeric order when every label is a number ('2' < '10'),
+    else in sorted order; pairwise noise uses this order for the neighbour class."""
+    uniq, inv = np.unique(values.astype(str) if values.dtype == object else values,
+                          return_inverse=True)
+    try:
+        order = np.argsort(uniq.astype(np.float64), kind="stable")
+    except (TypeError, ValueError):
+        order = np.arange(len(uniq))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return uniq[order], rank[inv.reshape(-1)]
+
+
 def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: float | None = None,
                    trace: float | None = None, sparsity: float = 0.0, seed: int = 0,
                    label_col: str = "label", true_col: str = "true_label") -> NoiseResult:
@@ -208,7 +222,7 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
     if out.resolve() == manifest.resolve():
         raise UserInputError(f"--out {out} is the input manifest; noise never overwrites its "
                              "input: choose another path")
-    df = read_manifest(manifest)
+    df = read_manifest(manifest, raw=True)   # CSV cells stay the exact text of the file
     if label_col not in df.columns:
         raise ColumnError(f"manifest {manifest} has no column {label_col!r} (columns: "
                           f"{', '.join(df.columns[:12])}); pass the label column with --label-col")
@@ -216,11 +230,11 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
         raise ColumnError(f"manifest {manifest} already has a column {true_col!r}; noise would "
                           "overwrite it: pass another name with --true-col")
     col = df[label_col]
-    missing = np.flatnonzero(col.isna().to_numpy())
+    missing = np.flatnonzero(col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy())
     if len(missing):
         raise ColumnError(f"manifest {manifest} row {int(missing[0])}: column {label_col!r} is "
                           "empty; every row needs a label")
-    classes, y = np.unique(col.to_numpy(), return_inverse=True)
+    classes, y = _encode(col.to_numpy())
     noisy, P = inject_noise(y, kind=kind, rate=rate, trace=trace, sparsity=sparsity,
                             num_classes=len(classes), seed=seed)
     result = df.copy()

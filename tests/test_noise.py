@@ -134,3 +134,16 @@ def test_cli_noise_and_error_lines(tmp_path):
         assert r.exit_code == 2, r.output
         assert r.output.strip().splitlines()[-1] == line
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_noise_manifest_keeps_csv_text_and_numeric_class_order(tmp_path):
+    src = tmp_path / "in.csv"
+    k = 12
+    src.write_text("id,label\n" + "".join(f"00{i},{i % k}\n" for i in range(12 * k)))
+    res = noise_manifest(src, tmp_path / "out.csv", kind="pairwise", rate=0.25, seed=0)
+    out = read_manifest(res.out, raw=True)
+    assert out["id"].tolist()[:3] == ["000", "001", "002"]          # not re-typed to 0, 1, 2
+    flipped = out[out["label"] != out["true_label"]]
+    assert len(flipped) == 36
+    # neighbour in numeric order: 9 -> 10, 11 -> 0 (not '1' -> '10' as in text order)
+    assert ((flipped["true_label"].astype(int) + 1) % k == flipped["label"].astype(int)).all()
