@@ -61,6 +61,7 @@ class TrainConfig:
     flip: str = "auto"                  # auto (RGB images only) | on | off; also gates flip TTA
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
     widths: str | None = None           # cnn block widths "64,256,256"; None: per device
+    threads: int = 0                    # CPU training threads; 0: 1 for small inputs, else all
     quiet: bool = False
 
 
