@@ -8,6 +8,13 @@ sampling (class balance), defaults (hyperparameters per model), loop (folds, res
 """
 from __future__ import annotations
 
+import os
+
+# When torch is first imported here, let its OpenMP threads sleep rather than spin while they
+# wait: on a machine busy with other processes, spinning threads made CPU training steps up to
+# 100x slower (measured on 2 cores). Only a default; an OMP_WAIT_POLICY already set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from cleanlab_lite.train.loop import TrainResult, fold_dir, resolve_device, train_folds
 
 __all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device"]

@@ -24,7 +24,10 @@ def _to_tensor(X: np.ndarray, pin: bool) -> torch.Tensor:
     out = torch.empty(X.shape, dtype=torch.from_numpy(X[:0].copy()).dtype, pin_memory=pin)
     rows = max(1, COPY_CHUNK // max(1, X[:1].nbytes))
     for s in range(0, X.shape[0], rows):
-        out[s:s + rows] = torch.from_numpy(np.ascontiguousarray(X[s:s + rows]))
+        chunk = np.ascontiguousarray(X[s:s + rows])
+        if not chunk.flags.writeable:      # a read-only memmap: torch wants writable memory
+            chunk = chunk.copy()
+        out[s:s + rows] = torch.from_numpy(chunk)
     return out
 
 

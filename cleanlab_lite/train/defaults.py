@@ -5,6 +5,7 @@ docs/training.md) and follow airbench's recipe for the CNN on GPU (wide net, lar
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -21,6 +22,10 @@ class Hyper:
     translate: int            # max random shift in pixels
 
 
+def _pow2(x: float, lo: int, hi: int) -> int:
+    return int(min(hi, max(lo, 2 ** round(math.log2(max(x, 1.0))))))
+
+
 def _pick(value, default):
     return default if value is None else value
 
@@ -33,14 +38,21 @@ def resolve(cfg, model: str, device_type: str, shape: tuple[int, ...], n_train: 
     gpu = device_type == "cuda"
     image = model not in ("mlp", "linear")
     if model == "cnn":
-        base = dict(epochs=20 if gpu else 16, batch_size=1024 if gpu else 128,
-                    lr=0.3 if gpu else 0.1, weight_decay=5e-4, optimizer="sgd", warmup=0.15,
-                    widths=(64, 256, 256) if gpu else (32, 64, 128))
+        # Batch ~ n_train / 24 rounded to a power of two (64 for the digits demo, 256 for
+        # 8,000 MNIST rows, capped for large sets): small sets still get enough steps.
+        # SGD learning rate 0.5 at batch 64, scaled with sqrt(batch / 64).
+        batch = _pow2(n_train / 24, 32, 1024 if gpu else 512)
+        base = dict(epochs=12, batch_size=batch, lr=0.5 * math.sqrt(batch / 64), weight_decay=5e-4,
+                    optimizer="sgd", warmup=0.15, widths=(64, 256, 256) if gpu else (24, 48, 96))
     elif image:   # torchvision architectures
         base = dict(epochs=10, batch_size=256 if gpu else 64, lr=1e-3, weight_decay=5e-2,
                     optimizer="adamw", warmup=0.1, widths=())
-    else:
-        base = dict(epochs=40, batch_size=256, lr=3e-3, weight_decay=1e-4, optimizer="adamw",
+    else:   # mlp / linear on standardized features
+        # At least 40 epochs and about 400 optimizer steps: tiny tables are cheap but need steps.
+        batch = _pow2(n_train / 16, 16, 512)
+        steps = max(1, n_train // batch)
+        base = dict(epochs=min(500, max(40, math.ceil(400 / steps))), batch_size=batch,
+                    lr=1e-2 if model == "linear" else 3e-3, weight_decay=1e-4, optimizer="adamw",
                     warmup=0.05, widths=())
     widths = base["widths"]
     if getattr(cfg, "widths", None):
