@@ -14,7 +14,7 @@ the clean test split:
     weight=quality   the noisy pool with --weight-col: weight = label_quality of the row
     true labels      the pool with its true labels (the ceiling, not reachable in practice)
 
-    python benchmarks/bench_cleaning.py                 # symmetric 20% and 40%, seeds 0-2 (CPU)
+    python benchmarks/bench_cleaning.py                 # symmetric 20%, 40%, pairwise 20%; seeds 0-2
     python benchmarks/bench_cleaning.py --settings pairwise:0.3 --seeds 0,1,2
 """
 from __future__ import annotations
@@ -100,7 +100,7 @@ def one_seed(kind: str, rate: float, seed: int, work: Path, test_size: float) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--settings", default="symmetric:0.2,symmetric:0.4",
+    ap.add_argument("--settings", default="symmetric:0.2,symmetric:0.4,pairwise:0.2",
                     help="comma-separated KIND:RATE noise settings")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--test-size", type=float, default=0.3, help="share of digits held out, clean")
