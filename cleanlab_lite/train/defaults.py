@@ -48,10 +48,10 @@ def resolve(cfg, model: str, device_type: str, shape: tuple[int, ...], n_train: 
         base = dict(epochs=10, batch_size=256 if gpu else 64, lr=1e-3, weight_decay=5e-2,
                     optimizer="adamw", warmup=0.1, widths=())
     else:   # mlp / linear on standardized features
-        # At least 40 epochs and about 400 optimizer steps: tiny tables are cheap but need steps.
-        batch = _pow2(n_train / 16, 16, 512)
+        # At least 30 epochs and about 200 optimizer steps: tiny tables are cheap but need steps.
+        batch = _pow2(n_train / 8, 16, 1024)
         steps = max(1, n_train // batch)
-        base = dict(epochs=min(500, max(40, math.ceil(400 / steps))), batch_size=batch,
+        base = dict(epochs=min(500, max(30, math.ceil(200 / steps))), batch_size=batch,
                     lr=1e-2 if model == "linear" else 3e-3, weight_decay=1e-4, optimizer="adamw",
                     warmup=0.05, widths=())
     widths = base["widths"]
