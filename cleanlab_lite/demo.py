@@ -26,8 +26,14 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     data_cfg = DataConfig(id_col="id", feature_cols=None)
     train_cfg = TrainConfig(device=device, quiet=quiet, seed=seed)
     summary = run_train(manifest, data_cfg, train_cfg, run, log=log)
-    rank_summary = rank_run(run, RankConfig(), quiet=quiet)
+    m = summary["metrics"]
+    log(f"train:  5-fold {m.get('model', '')} on {m.get('device', '?')}, out-of-fold accuracy "
+        f"{m['oof']['accuracy']:.4f} (noisy labels), {time.perf_counter() - t0:.1f} s so far")
+    rank_summary = rank_run(run, RankConfig(), quiet=True)
+    log(f"rank:   {rank_summary['num_flagged']} rows flagged ({rank_summary['filter_by']}), "
+        f"estimated noise rate {rank_summary['estimated_noise_rate']:.1%}")
     cleaned = export_run(run, mode="drop_flagged")
+    log(f"export: {cleaned.out} keeps {cleaned.n_out} of {cleaned.n_in} rows (--drop-flagged)")
 
     ranking = pd.read_csv(run / "ranking.csv", keep_default_na=False)
     truth = pd.read_csv(manifest)
