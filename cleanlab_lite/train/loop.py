@@ -149,21 +149,31 @@ class _Trainer:
         t = time.perf_counter()
         self.data = DeviceData(ds.X, ds.labels, ds.weights, device)
         self.prepare_s = time.perf_counter() - t
-        model = models.build_model(self.model_name, tuple(ds.X.shape[1:]), self.K, hidden=cfg.hidden,
-                                   widths=self.hp.widths, pretrained=cfg.pretrained)
-        self.snapshot = models.backbone_snapshot(model) if cfg.pretrained else None
+        model = self._build()
         model = model.to(device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.forward = torch.compile(model) if cfg.compile else model
 
+    def _build(self):
+        return models.build_model(self.model_name, tuple(self.ds.X.shape[1:]), self.K,
+                                  hidden=self.cfg.hidden, widths=self.hp.widths,
+                                  pretrained=self.cfg.pretrained)
+
+    def reinitialise(self, seed: int) -> None:
+        """Fresh weights for a fold, copied in place into the one live model (so a compiled
+        model is compiled once): build the model on the CPU with the fold's seed (its own
+        initialisation, pretrained weights reloaded) and load that state."""
+        torch.manual_seed(seed)
+        self.model.load_state_dict(self._build().state_dict())
+
     # -- one fold -----------------------------------------------------------------------------
 
     def fit(self, train_rows: np.ndarray, seed: int, desc: str) -> tuple[float, int]:
         """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps)."""
         cfg, hp, dev = self.cfg, self.hp, self.device
-        models.reinitialise(self.model, seed, self.snapshot)
+        self.reinitialise(seed)
         stats = (image_stats(self.ds.X, train_rows, seed=seed) if self.image
                  else feature_stats(self.ds.X, train_rows))
         models.set_input_stats(self.model, *stats)

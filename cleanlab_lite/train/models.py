@@ -211,17 +211,6 @@ def _replace_head(net: nn.Module, num_classes: int) -> None:
     setattr(parent, child_name, nn.Linear(child.in_features, num_classes))
 
 
-def reinitialise(model: nn.Module, seed: int, pretrained_state: dict | None = None) -> None:
-    """Re-initialise all weights in place (so a compiled model is reused across folds).
-    With `pretrained_state`, reload it instead and re-initialise only what it lacks (the head)."""
-    torch.manual_seed(seed)
-    for m in model.modules():
-        if m is not model and hasattr(m, "reset_parameters"):
-            m.reset_parameters()
-    if pretrained_state is not None:
-        model.load_state_dict(pretrained_state, strict=False)
-
-
 def set_input_stats(model: nn.Module, mean: np.ndarray, std: np.ndarray) -> None:
     """Write training-fold statistics into the model's Normalize buffers (in place)."""
     norm = next(m for m in model.modules() if isinstance(m, Normalize))
@@ -229,13 +218,3 @@ def set_input_stats(model: nn.Module, mean: np.ndarray, std: np.ndarray) -> None
         norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         norm.std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
-
-def backbone_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of the weights to restore per fold for a pretrained model: everything except the
-    freshly made head (the last nn.Linear) and the input statistics."""
-    head_prefix = None
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            head_prefix = name + "."
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
-            if not (head_prefix and k.startswith(head_prefix)) and not k.startswith("norm.")}

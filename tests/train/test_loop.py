@@ -194,3 +194,17 @@ def test_bad_fold_arguments(tmp_path):
     with pytest.raises(DataError, match="expected"):
         train_folds(ds, folds_for(ds.n, 3, repeats=2), TrainConfig(folds=3, **FAST), tmp_path)
     assert not (tmp_path / "folds").exists()
+
+
+def test_reinitialise_keeps_the_live_parameters_so_compile_happens_once():
+    ds = image_ds()
+    trainer = loop._Trainer(ds, TrainConfig(**FAST), torch.device("cpu"), n_train=24)
+    ids = [id(p) for p in trainer.model.parameters()]
+    trainer.reinitialise(1)
+    a = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.reinitialise(2)
+    b = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.reinitialise(1)
+    assert [id(p) for p in trainer.model.parameters()] == ids
+    assert not all(torch.equal(x, y) for x, y in zip(a, b))
+    assert all(torch.equal(x, p) for x, p in zip(a, trainer.model.parameters()))
