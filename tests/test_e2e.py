@@ -103,3 +103,26 @@ def test_images_end_to_end(tmp_path):
     out = pd.read_json(run / "cleaned.jsonl", lines=True)
     flagged = ranking.loc[ranking["is_label_issue"], "row"]
     assert len(out) == 40 - len(flagged)
+
+
+def test_skip_bad_lists_rows_and_keeps_row_numbers(tmp_path):
+    df = write_pngs(tmp_path / "img", n_per_class=10, k=2)
+    (tmp_path / "img" / "c0_002.png").write_bytes(b"\x89PNG broken")
+    (tmp_path / "img" / "c1_004.png").unlink()
+    manifest = tmp_path / "m.csv"
+    df.to_csv(manifest, index=False)
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(manifest), "--out", str(run), "--quiet"])
+    assert r.exit_code == 2 and "row 2: image" in r.output and "--skip-bad" in r.output
+    assert not (run / "pred_probs.npy").exists()
+    cli("train", manifest, "--out", run, "--quiet", "--skip-bad", "--folds", "3", "--epochs", "2")
+    skipped = pd.read_csv(run / "skipped.csv")
+    assert skipped["row"].tolist() == [2, 14]
+    assert np.load(run / "pred_probs.npy").shape == (18, 2)
+    cli("rank", run)
+    ranking = pd.read_csv(run / "ranking.csv")
+    assert sorted(ranking["row"]) == [i for i in range(20) if i not in (2, 14)]
+    cli("export", run, "--drop-top", "1", "--out", tmp_path / "clean.csv")
+    out = pd.read_csv(tmp_path / "clean.csv")
+    dropped = int(ranking["row"].iloc[0])
+    assert out["path"].tolist() == [p for i, p in enumerate(df["path"]) if i not in (2, 14, dropped)]
