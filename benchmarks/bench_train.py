@@ -48,7 +48,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = f.read()
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims).copy()
 
 
 def load_mnist(folder: Path, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +154,7 @@ def run_mnist(a) -> dict:
         "mode": "mnist", "device": _device_name(device), "n": int(len(y)), "folds": a.folds,
         "context_init_s": round(ctx_s, 2),
         "ours": {"model": m["model"], "epochs": m["epochs"], "batch_size": m["batch_size"],
+                 "cpu_threads": m.get("threads"),
                  "cold_s": round(cold_s, 2), "warm_s": round(warm_s, 2),
                  "oof_accuracy_cold": round(acc(p_cold), 4), "oof_accuracy_warm": round(acc(p_warm), 4)},
         "baseline": {"model": "resnet18 DataLoader fp32 batch 128",
@@ -166,7 +167,8 @@ def run_mnist(a) -> dict:
           f"OOF acc {acc(p_warm):.4f}")
     print(f"baseline resnet18 {out['baseline']['epochs']:>3} ep  wall {base_s:7.2f} s            "
           f"OOF acc {acc(p_base):.4f}")
-    print(f"speed-up {out['speedup_cold']}x cold, {out['speedup_warm']}x warm  ({out['device']})")
+    print(f"speed-up {out['speedup_cold']}x cold, {out['speedup_warm']}x warm  ({out['device']}"
+          + (f"; ours trained on {m['threads']} thread(s))" if m.get("threads") else ")"))
     return out
 
 

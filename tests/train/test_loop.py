@@ -208,3 +208,12 @@ def test_reinitialise_keeps_the_live_parameters_so_compile_happens_once():
     assert [id(p) for p in trainer.model.parameters()] == ids
     assert not all(torch.equal(x, y) for x, y in zip(a, b))
     assert all(torch.equal(x, p) for x, p in zip(a, trainer.model.parameters()))
+
+
+def test_cpu_thread_policy():
+    small, large = np.zeros((2, 1, 28, 28), np.uint8), np.zeros((2, 3, 64, 64), np.uint8)
+    assert loop.cpu_threads(TrainConfig(), small) == 1
+    assert loop.cpu_threads(TrainConfig(), large) is None
+    assert loop.cpu_threads(TrainConfig(threads=3), small) == 3
+    with pytest.raises(ConfigError, match="--threads -1"):
+        loop.cpu_threads(TrainConfig(threads=-1), small)
