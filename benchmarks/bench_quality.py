@@ -143,8 +143,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override the model's default epochs")
     ap.add_argument("--device", default=None, help="cpu | cuda | auto (default: cpu for --cpu, "
                                                    "auto for --mnist)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: faster "
-                                                           "for these small models)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads with --device cpu "
+                                                           "(default 1: faster for these small models)")
     ap.add_argument("--work", type=Path, default=None, help="keep the manifests and runs here")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     args = ap.parse_args(argv)
@@ -158,7 +158,8 @@ def main(argv=None) -> int:
     else:
         work = args.work
         work.mkdir(parents=True, exist_ok=True)
-    U.set_cpu_threads(args.threads)
+    if (args.device or ("cpu" if args.cpu else "auto")) == "cpu":
+        U.set_cpu_threads(args.threads)
     t0 = time.perf_counter()
     if args.cpu:
         X, y = U.digits_arrays()
