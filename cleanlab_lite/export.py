@@ -6,7 +6,6 @@ over an input file.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.io import read_json
+from cleanlab_lite.io import file_sha256, read_json
 from cleanlab_lite.pipeline import load_run_config
 
 MODES = ("drop_top", "drop_flagged", "relabel")
@@ -67,18 +66,10 @@ def _read_ranking(run: Path) -> pd.DataFrame:
     return r
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _source_table(run: Path, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
     """The original manifest's rows (all of them, in order), or rows.parquet if it changed."""
     manifest = Path(cfg["manifest"])
-    if manifest.is_file() and _sha(manifest) == cfg.get("manifest_sha256"):
+    if manifest.is_file() and file_sha256(manifest) == cfg.get("manifest_sha256"):
         raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
         return read_manifest(manifest, raw=raw)
     notes.append(f"manifest {manifest} is missing or changed since train; exported from "

@@ -57,6 +57,17 @@ def write_yaml(path, obj) -> None:
     write_text(path, yaml.safe_dump(obj, sort_keys=False))
 
 
+def file_sha256(path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)

@@ -3,7 +3,6 @@ the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from cleanlab_lite.data.load import Loaded, load_dataset
 from cleanlab_lite.data.manifest import manifest_format
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
-from cleanlab_lite.io import atomic_path, write_json, write_npy, write_yaml
+from cleanlab_lite.io import atomic_path, file_sha256, write_json, write_npy, write_yaml
 
 
 def _check_out(manifest: Path, out: Path) -> None:
@@ -43,14 +42,6 @@ def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
                 t[c] = t[c].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     with atomic_path(path) as tmp:
         t.to_parquet(tmp, index=False)
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
@@ -79,7 +70,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     resolved = {
         "manifest": str(manifest.resolve()),
         "manifest_format": fmt,
-        "manifest_sha256": _file_sha(manifest),
+        "manifest_sha256": file_sha256(manifest),
         "kind": ds.kind,
         "n": ds.n,
         "num_classes": ds.num_classes,
