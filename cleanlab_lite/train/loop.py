@@ -32,7 +32,7 @@ from cleanlab_lite.train.sampling import EpochSampler
 
 MARKER = "done.json"
 # Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats")
+NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads")
 PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
 HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
 
