@@ -217,3 +217,15 @@ def test_cpu_thread_policy():
     assert loop.cpu_threads(TrainConfig(threads=3), small) == 3
     with pytest.raises(ConfigError, match="--threads -1"):
         loop.cpu_threads(TrainConfig(threads=-1), small)
+
+
+def test_cnn_learns_and_flipped_labels_get_low_probability(tmp_path):
+    ds = image_ds(n=90)
+    noisy = ds.labels.copy()
+    noisy[:6] = (noisy[:6] + 1) % 3                       # six wrong labels
+    ds_noisy = Dataset("image", ds.X, noisy, ds.classes)
+    cfg = TrainConfig(folds=3, epochs=15, batch_size=16, widths="8,8,8", quiet=True)
+    p = train_folds(ds_noisy, folds_for(90, 3), cfg, tmp_path).pred_probs
+    assert (p.argmax(axis=1) == ds.labels).mean() > 0.9     # against the true labels
+    given = p[np.arange(90), noisy]
+    assert set(np.argsort(given)[:6]) == set(range(6))      # the wrong labels rank lowest
