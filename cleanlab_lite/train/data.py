@@ -3,8 +3,9 @@ index gather.
 
 - On CUDA, when the array fits comfortably in free GPU memory, it lives on the GPU (images as
   uint8): a batch is `X[idx]` after a GPU randperm and no image crosses the bus per step.
-- Otherwise it stays in pinned host memory and each batch is gathered into one of two pinned
-  staging buffers and copied asynchronously.
+- Otherwise it is copied once into pinned host memory (or, when it is larger than half the free
+  RAM, read straight from the decode-cache memmap) and each batch is gathered into one of two
+  pinned staging buffers and copied asynchronously.
 - On CPU the array is a plain tensor.
 
 Image augmentation (random horizontal flip and random translation with reflected borders) is
@@ -12,10 +13,13 @@ done for the whole batch at once with one gather, on the batch's device.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
 GPU_FRACTION = 0.5    # data may take at most this share of free GPU memory to be kept resident
+RAM_FRACTION = 0.5    # ... and this share of free host RAM to be copied into pinned memory
 COPY_CHUNK = 1 << 28  # bytes per chunk when copying a memmap into a tensor
 
 
@@ -31,42 +35,78 @@ def _to_tensor(X: np.ndarray, pin: bool) -> torch.Tensor:
     return out
 
 
+def _available_ram() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
 class DeviceData:
-    """X (N, ...) and labels (N,) and optional weights (N,) placed for training on `device`."""
+    """X (N, ...) and labels (N,) and optional weights (N,) placed for training on `device`.
+
+    mode: "resident"  X is a tensor on `device` (always on CPU; on CUDA when it fits);
+          "pinned"    X is copied once into pinned host memory, batches are gathered into a
+                      pinned staging buffer and copied asynchronously;
+          "mapped"    X (e.g. the decode cache memmap) is larger than free RAM: batches are
+                      read from it directly into the staging buffer.
+    `stream` ("pinned" | "mapped") forces a streaming mode on any device (used by tests).
+    """
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-                 device: torch.device):
+                 device: torch.device, stream: str | None = None):
         self.device = device
-        self.resident = True
+        self.mode = "resident"
         if device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
-            self.resident = X.nbytes < GPU_FRACTION * free
-        if self.resident:
+            if X.nbytes >= GPU_FRACTION * free:
+                self.mode = "pinned" if X.nbytes < RAM_FRACTION * _available_ram() else "mapped"
+        if stream:
+            self.mode = stream
+        pin = device.type == "cuda"
+        if self.mode == "resident":
             self.X = _to_tensor(X, pin=False).to(device)
+        elif self.mode == "pinned":
+            self.X = _to_tensor(X, pin=pin)
         else:
-            self.X = _to_tensor(X, pin=True)
-            slot = (1,) + tuple(X.shape[1:])
-            self._stage = [torch.empty(slot, dtype=self.X.dtype).pin_memory() for _ in range(2)]
-            self._events: list[torch.cuda.Event | None] = [None, None]
-            self._turn = 0
+            self.X = X
+        self._row_shape = tuple(X.shape[1:])
+        self._dtype = torch.from_numpy(np.empty(0, dtype=X.dtype)).dtype
+        self._pin = pin
+        self._stage: list[torch.Tensor | None] = [None, None]
+        self._events: list = [None, None]
+        self._turn = 0
         self.y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
         self.w = (None if weights is None
                   else torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device))
 
+    @property
+    def resident(self) -> bool:
+        return self.mode == "resident"
+
     def gather(self, idx: torch.Tensor) -> torch.Tensor:
         """Rows `idx` (a long tensor on self.device) of X, on self.device."""
-        if self.resident:
+        if self.mode == "resident":
             return self.X[idx]
         i = self._turn
         self._turn ^= 1
         if self._events[i] is not None:
-            self._events[i].synchronize()          # the previous copy from this buffer is done
+            self._events[i].synchronize()          # the last copy out of this buffer is done
+        n = idx.numel()
         stage = self._stage[i]
-        if stage.shape[0] < idx.numel():
-            stage = self._stage[i] = torch.empty((idx.numel(),) + tuple(self.X.shape[1:]),
-                                                 dtype=self.X.dtype).pin_memory()
-        buf = stage[:idx.numel()]
-        torch.index_select(self.X, 0, idx.cpu(), out=buf)
+        if stage is None or stage.shape[0] < n:
+            stage = torch.empty((n,) + self._row_shape, dtype=self._dtype, pin_memory=self._pin)
+            self._stage[i] = stage
+        buf = stage[:n]
+        rows = idx.cpu()
+        if self.mode == "pinned":
+            torch.index_select(self.X, 0, rows, out=buf)
+        else:
+            order = torch.argsort(rows)             # read the memmap in file order
+            got = np.take(self.X, rows[order].numpy(), axis=0)
+            buf[order] = torch.from_numpy(got)
+        if self.device.type != "cuda":
+            return buf.clone()
         out = buf.to(self.device, non_blocking=True)
         ev = torch.cuda.Event()
         ev.record()

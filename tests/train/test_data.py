@@ -45,3 +45,16 @@ def test_device_data_gather_and_stats():
     m, s = feature_stats(F, np.array([0, 1]))      # fit on the first two rows only
     np.testing.assert_allclose(m, [2.0, 5.0])
     np.testing.assert_allclose(s, [1.0, 1.0])      # constant feature gets std 1
+
+
+def test_streaming_modes_gather_the_same_rows(tmp_path):
+    X = np.random.default_rng(0).integers(0, 255, (50, 1, 4, 4), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", X)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")          # read-only memmap, like the cache
+    for mode in ("pinned", "mapped"):
+        dd = DeviceData(mm, np.zeros(50, dtype=np.int64), None, torch.device("cpu"), stream=mode)
+        assert dd.mode == mode and not dd.resident
+        batches = [torch.tensor(ix) for ix in ([7, 3, 49, 3], [0, 1], [10, 2, 30])]
+        got = [dd.gather(b) for b in batches]                 # buffers alternate and grow
+        for b, g in zip(batches, got):
+            np.testing.assert_array_equal(g.numpy(), X[b.numpy()])
