@@ -142,7 +142,7 @@ def augment(x: torch.Tensor, flip: bool, translate: int, generator: torch.Genera
     return x[bi, ci, rows.view(b, 1, h, 1), cols.view(b, 1, 1, w)]
 
 
-def image_stats(X: np.ndarray, rows: np.ndarray, max_rows: int = 20000,
+def image_stats(X: np.ndarray, rows: np.ndarray, max_rows: int = 4096,
                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std (0..255 scale) of the training rows of images (N, C, H, W),
     from at most `max_rows` of them."""
