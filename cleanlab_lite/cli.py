@@ -168,7 +168,7 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
                  "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
                  "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
-                 "compile", "quiet")
+                 "compile", "quiet", "hidden", "precision", "threads")
 
 
 def data_options(fn):
@@ -233,6 +233,12 @@ def train_options(fn):
         click.option("--tta/--no-tta", default=True, show_default=True,
                      help="Average predictions with the flipped image."),
         click.option("--compile", is_flag=True, help="torch.compile once for all folds."),
+        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
+                     show_default=True, help="auto: bf16 autocast on CUDA, fp32 on CPU."),
+        click.option("--hidden", type=int, default=128, show_default=True,
+                     help="MLP hidden width (tabular data, embeddings)."),
+        click.option("--threads", type=int, default=0, show_default=True,
+                     help="CPU training threads; 0: one for small inputs, else all cores."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):

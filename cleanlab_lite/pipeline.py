@@ -47,9 +47,9 @@ def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
-    import torch
+    from cleanlab_lite.train import train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
 
-    from cleanlab_lite.train import train_folds
+    import torch
 
     manifest, out = Path(manifest), Path(out)
     fmt = manifest_format(manifest)
