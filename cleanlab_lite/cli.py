@@ -322,6 +322,22 @@ def train(ctx, manifest, out, config_path, **_):
 
 # --- export (lead) -----------------------------------------------------------------------------
 
+def _print_top_suspects(ranking_csv: Path, n: int = 5) -> None:
+    """The first rows of ranking.csv as one line each (the most suspect rows)."""
+    import pandas as pd
+
+    top = pd.read_csv(ranking_csv, nrows=n, dtype=str, keep_default_na=False)
+    top = top[top["is_label_issue"].str.lower() == "true"]
+    if top.empty:
+        return
+    click.echo("Most suspect:")
+    for r in top.to_dict(orient="records"):
+        ident = f" (id {r['id']})" if r.get("id") else ""
+        click.echo(f"  row {r['row']}{ident}: given {r['given_label']!r}, suggested "
+                   f"{r['suggested_label']!r} (p={float(r['suggested_confidence']):.2f}), "
+                   f"label quality {float(r['label_quality']):.4f}")
+
+
 def _print_export(res) -> None:
     click.echo(f"Wrote {res.out}: {res.n_out} of {res.n_in} rows ({res.mode}).")
     cols = [c for c in res.per_class.columns if c not in ("class", "rows")]
@@ -332,6 +348,7 @@ def _print_export(res) -> None:
         click.echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
     for note in res.notes:
         click.echo(f"Note: {note}")
+    click.echo(f"Next: retrain on it, e.g. clean-labels train {res.out} --out RUN2")
 
 
 @main.command()
@@ -543,3 +560,6 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['estimated_num_issues']} rows).")
         click.echo(f"Wrote {Path(where) / 'ranking.csv'} and {Path(where) / 'summary.json'} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
+        _print_top_suspects(Path(where) / "ranking.csv")
+        click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
+                   f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")
