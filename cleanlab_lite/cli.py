@@ -283,6 +283,10 @@ def _print_metrics(summary: dict) -> None:
     if f1 is not None:
         parts.append(f"macro-F1 {f1:.4f}")
     click.echo("Trained: " + ", ".join(parts))
+    feats = summary.get("features")
+    if feats:
+        shown = ", ".join(feats[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
+        click.echo(f"Features: {shown} (choose with --feature-cols)")
     wall = m.get("timings", {}).get("total_s") or m.get("timings", {}).get("train_s")
     if wall is not None:
         click.echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")

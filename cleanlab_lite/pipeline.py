@@ -89,6 +89,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         resolved["device"] = result.metrics["device"]
         write_yaml(out / "config.yaml", resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
+               "features": ds.feature_names,
                "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
     if result.pred_probs is None:
         return summary
