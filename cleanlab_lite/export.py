@@ -16,8 +16,7 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.io import file_sha256, read_json
-from cleanlab_lite.pipeline import load_run_config
+from cleanlab_lite.io import file_sha256, read_json, read_run_config
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 
@@ -90,7 +89,7 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
-    cfg = load_run_config(run)
+    cfg = read_run_config(run)
     ranking = _read_ranking(run)
     fmt_in = cfg["manifest_format"]
     fmt = fmt or fmt_in

@@ -104,13 +104,3 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     summary["metrics"] = metrics
     return summary
 
-
-def load_run_config(run: str | Path) -> dict:
-    """The resolved config.yaml of a run folder."""
-    import yaml
-
-    p = Path(run) / "config.yaml"
-    if not p.is_file():
-        raise UserInputError(f"run folder {run} has no config.yaml; run `clean-labels train "
-                             f"MANIFEST --out {run}` first")
-    return yaml.safe_load(p.read_text(encoding="utf-8"))

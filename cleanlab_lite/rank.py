@@ -18,7 +18,7 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import atomic_path, write_json
+from cleanlab_lite.io import atomic_path, read_run_config, write_json
 from cleanlab_lite.scoring import CJ_ARGMAX, FILTERS, METHODS, ESTIMATION_METHODS
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
@@ -236,17 +236,6 @@ def _read_json_list(path: Path, what: str) -> list:
     return data
 
 
-def _run_config(run: Path) -> dict:
-    p = run / "config.yaml"
-    if not p.is_file():
-        return {}
-    import yaml
-    try:
-        return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        raise RunFolderError(f"{p} is not valid YAML; rerun train to rewrite it") from None
-
-
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
     """Map label values (names or integer indices) to class indices; returns (labels, classes)."""
     vals = np.asarray(values)
@@ -287,7 +276,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     if not cpath.is_file():
         raise RunFolderError(f"run folder {run} has no classes.json; rerun `clean-labels train`")
     classes = _read_json_list(cpath, "rerun train to rewrite it")
-    rcfg = _run_config(run)
+    rcfg = read_run_config(run, required=False)
     data = rcfg.get("data") or {}
     id_col = data.get("id_col")
     rows_path = run / "rows.parquet"

@@ -31,7 +31,7 @@ import pandas as pd
 from cleanlab_lite import __version__
 from cleanlab_lite.check import CheckConfig, evaluate, read_classes, read_ranking, read_summary
 from cleanlab_lite.errors import RunFolderError
-from cleanlab_lite.io import atomic_path, write_text
+from cleanlab_lite.io import atomic_path, read_run_config, write_text
 
 HEATMAP_TABLE_MAX_K = 20   # classes: above this the noise matrix is shown only as the PNG heatmap
 BAR_MAX_CLASSES = 40       # classes shown in the per-class bar charts (highest rates first)
@@ -65,19 +65,6 @@ def _read_json(path: Path) -> Any:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise RunFolderError(f"{path} is not valid JSON; rerun the command that wrote it") from None
-
-
-def _read_config(run: Path) -> dict[str, Any]:
-    path = run / "config.yaml"
-    if not path.is_file():
-        return {}
-    import yaml
-
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise RunFolderError(f"{path} is not valid YAML; rerun `clean-labels train`") from None
-    return cfg if isinstance(cfg, dict) else {}
 
 
 def _read_rows(run: Path) -> pd.DataFrame | None:
@@ -509,7 +496,7 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     summary = read_summary(run)
     classes = read_classes(run, ranking)
     metrics = _read_json(run / "metrics.json")
-    config = _read_config(run)
+    config = read_run_config(run, required=False)
     rows = _read_rows(run)
     html_path = Path(out) if out is not None else run / "report.html"
     folder = html_path.parent
