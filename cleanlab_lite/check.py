@@ -119,6 +119,15 @@ def _to_bool(series: pd.Series, path: Path) -> np.ndarray:
     return text.isin(TRUE_STRINGS).to_numpy()
 
 
+def _int_column(df: pd.DataFrame, col: str, where: str, error: type, fix: str) -> pd.Series:
+    """df[col] as int64, or `error` naming the first cell that is not an integer."""
+    values = pd.to_numeric(df[col], errors="coerce")
+    if values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise error(f"{where}: column {col} holds {df[col].iloc[i]!r} at line {i + 2}; {fix}")
+    return values.astype(np.int64)
+
+
 def read_ranking(run: str | os.PathLike) -> pd.DataFrame:
     """RUN/ranking.csv with labels as strings, `row` as int and `is_label_issue` as bool."""
     run = Path(run)
@@ -138,12 +147,8 @@ def read_ranking(run: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise RunFolderError(f"{path} lacks column(s) {', '.join(missing)}; "
                              f"rerun `clean-labels rank {run}` with this version")
-    row = pd.to_numeric(df["row"], errors="coerce")
-    if row.isna().any():
-        i = int(np.flatnonzero(row.isna().to_numpy())[0])
-        raise RunFolderError(f"{path}: column row holds {df['row'].iloc[i]!r} at line {i + 2}; "
-                             f"it must be an integer, rerun `clean-labels rank {run}`")
-    df["row"] = row.astype(np.int64)
+    df["row"] = _int_column(df, "row", str(path), RunFolderError,
+                            f"it must be an integer, rerun `clean-labels rank {run}`")
     quality = pd.to_numeric(df["label_quality"], errors="coerce")
     df["label_quality"] = quality.astype(float)
     df["is_label_issue"] = _to_bool(df["is_label_issue"], path)
@@ -205,12 +210,8 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
         raise BaselineError(f"baseline file {path} has columns {', '.join(df.columns) or '(none)'}; "
                             f"it needs an `id` column or both `row` and `given_label` columns")
     if has_row:
-        row = pd.to_numeric(df["row"], errors="coerce")
-        if row.isna().any():
-            i = int(np.flatnonzero(row.isna().to_numpy())[0])
-            raise BaselineError(f"baseline file {path}: column row holds {df['row'].iloc[i]!r} "
-                                f"at line {i + 2}; it must be an integer row number")
-        df["row"] = row.astype(np.int64)
+        df["row"] = _int_column(df, "row", f"baseline file {path}", BaselineError,
+                                "it must be an integer row number")
     return df
 
 
@@ -349,9 +350,12 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
 
 
 def run_check(run: str | os.PathLike, limits: CheckConfig, *,
-              baseline: str | os.PathLike | None = None) -> CheckResult:
-    """Read RUN/ranking.csv, drop baseline-accepted rows and compare the rest with `limits`."""
-    ranking = read_ranking(run)
+              baseline: str | os.PathLike | None = None,
+              ranking: pd.DataFrame | None = None) -> CheckResult:
+    """Read RUN/ranking.csv (unless given, as read_ranking returns it), drop baseline-accepted
+    rows and compare the rest with `limits`."""
+    if ranking is None:
+        ranking = read_ranking(run)
     classes = read_classes(run, ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
@@ -514,9 +518,10 @@ def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_ba
          json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
     """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
     run against `limits` (and the baseline), then write the requested reports."""
+    ranking = read_ranking(run)
     if write_baseline_to is not None:
-        write_baseline(write_baseline_to, read_ranking(run))
+        write_baseline(write_baseline_to, ranking)
         baseline = write_baseline_to
-    result = run_check(run, limits, baseline=baseline)
+    result = run_check(run, limits, baseline=baseline, ranking=ranking)
     write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
     return result

@@ -13,6 +13,7 @@ from cleanlab_lite.config import DataConfig, RankConfig, TrainConfig
 def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str = "auto",
              quiet: bool = False, log=print) -> dict:
     """Write digits (with `noise` flipped labels), train, rank, export; score the flags."""
+    from cleanlab_lite.check import read_ranking
     from cleanlab_lite.data.demo import write_digits
     from cleanlab_lite.export import export_run
     from cleanlab_lite.pipeline import run_train
@@ -35,12 +36,11 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     cleaned = export_run(run, mode="drop_flagged")
     log(f"export: {cleaned.out} keeps {cleaned.n_out} of {cleaned.n_in} rows (--drop-flagged)")
 
-    ranking = pd.read_csv(run / "ranking.csv", keep_default_na=False)
+    ranking = read_ranking(run)
     truth = pd.read_csv(manifest)
     flipped = (truth["label"] != truth["true_label"]).to_numpy()
     flagged = np.zeros(len(truth), dtype=bool)
-    flag_col = ranking["is_label_issue"].astype(str).str.lower().isin(["true", "1"])
-    flagged[ranking.loc[flag_col, "row"].to_numpy(dtype=np.int64)] = True
+    flagged[ranking.loc[ranking["is_label_issue"], "row"].to_numpy()] = True
     tp = int((flipped & flagged).sum())
     pp = np.load(run / "pred_probs.npy")
     labels = truth["label"].to_numpy()

@@ -51,18 +51,21 @@ def parse_count(spec: str, n: int) -> int:
 
 
 def _read_ranking(run: Path) -> pd.DataFrame:
+    """check.read_ranking (typed, validated), plus the suggested_label export needs."""
+    from cleanlab_lite.check import read_ranking
+
     p = run / "ranking.csv"
     if not p.is_file():
         raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = pd.read_csv(p, dtype={"given_label": str, "predicted_label": str, "suggested_label": str},
-                    keep_default_na=False)
-    need = {"row", "given_label", "suggested_label", "is_label_issue"}
-    missing = need - set(r.columns)
-    if missing:
-        raise RunFolderError(f"{p} lacks column(s) {', '.join(sorted(missing))}; rerun "
-                             f"`clean-labels rank {run}`")
-    r["is_label_issue"] = r["is_label_issue"].astype(str).str.lower().isin(["true", "1"])
+    r = read_ranking(run)
+    if "suggested_label" not in r.columns:
+        raise RunFolderError(f"{p} lacks column(s) suggested_label; rerun `clean-labels rank {run}`")
     return r
+
+
+def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
+    """How many of `labels` (class names) fall in each row's class of `per_class`."""
+    return per_class["class"].map(labels.astype(str).value_counts()).fillna(0).astype(int)
 
 
 def _source_table(run: Path, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
@@ -114,7 +117,7 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
     keep = ranked.copy()
     given = ranking["given_label"].astype(str)
     per_class = pd.DataFrame({"class": [str(c) for c in classes]})
-    per_class["rows"] = per_class["class"].map(given.value_counts()).fillna(0).astype(int)
+    per_class["rows"] = _per_class_counts(per_class, given)
 
     if mode in ("drop_top", "drop_flagged"):
         if mode == "drop_top":
@@ -125,8 +128,7 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
         else:
             drop = ranking[ranking["is_label_issue"]]
         keep[drop["row"].to_numpy(dtype=np.int64)] = False
-        per_class["dropped"] = per_class["class"].map(
-            drop["given_label"].astype(str).value_counts()).fillna(0).astype(int)
+        per_class["dropped"] = _per_class_counts(per_class, drop["given_label"])
         result = table.iloc[np.flatnonzero(keep)]
     else:
         conf = ranking["suggested_confidence"] if "suggested_confidence" in ranking else 1.0
@@ -147,15 +149,12 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
             else:
                 vals = pd.Series([str(v) if isinstance(col.iloc[0], str) else v for v in new_vals],
                                  index=rows, dtype=object)
-            result[label_col] = col.astype(object) if col.dtype == object else col
             result.loc[rows, label_col] = vals
         if fmt == "csv" and cfg["manifest_format"] == "csv":
             original = original.fillna("")
         result["original_label"] = original
-        per_class["relabeled_from"] = per_class["class"].map(
-            change["given_label"].astype(str).value_counts()).fillna(0).astype(int)
-        per_class["relabeled_to"] = per_class["class"].map(
-            change["suggested_label"].astype(str).value_counts()).fillna(0).astype(int)
+        per_class["relabeled_from"] = _per_class_counts(per_class, change["given_label"])
+        per_class["relabeled_to"] = _per_class_counts(per_class, change["suggested_label"])
     write_manifest(result.reset_index(drop=True), out, fmt)
     return ExportResult(out=out, mode=mode, n_in=len(table), n_out=len(result),
                         per_class=per_class, unreadable_dropped=unreadable, notes=notes)

@@ -39,7 +39,7 @@ def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
         if t[c].dtype == object:
             kinds = {type(v) for v in t[c].dropna().head(10000)}
             if len(kinds) > 1:
-                t[c] = t[c].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                t[c] = t[c].where(t[c].isna(), t[c].astype(str))  # missing stays missing
     with atomic_path(path) as tmp:
         t.to_parquet(tmp, index=False)
 

@@ -55,11 +55,10 @@ def encode_labels(values: pd.Series, manifest, col: str) -> tuple[np.ndarray, li
 
 def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest) -> np.ndarray:
     for c in cols:
-        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
-            if not pd.api.types.is_bool_dtype(df[c]):
-                raise ColumnError(f"manifest {manifest}: feature column {c!r} is not numeric "
-                                  f"(dtype {df[c].dtype}); encode it as numbers or leave it out "
-                                  "of --feature-cols")
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise ColumnError(f"manifest {manifest}: feature column {c!r} is not numeric "
+                              f"(dtype {df[c].dtype}); encode it as numbers or leave it out "
+                              "of --feature-cols")
     X = df[cols].to_numpy(dtype=np.float32)
     bad = ~np.isfinite(X)
     if bad.any():
