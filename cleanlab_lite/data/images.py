@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,40 +87,28 @@ def _map(fn, jobs, workers):
         return list(ex.map(fn, jobs))
 
 
-def _cache_key(paths: list[str], size: int, channels: int) -> str:
-    h = hashlib.sha256(f"v1|{size}|{channels}|{len(paths)}".encode())
+def _cache_key(paths: list[str], image_size: int | None) -> str:
+    """Key of a decode: every file's path, size and mtime (missing files too) and the requested
+    size, so it is known before any image is opened."""
+    h = hashlib.sha256(f"v2|{image_size}|{len(paths)}".encode())
     for p in paths:
-        st = os.stat(p)
-        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        try:
+            st = os.stat(p)
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{p}|missing\n".encode())
     return h.hexdigest()[:16]
 
 
-def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col: str = "path",
-                  image_size: int | None = None, skip_bad: bool = False,
-                  cache_dir: str | Path | None = None, workers: int = 0) -> DecodedImages:
-    """Decode every image once into (N, C, S, S) uint8.
+def _bad_error(bad: list[tuple[int, str, str]], rows: np.ndarray, path_col: str) -> ImageError:
+    i, p, reason = bad[0]
+    more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
+    return ImageError(f"row {rows[i]}: image {p} (column '{path_col}') {reason}{more}; "
+                      "fix the file or pass --skip-bad to leave such rows out")
 
-    paths:  absolute file paths, one per manifest row.
-    rows:   the manifest row numbers of `paths` (for error messages); default 0..N-1.
-    A missing or corrupt image raises ImageError naming the row and path, unless skip_bad, in
-    which case those rows are left out and reported in `bad`.
-    """
-    n = len(paths)
-    rows = np.arange(n) if rows is None else np.asarray(rows)
-    workers = workers or os.cpu_count() or 1
 
-    # Pass 1: headers only (cheap) -> sizes, modes and the files that are missing or corrupt.
-    spans = _chunks(n, workers)
-    probed = [r for chunk in _map(_probe_chunk, [paths[a:b] for a, b in spans], workers) for r in chunk]
-    bad = [(i, paths[i], r) for i, r in enumerate(probed) if isinstance(r, str)]
-    if bad and not skip_bad:
-        i, p, reason = bad[0]
-        more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise ImageError(f"row {rows[i]}: image {p} (column '{path_col}') {reason}{more}; "
-                         "fix the file or pass --skip-bad to leave such rows out")
-    good = [r for r in probed if not isinstance(r, str)]
-    if not good:
-        raise ImageError("no image in the manifest could be read; check --path-col and --data-root")
+def _choose_size(good: list[tuple[int, int, str]], image_size: int | None) -> tuple[int, int]:
+    """(channels, square side) from the readable images' headers."""
     channels = 1 if all(m in ("1", "L", "I", "I;16", "F", "LA") for _, _, m in good) else 3
     if image_size is None:
         sizes = {(w, h) for w, h, _ in good}
@@ -131,53 +120,75 @@ def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col:
             image_size = int(min(vals[np.argmax(counts)], MAX_DEFAULT_SIZE))
     if image_size < 4:
         raise ImageError(f"--image-size {image_size} is too small; use at least 4 pixels")
-    size = int(image_size)
+    return channels, int(image_size)
 
-    shape = (n, channels, size, size)
-    cache_path, reused = None, False
-    if cache_dir is not None:
-        cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        ok_paths = [p for p, r in zip(paths, probed) if not isinstance(r, str)]
-        key = _cache_key(ok_paths, size, channels)
-        cache_path = cache_dir / f"images-{key}.u8"
-        meta_path = cache_dir / f"images-{key}.json"
-        if cache_path.exists() and meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            if tuple(meta["shape"]) == shape:
-                reused = True
-                late_bad = [tuple(b) for b in meta.get("bad", [])]
-    if not reused:
-        target = cache_path if cache_path is not None else None
-        if target is None:
-            import tempfile
-            fd, tmpname = tempfile.mkstemp(suffix=".u8")
-            os.close(fd)
-            target = Path(tmpname)
-        with atomic_path(target) as tmp:
-            np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape).flush()
-            jobs = [(str(tmp), shape, a, paths[a:b], size, channels) for a, b in spans]
-            late_bad = [b for chunk in _map(_decode_chunk, jobs, workers) for b in chunk]
-        if cache_path is not None:
-            write_json(meta_path, {"shape": list(shape), "bad": late_bad, "paths": len(paths)})
-        cache_path = target
-    # Files whose header read but whose pixels did not decode.
+
+def _decode_all(paths, target: Path, spans, workers, path_col, rows, image_size, skip_bad):
+    """Probe headers, then decode into `target` (written atomically). Returns (shape, bad)."""
+    # Pass 1: headers only (cheap) -> sizes, modes and the files that are missing or corrupt.
+    probed = [r for chunk in _map(_probe_chunk, [paths[a:b] for a, b in spans], workers) for r in chunk]
+    bad = [(i, paths[i], r) for i, r in enumerate(probed) if isinstance(r, str)]
+    if bad and not skip_bad:
+        raise _bad_error(bad, rows, path_col)
+    good = [r for r in probed if not isinstance(r, str)]
+    if not good:
+        raise ImageError("no image in the manifest could be read; check --path-col and --data-root")
+    channels, size = _choose_size(good, image_size)
+    shape = (len(paths), channels, size, size)
+    # Pass 2: pixels. Files whose header read but whose pixels did not decode join `bad`.
+    with atomic_path(target) as tmp:
+        np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape).flush()
+        jobs = [(str(tmp), shape, a, paths[a:b], size, channels) for a, b in spans]
+        late = [b for chunk in _map(_decode_chunk, jobs, workers) for b in chunk]
     probed_bad = {i for i, _, _ in bad}
-    for i, reason in late_bad:
-        if i not in probed_bad:
-            if not skip_bad:
-                raise ImageError(f"row {rows[i]}: image {paths[i]} (column '{path_col}') {reason}; "
-                                 "fix the file or pass --skip-bad to leave such rows out")
-            bad.append((i, paths[i], reason))
-    X = np.memmap(cache_path, dtype=np.uint8, mode="r", shape=shape)
-    bad_idx = np.array(sorted({i for i, _, _ in bad}), dtype=np.int64)
-    kept = np.setdiff1d(np.arange(n), bad_idx)
-    if len(bad_idx):
-        X = np.ascontiguousarray(X[kept])
-    if cache_dir is None:
-        X = np.array(X)
-        os.unlink(cache_path)
-        cache_path = None
+    bad += [(i, paths[i], reason) for i, reason in late if i not in probed_bad]
     bad.sort()
-    return DecodedImages(X=X, kept=kept, bad=bad, size=size, channels=channels,
-                         cache_path=cache_path, reused=reused)
+    return shape, bad
+
+
+def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col: str = "path",
+                  image_size: int | None = None, skip_bad: bool = False,
+                  cache_dir: str | Path | None = None, workers: int = 0) -> DecodedImages:
+    """Decode every image once into (N, C, S, S) uint8.
+
+    paths:  absolute file paths, one per manifest row.
+    rows:   the manifest row numbers of `paths` (for error messages); default 0..N-1.
+    A missing or corrupt image raises ImageError naming the row and path, unless skip_bad, in
+    which case those rows are left out and reported in `bad`. With `cache_dir`, a decode of the
+    same files at the same requested size is reused without opening any image.
+    """
+    n = len(paths)
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    workers = workers or os.cpu_count() or 1
+    spans = _chunks(n, workers)
+    with tempfile.TemporaryDirectory() as scratch:
+        reused = False
+        if cache_dir is not None:
+            cache_dir = Path(cache_dir)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            key = _cache_key(paths, image_size)
+            cache_path = cache_dir / f"images-{key}.u8"
+            meta_path = cache_dir / f"images-{key}.json"
+            if cache_path.exists() and meta_path.exists():
+                meta = json.loads(meta_path.read_text())
+                shape = tuple(meta["shape"])
+                if cache_path.stat().st_size == int(np.prod(shape)):
+                    reused = True
+                    bad = [tuple(b) for b in meta["bad"]]
+        else:
+            cache_path = Path(scratch) / "images.u8"
+        if not reused:
+            shape, bad = _decode_all(paths, cache_path, spans, workers, path_col, rows,
+                                     image_size, skip_bad)
+            if cache_dir is not None:
+                write_json(meta_path, {"shape": list(shape), "bad": bad})
+        if bad and not skip_bad:
+            raise _bad_error(bad, rows, path_col)
+        X = np.memmap(cache_path, dtype=np.uint8, mode="r", shape=shape)
+        bad_idx = np.array([i for i, _, _ in bad], dtype=np.int64)
+        kept = np.setdiff1d(np.arange(n), bad_idx)
+        if len(bad_idx) or cache_dir is None:   # a copy in memory (the scratch file goes away)
+            X = np.ascontiguousarray(X[kept])
+        return DecodedImages(X=X, kept=kept, bad=bad, size=shape[2], channels=shape[1],
+                             cache_path=cache_path if cache_dir is not None else None,
+                             reused=reused)
