@@ -158,8 +158,10 @@ num_label_issues = estimate_num_issues
 
 # ---- filters --------------------------------------------------------------------------------
 def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
-                num_to_remove_per_class=None, min_examples_per_class: int = 1) -> np.ndarray:
-    """Boolean mask of shape (N,): True where the label is flagged as an issue."""
+                num_to_remove_per_class=None, min_examples_per_class: int = 1,
+                joint: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of shape (N,): True where the label is flagged as an issue. `joint`: the
+    (K, K) joint the prune_by_* filters count from (default: the engine's calibrated joint)."""
     _choice("filter_by", filter_by, FILTERS)
     y, n, k = eng.labels, eng.n, eng.k
     if num_to_remove_per_class is not None:
@@ -189,8 +191,8 @@ def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
         mask = eng.off_diagonal().copy()
     else:
         counts = eng.label_counts
-        pcm = count.keep_at_least_n_per_class(eng.calibrated_joint().T, min_examples_per_class,
-                                              frac_noise)
+        joint = eng.calibrated_joint() if joint is None else np.asarray(joint)
+        pcm = count.keep_at_least_n_per_class(joint.T, min_examples_per_class, frac_noise)
         if num_to_remove_per_class is not None:
             pcm = count.prune_counts_per_class(pcm, counts, num_to_remove_per_class)
         eligible = (counts > min_examples_per_class) & (counts > 1)

@@ -162,6 +162,14 @@ class Engine:
             res = self._map(_kernels.pass_adj, renormalize=self.renormalize, t=have["thresholds"])
             have["max_other_adj"] = concat(res, "max_other_adj") if res else np.empty(0)
 
+    def set_thresholds(self, thresholds: np.ndarray) -> None:
+        """Use these per-class thresholds, shape (K,), instead of the mean self-confidences
+        (cleanlab's `thresholds=`); drops everything computed from the old ones."""
+        self.ensure_a()
+        for key in ("guess", "has", "cj", "max_other_adj", "adaptive"):
+            self.stats.pop(key, None)
+        self.stats["thresholds"] = np.asarray(thresholds, dtype=np.float64).reshape(self.k)
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The pred_probs rows `rows` (sorted indices) as float64, shape (len(rows), K),
         renormalized when the engine renormalizes. A file is read chunk by chunk."""
