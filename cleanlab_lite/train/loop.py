@@ -28,15 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig, to_dict
 from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
+from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train import defaults, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
 from cleanlab_lite.train.sampling import EpochSampler
 
-MARKER = "done.json"
 # Options that do not change what a fold learns; a fold trained with other values is reused.
 NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "backend",
                      "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
@@ -60,7 +59,7 @@ class FoldJob:
     """One (repeat, fold) to train: everything a worker needs besides the data and the config."""
     repeat: int
     fold: int
-    dir: Path                 # folds/[repeat-<r>/]fold-<i>: where the driver writes the result
+    files: FoldFiles          # folds/[repeat-<r>/]fold-<i>/: where the driver writes the result
     fingerprint: str
     train_rows: np.ndarray    # int64 (n_train,)
     val_rows: np.ndarray      # int64 (n_val,), the held-out rows it predicts
@@ -106,10 +105,8 @@ def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def fold_dir(run_dir: Path, repeat: int, fold: int, repeats: int) -> Path:
-    base = Path(run_dir) / "folds"
-    if repeats > 1:
-        base = base / f"repeat-{repeat}"
-    return base / f"fold-{fold}"
+    """The folder of one (repeat, fold) in the run folder (see cleanlab_lite.run.Run.fold)."""
+    return Run(run_dir).fold(repeat, fold, repeats).dir
 
 
 def data_hash(ds) -> str:
@@ -333,19 +330,15 @@ def _progress(total: int, desc: str, quiet: bool):
                 dynamic_ncols=True)
 
 
-def _load_finished(d: Path, fingerprint: str, val_rows: np.ndarray) -> dict | None:
+def _load_finished(d: FoldFiles, fingerprint: str, val_rows: np.ndarray) -> dict | None:
     """The fold's record if it finished with the same fingerprint and its files are intact."""
-    marker = d / MARKER
-    if not marker.is_file():
+    rec = d.read_done()
+    if rec is None or rec.get("fingerprint") != fingerprint:
         return None
-    try:
-        rec = io.read_json(marker)
-        if rec.get("fingerprint") != fingerprint:
-            return None
-        rows = np.load(d / "oof_rows.npy")
-        probs = np.load(d / "oof_probs.npy")
-    except (OSError, ValueError, json.JSONDecodeError):
+    oof = d.read_oof()
+    if oof is None:
         return None
+    rows, probs = oof
     if not np.array_equal(rows, val_rows) or probs.shape[0] != rows.shape[0]:
         return None
     rec["probs"] = probs
@@ -381,7 +374,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
     folds = _check_inputs(ds, folds, cfg)
-    run_dir = Path(run_dir)
+    run = Run(run_dir)
     R, k = cfg.repeats, cfg.folds
     wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
     dhash = data_hash(ds)
@@ -396,7 +389,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
                 raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
                                 f"training rows; use fewer --folds")
             fp = _fingerprint(cfg, dhash, folds[r], i)
-            d = fold_dir(run_dir, r, i, R)
+            d = run.fold(r, i, R)
             desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
             job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc, 0,
                           faults.get((r, i), faults.get((None, i))))
@@ -436,11 +429,11 @@ def _run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float) 
         if rec is not None:
             rec["reused"] = True
             records[job.repeat, job.fold] = rec
-            _say(f"{job.desc}: reusing finished fold in {job.dir}", cfg.quiet)
+            _say(f"{job.desc}: reusing finished fold in {job.files.dir}", cfg.quiet)
     for job in todo:
-        if (job.dir / MARKER).exists():   # stale: drop the marker first so a crash cannot revive it
-            _say(f"{job.dir}: trained with other settings or data; training it again", cfg.quiet)
-            (job.dir / MARKER).unlink()
+        if job.files.is_done():   # stale: drop the marker first so a crash cannot revive it
+            _say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
+            job.files.clear_done()
     prepare_s = 0.0
     if todo:
         if cfg.backend == "ray":
@@ -476,7 +469,7 @@ def _run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float) 
                     "predict_s": sum(f["predict_s"] for f in trained)},
         "per_fold": per_fold,
     }
-    dirs = [job.dir for job, _ in plan]
+    dirs = [job.files.dir for job, _ in plan]
     if cfg.fold is not None:
         msg = (f"trained fold {cfg.fold} only ({len(todo)} trained, {len(plan) - len(todo)} reused); "
                f"run train again without --fold to train the missing folds and merge")
@@ -549,13 +542,9 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
 
 
 def write_fold(job: FoldJob, result: FoldResult) -> dict:
-    """Write one fold's files atomically, done.json last; returns its record (with 'probs')."""
-    d = job.dir
-    with io.atomic_path(d / "model.pt") as tmp:
-        torch.save(result.state, tmp)
-    io.write_npy(d / "oof_probs.npy", result.probs)
-    io.write_npy(d / "oof_rows.npy", job.val_rows.astype(np.int64))
-    io.write_json(d / MARKER, result.record)     # last: its presence means the fold is complete
+    """Write one fold's files atomically, its record last; returns the record (with 'probs')."""
+    job.files.write(lambda tmp: torch.save(result.state, tmp), result.probs, job.val_rows,
+                    result.record)
     return {**result.record, "probs": result.probs}
 
 
@@ -590,10 +579,10 @@ def _inject_fault(job: FoldJob) -> None:
     if job.fault == "sleep":
         time.sleep(60)
         return
-    seen = job.dir / ".fault-injected"
+    seen = job.files.fault_marker_path
     if seen.exists():
         return
-    job.dir.mkdir(parents=True, exist_ok=True)
+    seen.parent.mkdir(parents=True, exist_ok=True)
     seen.touch()
     if job.fault == "exit-once":
         os._exit(17)

@@ -147,7 +147,7 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
             ray.shutdown()
     if failures:
         kept = len(jobs) - len(failures)
-        names = "; ".join(f"{job.desc} in {job.dir} ({why})" for job, why in failures)
+        names = "; ".join(f"{job.desc} in {job.files.dir} ({why})" for job, why in failures)
         raise RuntimeFailure(f"{len(failures)} of {len(jobs)} folds failed on Ray after "
                              f"{cfg.max_retries + 1} attempts: {names}; the {kept} finished folds "
                              f"are kept and rerunning the same command trains only the failed ones")
