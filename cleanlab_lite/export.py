@@ -16,8 +16,8 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.io import file_sha256, read_json, read_run_config
-from cleanlab_lite.review import DECISIONS
+from cleanlab_lite.io import file_sha256
+from cleanlab_lite.run import DECISION_VALUES, Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 
@@ -51,16 +51,14 @@ def parse_count(spec: str, n: int) -> int:
     raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
 
 
-def _read_ranking(run: Path) -> pd.DataFrame:
-    """check.read_ranking (typed, validated), plus the suggested_label export needs."""
-    from cleanlab_lite.check import read_ranking
-
-    p = run / "ranking.csv"
-    if not p.is_file():
+def _read_ranking(run: Run) -> pd.DataFrame:
+    """Run.read_ranking (typed, validated), plus the suggested_label export needs."""
+    if not run.ranking_path.is_file():
         raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = read_ranking(run)
+    r = run.read_ranking()
     if "suggested_label" not in r.columns:
-        raise RunFolderError(f"{p} lacks column(s) suggested_label; rerun `clean-labels rank {run}`")
+        raise RunFolderError(f"{run.ranking_path} lacks column(s) suggested_label; "
+                             f"rerun `clean-labels rank {run}`")
     return r
 
 
@@ -69,15 +67,15 @@ def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
     return per_class["class"].map(labels.astype(str).value_counts()).fillna(0).astype(int)
 
 
-def _source_table(run: Path, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
+def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
     """The original manifest's rows (all of them, in order), or rows.parquet if it changed."""
     manifest = Path(cfg["manifest"])
     if manifest.is_file() and file_sha256(manifest) == cfg.get("manifest_sha256"):
         raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
         return read_manifest(manifest, raw=raw)
     notes.append(f"manifest {manifest} is missing or changed since train; exported from "
-                 f"{run / 'rows.parquet'} instead")
-    rows = pd.read_parquet(run / "rows.parquet")
+                 f"{run.rows_path} instead")
+    rows = run.read_rows()
     n = int(rows["row"].max()) + 1 if len(rows) else 0
     full = pd.DataFrame(index=pd.RangeIndex(n))
     rows = rows.set_index("row").drop(columns=["fold"], errors="ignore")
@@ -94,21 +92,21 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     label (the old one in original_label), drop rows go, keep rows stay as they are; the mode
     then acts on the rows without a decision. A decision whose given_label no longer matches
     the row's label is not applied and is listed in the result's notes."""
-    run = Path(run)
+    run = Run(run)
     if mode is None and decisions is None:
         raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
     if mode is not None and mode not in MODES:
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
-    cfg = read_run_config(run)
+    cfg = run.read_config()
     ranking = _read_ranking(run)
     fmt_in = cfg["manifest_format"]
     fmt = fmt or fmt_in
     if fmt not in EXTENSIONS:
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
-    out = Path(out) if out else run / f"cleaned{EXTENSIONS[fmt]}"
-    inputs = [Path(cfg["manifest"]), run / "rows.parquet", run / "ranking.csv"]
+    out = Path(out) if out else run.cleaned_path(EXTENSIONS[fmt])
+    inputs = [Path(cfg["manifest"]), run.rows_path, run.ranking_path]
     if decisions is not None:
         inputs.append(Path(decisions))
     for p in inputs:
@@ -116,7 +114,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
             raise UserInputError(f"--out {out} is an input of this run ({p}); export never "
                                  "overwrites its input: choose another path")
     notes: list[str] = []
-    classes = read_json(run / "classes.json")
+    classes = run.read_classes()
     by_name = {str(c): c for c in classes}
     reviewed = _reviewed(decisions, ranking, [str(c) for c in classes], notes)
     table = _source_table(run, cfg, fmt, notes)
@@ -152,7 +150,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
         per_class["relabeled_from"] = _per_class_counts(per_class, change["given_label"])
         per_class["relabeled_to"] = _per_class_counts(per_class, change["suggested_label"])
     if decisions is not None:
-        for what in DECISIONS:
+        for what in DECISION_VALUES:
             d = reviewed[reviewed["decision"] == what]
             per_class[f"review_{what}"] = _per_class_counts(per_class, d["given_label"])
         dropped = reviewed.loc[reviewed["decision"] == "drop", "row"].to_numpy(dtype=np.int64)
@@ -175,7 +173,8 @@ def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[
     """The decisions that apply (row, given_label, decision, label); stale ones go to `notes`."""
     if decisions is None:
         return pd.DataFrame({"row": pd.Series(dtype=np.int64), "decision": pd.Series(dtype=str)})
-    from cleanlab_lite.review import match_decisions, read_decisions, stale_note
+    from cleanlab_lite.review import match_decisions, stale_note
+    from cleanlab_lite.run import read_decisions
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))
     if len(matched.stale):

@@ -33,20 +33,12 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.check import read_classes, read_ranking
-from cleanlab_lite.errors import UserInputError
-from cleanlab_lite.io import atomic_path, read_run_config
-
-DECISIONS_FILE = "decisions.csv"
-LOCK_FILE = "review.lock"
-DECISIONS = ("keep", "relabel", "drop")
+from cleanlab_lite.errors import DecisionsError, UserInputError
+from cleanlab_lite.run import DECISION_VALUES as DECISIONS
+from cleanlab_lite.run import Run, read_decisions, write_decisions
 TOP_CLASSES = 9          # classes offered per row (keys 1-9), most probable first
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
 MAX_BODY = 64 * 1024     # bytes: a decision request is a few dozen
-
-
-class DecisionsError(UserInputError):
-    """A decisions file is unreadable, lacks a column, or names a row or class the run lacks."""
 
 
 class ReviewLockedError(UserInputError):
@@ -54,67 +46,7 @@ class ReviewLockedError(UserInputError):
 
 
 # ----------------------------------------------------------------------------------------------
-# decisions.csv: the one reader and writer
-
-
-def read_decisions(path: str | os.PathLike) -> pd.DataFrame:
-    """A decisions CSV as a table: row (int, when the file has it), id, given_label, decision,
-    label, time (strings). Lines whose decision is empty or `skip` are left out."""
-    path = Path(path)
-    if not path.is_file():
-        raise DecisionsError(f"decisions file {path} not found; write it with `clean-labels review "
-                             "RUN` or as a CSV with columns row, given_label, decision, label")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=["row", "given_label", "decision", "label"])
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DecisionsError(f"decisions file {path} is not a readable CSV ({type(e).__name__}); "
-                             "save it as UTF-8 CSV") from None
-    needed = ["given_label", "decision"]
-    missing = [c for c in needed if c not in df.columns]
-    if missing or not ({"row", "id"} & set(df.columns)):
-        raise DecisionsError(f"decisions file {path} has columns {', '.join(df.columns) or '(none)'}; "
-                             "it needs given_label, decision and row (or id) columns")
-    for col in ("label", "time"):
-        if col not in df.columns:
-            df[col] = ""
-    df["line"] = np.arange(2, len(df) + 2)
-    df["decision"] = df["decision"].str.strip().str.lower()
-    df = df[~df["decision"].isin(["", "skip"])].copy()
-    bad = ~df["decision"].isin(DECISIONS)
-    if bad.any():
-        r = df[bad].iloc[0]
-        raise DecisionsError(f"decisions file {path} line {r['line']}: decision {r['decision']!r} "
-                             "is not keep, relabel, drop or skip; fix that cell")
-    empty = (df["decision"] == "relabel") & (df["label"].str.strip() == "")
-    if empty.any():
-        raise DecisionsError(f"decisions file {path} line {df[empty].iloc[0]['line']}: relabel needs "
-                             "the new class in column label; fill it in or choose keep or drop")
-    key = "row" if "row" in df.columns else "id"
-    if key == "row":
-        rows = pd.to_numeric(df["row"], errors="coerce")
-        nonint = rows.isna() | (rows != rows.round())
-        if nonint.any():
-            r = df[nonint].iloc[0]
-            raise DecisionsError(f"decisions file {path} line {r['line']}: row {r['row']!r} is not "
-                                 "a row number; use the row column of ranking.csv")
-        df["row"] = rows.astype(np.int64)
-    dup = df[key].duplicated(keep=False)
-    if dup.any():
-        lines = df.loc[dup & (df[key] == df.loc[dup, key].iloc[0]), "line"].tolist()
-        raise DecisionsError(f"decisions file {path}: {key} {df.loc[dup, key].iloc[0]} has "
-                             f"decisions on lines {', '.join(map(str, lines))}; keep one of them")
-    return df.reset_index(drop=True)
-
-
-def write_decisions(path: str | os.PathLike, decisions: pd.DataFrame, *, with_id: bool) -> None:
-    """Write decisions (sorted by row) atomically, in the documented column order."""
-    cols = ["row", "id", "given_label", "decision", "label", "time"] if with_id else \
-        ["row", "given_label", "decision", "label", "time"]
-    out = decisions.reindex(columns=cols).fillna("").sort_values("row", kind="stable")
-    with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False)
+# decisions matched to a run (decisions.csv itself is read and written by cleanlab_lite.run)
 
 
 @dataclass
@@ -182,7 +114,7 @@ def stale_note(stale: pd.DataFrame, source: str, limit: int = 10) -> str:
 # the rows under review
 
 
-def review_items(run: Path, ranking: pd.DataFrame, classes: list[str], *, top: int | None,
+def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: int | None,
                  images: dict[int, str] | None = None) -> tuple[list[dict[str, Any]], str]:
     """The rows to review, most suspect first, as JSON-ready dicts, and the run's kind of data
     ('image' or 'values'). Default rows: the flagged ones (the first DEFAULT_TOP if none is).
@@ -198,14 +130,13 @@ def review_items(run: Path, ranking: pd.DataFrame, classes: list[str], *, top: i
         top = flagged if flagged else DEFAULT_TOP
     shown = ranking.head(top)
     rows = shown["row"].to_numpy(np.int64)
-    pp_path = run / "pred_probs.npy"
     probs = None
-    if pp_path.is_file():
-        pp = np.load(pp_path, mmap_mode="r")
+    if run.pred_probs_path.is_file():
+        pp = run.read_pred_probs(mmap=True)
         if pp.ndim == 2 and pp.shape[1] == len(classes) and (rows < len(pp)).all():
             probs = np.asarray(pp[rows], dtype=np.float64)
-    config = read_run_config(run, required=False)
-    table = _rows_table(run)
+    config = run.read_config(required=False)
+    table = run.read_rows()
     path_col = _image_column(config, table)
     vcols = value_columns(table, config)[:8] if table is not None and path_col is None else []
     vals = table.set_index("row").reindex(rows) if table is not None else None
@@ -231,14 +162,6 @@ def review_items(run: Path, ranking: pd.DataFrame, classes: list[str], *, top: i
     return items, "image" if path_col is not None else "values"
 
 
-def _rows_table(run: Path) -> pd.DataFrame | None:
-    path = run / "rows.parquet"
-    if not path.is_file():
-        return None
-    rows = pd.read_parquet(path)
-    return rows if "row" in rows.columns else rows.assign(row=np.arange(len(rows)))
-
-
 def _image_column(config: dict[str, Any], table: pd.DataFrame | None) -> str | None:
     col = (config.get("data") or {}).get("path_col") or "path"
     if table is None or col not in table.columns or config.get("kind") not in (None, "image"):
@@ -252,7 +175,7 @@ def _image_column(config: dict[str, Any], table: pd.DataFrame | None) -> str | N
 
 def acquire_lock(run: Path) -> Path:
     """Create RUN/review.lock (holding this process id) or refuse when a live review holds it."""
-    lock = run / LOCK_FILE
+    lock = Run(run).review_lock_path
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -316,15 +239,16 @@ class ReviewSession:
     decisions: dict[int, dict[str, str]] = field(init=False)
 
     def __post_init__(self):
-        self.run = Path(self.run)
-        self.ranking = read_ranking(self.run)
-        self.classes = read_classes(self.run, self.ranking)
-        self.items, self.kind = review_items(self.run, self.ranking, self.classes, top=self.top)
+        self.folder = Run(self.run)
+        self.run = self.folder.path
+        self.ranking = self.folder.read_ranking()
+        self.classes = self.folder.class_names(self.ranking)
+        self.items, self.kind = review_items(self.folder, self.ranking, self.classes, top=self.top)
         self.has_id = "id" in self.ranking.columns
         self.given = dict(zip(self.ranking["row"].tolist(), self.ranking["given_label"].astype(str)))
         self.ids = (dict(zip(self.ranking["row"].tolist(), self.ranking["id"].astype(str)))
                     if self.has_id else {})
-        self.path = self.run / DECISIONS_FILE
+        self.path = self.folder.decisions_path
         self.decisions = {}
         if self.path.is_file():
             m = match_decisions(read_decisions(self.path), self.ranking, self.classes, str(self.path))
@@ -335,8 +259,8 @@ class ReviewSession:
         self._image_paths = self._images()
 
     def _images(self) -> dict[int, Path]:
-        config = read_run_config(self.run, required=False)
-        table = _rows_table(self.run)
+        config = self.folder.read_config(required=False)
+        table = self.folder.read_rows()
         col = _image_column(config, table)
         if col is None:
             return {}

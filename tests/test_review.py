@@ -19,7 +19,8 @@ from PIL import Image
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.export import export_run
-from cleanlab_lite.review import ReviewLockedError, ReviewServer, read_decisions
+from cleanlab_lite.review import ReviewLockedError, ReviewServer
+from cleanlab_lite.run import read_decisions
 
 try:
     from test_check import make_run as make_ranked_run
