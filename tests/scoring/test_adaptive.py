@@ -92,12 +92,16 @@ def test_flags_are_the_lowest_self_confidence_rows_predicted_as_another_class():
 
 def test_temperature_fit_recovers_a_known_temperature():
     rng = np.random.default_rng(0)
-    logits = rng.normal(0, 2, (20000, 5))
+    logits = rng.normal(0, 1, (20000, 5))          # few probabilities below the floor (1% of 1/K)
     truth_p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     y = (truth_p.cumsum(axis=1) < rng.random((20000, 1))).sum(axis=1)   # y ~ softmax(logits)
     over = np.exp(logits * 2.0)                                          # a model 2x too sharp
     over /= over.sum(axis=1, keepdims=True)
     assert adaptive.fit_temperature(over, y) == pytest.approx(2.0, rel=0.05)
+    zeros = over.copy()                        # 5% of given labels at probability exactly 0 (kNN)
+    hit = rng.random(len(y)) < 0.05
+    zeros[hit, y[hit]] = 0.0
+    assert adaptive.fit_temperature(zeros / zeros.sum(axis=1, keepdims=True), y) < 3.0  # not 13
     assert adaptive.fit_temperature(truth_p, y) == pytest.approx(1.0, rel=0.05)
 
 
