@@ -19,7 +19,6 @@ import numpy as np
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.io import atomic_path, read_run_config, write_json
-from cleanlab_lite.scoring import CJ_ARGMAX, FILTERS, METHODS, ESTIMATION_METHODS
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
@@ -28,34 +27,6 @@ CSV_BLOCK_ROWS = 200_000    # rows per CSV block formatted on one thread
 DECIMALS = 6                # ranking.csv float columns (short strings format 3x faster)
 COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label", "label_quality",
            "is_label_issue", "suggested_confidence")
-
-
-# ---- config checks -------------------------------------------------------------------------
-def check_config(cfg: RankConfig) -> RankConfig:
-    """Turn invalid option values into one-line ConfigErrors (exit 2) naming the valid ones."""
-    def one_of(opt, value, valid):
-        if value not in valid:
-            raise ConfigError(f"--{opt.replace('_', '-')} {value!r} is not valid; use one of "
-                              f"{', '.join(valid)}")
-    one_of("method", cfg.method, METHODS)
-    one_of("filter_by", cfg.filter_by, FILTERS)
-    one_of("cj_argmax", cfg.cj_argmax, CJ_ARGMAX)
-    one_of("estimation_method", cfg.estimation_method, ESTIMATION_METHODS)
-    one_of("device", cfg.device, ("cpu", "cuda", "auto"))
-    if cfg.adjust_pred_probs and cfg.method == "confidence_weighted_entropy":
-        raise ConfigError("--adjust-pred-probs does not apply to --method confidence_weighted_entropy; "
-                          "use self_confidence or normalized_margin, or drop --adjust-pred-probs")
-    if not 0.0 <= float(cfg.frac_noise) <= 1.0:
-        raise ConfigError(f"--frac-noise {cfg.frac_noise} is not valid; use a fraction in [0, 1]")
-    if int(cfg.min_examples_per_class) < 0:
-        raise ConfigError(f"--min-examples-per-class {cfg.min_examples_per_class} is negative; use 0 or more")
-    if cfg.chunk_rows is not None and int(cfg.chunk_rows) < 1:
-        raise ConfigError(f"--chunk-rows {cfg.chunk_rows} is not valid; use a positive row count")
-    if cfg.num_to_remove_per_class is not None and cfg.filter_by not in (
-            "prune_by_noise_rate", "prune_by_class", "both"):
-        raise ConfigError("--num-to-remove-per-class works only with --filter-by prune_by_class, "
-                          f"prune_by_noise_rate or both, not {cfg.filter_by}")
-    return cfg
 
 
 def resolve_device(device: str) -> str:
@@ -77,7 +48,6 @@ def resolve_device(device: str) -> str:
 # ---- the computation -----------------------------------------------------------------------
 def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
     """Scores, flags and estimates for one (labels, pred_probs) pair; arrays of shape (N,)."""
-    cfg = check_config(cfg)
     eng = Engine.create(labels, pred_probs, renormalize=cfg.renormalize, cj_argmax=cfg.cj_argmax,
                         device=resolve_device(cfg.device), chunk_rows=cfg.chunk_rows)
     # ask pass A for everything it will be needed for, so each pass runs once
@@ -264,7 +234,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     """Rank a train run folder: reads pred_probs.npy (in chunks), labels.npy (or rows.parquet +
     the label column), classes.json; writes ranking.csv and summary.json into it."""
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     run = Path(run_dir)
     if not run.is_dir():
         raise RunFolderError(f"run folder {run} not found; pass the --out folder of `clean-labels train`")
@@ -339,7 +309,7 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
     """
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
