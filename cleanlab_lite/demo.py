@@ -22,7 +22,7 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
 
     t0 = time.perf_counter()
     if not 0.0 <= noise < 1.0:     # checked before anything is written
-        raise ConfigError(f"--noise: {noise!r} must be at least 0 and below 1; use e.g. 0.1")
+        raise ConfigError(f"--noise {noise!r} must be at least 0 and below 1; use e.g. 0.1")
     data_cfg = DataConfig(id_col="id", feature_cols=None)
     train_cfg = build(TrainConfig, {"device": device, "quiet": quiet, "seed": seed}, source="flags")
     out = Path(out)

@@ -18,7 +18,7 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import atomic_path, read_run_config, write_json
+from cleanlab_lite.io import atomic_path, check_input_file, read_run_config, write_json
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
@@ -207,8 +207,15 @@ def _read_json_list(path: Path, what: str) -> list:
 
 
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
-    """Map label values (names or integer indices) to class indices; returns (labels, classes)."""
+    """Map label values (names or integer indices) to class indices; returns (labels, classes).
+    Float values must be whole numbers (3.0 is class 3; 2.5 is an error, not a class name)."""
     vals = np.asarray(values)
+    if vals.dtype.kind == "f":
+        bad = ~np.isfinite(vals) | (vals != np.round(vals))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise LabelsError(f"{where}, row {i}: label {float(vals[i])!r} is not a whole number; labels "
+                              "are class indices (0..K-1) or class names")
     if classes is not None:
         index = {str(c): i for i, c in enumerate(classes)}
         keys = vals.astype(str) if vals.dtype.kind != "f" else np.array(
@@ -334,9 +341,7 @@ def _k_of(pred_probs) -> int:
 def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str | None = None):
     """Labels for `rank --labels`: a `.npy` of ints, or a manifest (csv/parquet/jsonl) column.
     Returns (labels, classes, ids)."""
-    p = Path(path)
-    if not p.is_file():
-        raise LabelsError(f"labels file {p} not found; pass a .npy of class indices or a manifest")
+    p = check_input_file(path, "labels file", LabelsError)
     if p.suffix.lower() == ".npy":
         try:
             vals = np.load(p, allow_pickle=False)
@@ -349,13 +354,11 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
             return check_labels(vals, len(vals), k, name=str(p)), cls, None
         labels, cls = labels_from_values(vals, classes, k, str(p))
         return labels, cls, None
-    try:
-        from cleanlab_lite.data.manifest import read_manifest
-        df = read_manifest(p)
-    except ImportError:  # pragma: no cover - the lead's module is part of the package
-        import pandas as pd
-        df = pd.read_csv(p)
+    from cleanlab_lite.data.load import check_unique_ids
+    from cleanlab_lite.data.manifest import read_manifest
+
     col = label_col or "label"
+    df = read_manifest(p, text_cols=(col, id_col))
     if col not in df.columns:
         raise LabelsError(f"manifest {p} has no column {col!r} (columns: {', '.join(map(str, df.columns[:10]))}); "
                           "pass the label column with --label-col")
@@ -366,6 +369,7 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
     if id_col:
         if id_col not in df.columns:
             raise LabelsError(f"manifest {p} has no id column {id_col!r}; fix --id-col")
+        check_unique_ids(df[id_col], f"manifest {p}", id_col)
         ids = df[id_col].astype(str).to_numpy()
     labels, cls = labels_from_values(df[col].to_numpy(), classes, k, f"manifest {p} column {col!r}")
     return labels, cls, ids
