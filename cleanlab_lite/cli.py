@@ -168,7 +168,8 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
                  "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
                  "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
-                 "compile", "quiet", "hidden", "precision", "threads")
+                 "compile", "quiet", "hidden", "precision", "threads", "backend", "ray_address",
+                 "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
 def data_options(fn):
@@ -242,6 +243,18 @@ def train_options(fn):
                      help="MLP hidden width (tabular data, embeddings)."),
         click.option("--threads", type=int, default=0, show_default=True,
                      help="CPU training threads; 0: one for small inputs, else all cores."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+                     show_default=True,
+                     help="local: folds one after another here; ray: one Ray task per fold "
+                          "(docs/scale.md; needs clean-labels[ray])."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="Ray cluster: auto or ray://host:port (default: start a local Ray)."),
+        click.option("--gpus-per-fold", type=float, default=None,
+                     help="GPUs per Ray task [default: 1 when the cluster has GPUs, else 0]."),
+        click.option("--cpus-per-fold", type=float, default=1, show_default=True,
+                     help="CPUs per Ray task."),
+        click.option("--max-retries", type=int, default=2, show_default=True,
+                     help="Ray retries of a fold whose worker died or that raised."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):
@@ -324,17 +337,17 @@ def train(ctx, manifest, out, config_path, **_):
                    "to train any missing folds and merge.")
         return
     _print_metrics(summary)
-    click.echo(f"Wrote {Path(out) / 'pred_probs.npy'} and metrics.json. "
+    from cleanlab_lite.run import Run
+
+    click.echo(f"Wrote {Run(out).pred_probs_path} and metrics.json. "
                f"Next: clean-labels rank {out}")
 
 
 # --- export (lead) -----------------------------------------------------------------------------
 
-def _print_top_suspects(ranking_csv: Path, n: int = 5) -> None:
+def _print_top_suspects(run, n: int = 5) -> None:
     """The first rows of ranking.csv as one line each (the most suspect rows)."""
-    import pandas as pd
-
-    top = pd.read_csv(ranking_csv, nrows=n, dtype=str, keep_default_na=False)
+    top = run.ranking_head(n)
     top = top[top["is_label_issue"].str.lower() == "true"]
     if top.empty:
         return
@@ -493,14 +506,16 @@ RANK_FLAGS = ("method", "adjust_pred_probs", "filter_by", "frac_noise", "num_to_
                                 "confidence_weighted_entropy.")
 @click.option("--adjust-pred-probs/--no-adjust-pred-probs", default=False,
               help="Subtract the per-class confident thresholds before scoring.")
-@click.option("--filter-by", help="Flagging rule: prune_by_noise_rate | prune_by_class | both | "
+@click.option("--filter-by", help="Flagging rule: adaptive (default) | prune_by_noise_rate | "
+                                   "prune_by_class | both | "
                                    "confident_learning | predicted_neq_given | low_self_confidence "
                                    "| low_normalized_margin.")
 @click.option("--frac-noise", type=float, help="Flag only this fraction of the estimated issues.")
 @click.option("--num-to-remove-per-class", help="Comma list, one count per class (prune_by_* only).")
 @click.option("--min-examples-per-class", type=int, help="Never prune a class below this many rows.")
 @click.option("--cj-argmax", help="confident (argmax over classes above threshold) | cleanlab.")
-@click.option("--estimation-method", help="off_diagonal | off_diagonal_calibrated.")
+@click.option("--estimation-method", help="adaptive (default) | off_diagonal | "
+                                           "off_diagonal_calibrated.")
 @click.option("--device", help="cpu | cuda | auto (torch kernels on the GPU).")
 @click.option("--renormalize", is_flag=True, default=False,
               help="Divide each pred_probs row by its sum instead of rejecting rows not summing to 1.")
@@ -566,8 +581,12 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
-        click.echo(f"Wrote {Path(where) / 'ranking.csv'} and {Path(where) / 'summary.json'} "
+        click.echo(f"How the count was chosen: {summary['flag_count']['how']}.")
+        from cleanlab_lite.run import Run
+
+        folder = Run(where)
+        click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
-        _print_top_suspects(Path(where) / "ranking.csv")
+        _print_top_suspects(folder)
         click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
                    f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")
