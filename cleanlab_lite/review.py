@@ -123,7 +123,7 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
     ([class, p] for the model's most probable classes), and image (True, or the `images` entry)
     or values ([[column, text]]).
     """
-    from cleanlab_lite.report import _format_value, value_columns
+    from cleanlab_lite.report import MAX_VALUE_COLS, _format_value, value_columns
 
     if top is None:
         flagged = int(ranking["is_label_issue"].sum())
@@ -138,7 +138,7 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
     config = run.read_config(required=False)
     table = run.read_rows()
     path_col = _image_column(config, table)
-    vcols = value_columns(table, config)[:8] if table is not None and path_col is None else []
+    vcols = value_columns(table, config)[:MAX_VALUE_COLS] if table is not None and path_col is None else []
     vals = table.set_index("row").reindex(rows) if table is not None else None
     items = []
     for i, rec in enumerate(shown.to_dict("records")):
