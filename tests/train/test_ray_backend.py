@@ -20,10 +20,9 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import TrainConfig
-from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import loop, train_folds
+from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
 
-FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
 
@@ -34,17 +33,6 @@ def ray_cluster():
              logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
-
-
-def image_ds(n: int = 36, k: int = 3) -> Dataset:
-    """Class c has a bright square in quadrant c, plus noise."""
-    rng = np.random.default_rng(0)
-    y = np.arange(n) % k
-    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
-    for c in range(k):
-        r, q = divmod(c, 2)
-        X[y == c, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
-    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
 
 
 def fold_files(run: Path) -> list[str]:
