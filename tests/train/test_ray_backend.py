@@ -85,9 +85,9 @@ def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabu
     assert res.exit_code == 3, res.output
     # (Ray's own log of the retry may follow in the output; the error is one line.)
     assert [line for line in res.output.splitlines() if line.startswith("Error:")] == [(
-        f"Error: 1 of 3 folds failed on Ray after 2 attempts: fold 3/3 in {run / 'folds' / 'fold-2'} "
-        f"(RuntimeError: injected fault in fold 3/3); the 2 finished folds are kept and rerunning "
-        f"the same command trains only the failed ones")]
+        f"Error: 1 of 3 folds failed on Ray: fold 3/3 in {run / 'folds' / 'fold-2'} (RuntimeError: "
+        f"injected fault in fold 3/3; 2 attempts); the 2 finished folds are kept and rerunning the "
+        f"same command trains only the failed ones")]
     assert done(run, 0) and done(run, 1) and not done(run, 2)
     assert not (run / "pred_probs.npy").exists()
 
