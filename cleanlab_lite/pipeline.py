@@ -19,6 +19,19 @@ from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.io import atomic_path, file_sha256, write_json, write_npy, write_yaml
 
 
+NAN_OK = ("auto", "hgb")     # --model values that accept missing feature values
+
+
+def _version(dist: str) -> str:
+    """An installed package's version without importing it (scikit-learn runs never load torch)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _check_out(manifest: Path, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file; pass a folder for the run")
@@ -48,16 +61,17 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
     from cleanlab_lite.train import train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
-
-    import torch
+    from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)
     fmt = manifest_format(manifest)
     _check_out(manifest, out)
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache")
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache",
+                                  allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
+    fold_cfg = fold_config(train_cfg, ds.kind)
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,14 +91,23 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "data": {**to_dict(data_cfg), "data_root": str(Path(data_root).resolve()),
                  "image_size": loaded.image_size},
         "train": to_dict(train_cfg),
-        "versions": {"clean_labels": __version__, "torch": str(torch.__version__),
+        "versions": {"clean_labels": __version__, "torch": _version("torch"),
+                     "scikit_learn": _version("scikit-learn"),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
     write_yaml(out / "config.yaml", resolved)
     write_rows(loaded.table, folds[0], out / "rows.parquet")
     write_json(out / "classes.json", loaded.class_values)
     write_npy(out / "labels.npy", ds.labels.astype(np.int64))
-    result = train_folds(ds, folds, train_cfg, out)
+    embedded = None
+    if train_cfg.backbone:
+        from cleanlab_lite.train.embed import embed_dataset
+
+        image_key = Path(loaded.cache_path).stem if loaded.cache_path else None
+        embedded = embed_dataset(ds, train_cfg, out / "cache", image_key)
+        log(f"Embedded {ds.n} images with {train_cfg.backbone} ({embedded.dim} features) in "
+            f"{embedded.seconds:.1f} s" + (" (cached)" if embedded.reused else ""))
+    result = train_folds(embedded.dataset if embedded else ds, folds, fold_cfg, out)
     if result.metrics.get("device"):
         resolved["device"] = result.metrics["device"]
         write_yaml(out / "config.yaml", resolved)
@@ -100,6 +123,11 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     timings["load_and_decode_s"] = round(t_load, 3)
     metrics["timings"] = timings
     metrics["image_cache_reused"] = loaded.cache_reused
+    if embedded:
+        timings["embed_s"] = round(embedded.seconds, 3)
+        metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,
+                               "dim": embedded.dim, "cache_reused": embedded.reused,
+                               "cache": str(embedded.cache_path) if embedded.cache_path else None}
     write_json(out / "metrics.json", metrics)
     summary["metrics"] = metrics
     return summary

@@ -53,24 +53,26 @@ def encode_labels(values: pd.Series, manifest, col: str) -> tuple[np.ndarray, li
     return codes.astype(np.int64), [str(c) for c in classes]
 
 
-def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest) -> np.ndarray:
+def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest, allow_nan: bool = False) -> np.ndarray:
     for c in cols:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise ColumnError(f"manifest {manifest}: feature column {c!r} is not numeric "
                               f"(dtype {df[c].dtype}); encode it as numbers or leave it out "
                               "of --feature-cols")
     X = df[cols].to_numpy(dtype=np.float32)
-    bad = ~np.isfinite(X)
+    bad = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if bad.any():
         r, j = map(int, np.argwhere(bad)[0])
+        fix = ", or use --model hgb, which handles missing values" if np.isnan(X[r, j]) else ""
         raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[r])}: feature {cols[j]!r} "
-                        f"is {X[r, j]} (NaN or infinite); fill or drop such rows before training")
+                        f"is {X[r, j]} (NaN or infinite); fill or drop such rows before training{fix}")
     return X
 
 
 def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
-                 df: pd.DataFrame | None = None) -> Loaded:
-    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given."""
+                 df: pd.DataFrame | None = None, allow_nan: bool = False) -> Loaded:
+    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given.
+    allow_nan: missing (NaN) tabular features are kept, for models that handle them (hgb)."""
     manifest = Path(manifest)
     if df is None:
         df = read_manifest(manifest)
@@ -129,7 +131,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
                 raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
                                   "feature columns; pass --path-col for images, --feature-cols for "
                                   "tabular data, or --embeddings E.npy")
-        X = _numeric_matrix(df, cols, manifest)
+        X = _numeric_matrix(df, cols, manifest, allow_nan)
         feature_names = cols
 
     labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)

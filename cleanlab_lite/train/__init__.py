@@ -3,8 +3,11 @@
     from cleanlab_lite.train import train_folds
     result = train_folds(ds, folds, cfg, run_dir)   # result.pred_probs: float32 (N, K)
 
-Modules, in the order data flows: data (placement, batches, augmentation), models, losses,
-sampling (class balance), defaults (hyperparameters per model), loop (folds, resume), metrics.
+Modules, in the order data flows: choose (which model: `auto`, dispatch), foldplan (folds,
+fingerprints, resume, merge), data (placement, batches, augmentation), models, losses,
+weighting and sampling (class weights, balance), defaults (hyperparameters per model), loop (the
+torch fold loop), sklearn_models (hgb, logreg), metrics. Importing this package does not import
+torch; training a torch model does.
 """
 from __future__ import annotations
 
@@ -15,6 +18,15 @@ import os
 # 100x slower (measured on 2 cores). Only a default; an OMP_WAIT_POLICY already set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from cleanlab_lite.train.loop import TrainResult, fold_dir, resolve_device, train_folds
+from cleanlab_lite.train.choose import train_folds  # noqa: E402
+from cleanlab_lite.train.foldplan import TrainResult, fold_dir  # noqa: E402
 
 __all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device"]
+
+
+def __getattr__(name: str):
+    if name == "resolve_device":     # torch: imported on first use only
+        from cleanlab_lite.train.loop import resolve_device
+
+        return resolve_device
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,51 +1,25 @@
-"""The fold loop: place the data once, then for every (repeat, fold) re-initialise one model,
-train it on the other folds, predict the held-out fold and write that fold's results atomically.
-
-Layout in the run folder (R = cfg.repeats):
-    folds/fold-<i>/              when R == 1
-    folds/repeat-<r>/fold-<i>/   when R > 1
-each holding model.pt (state_dict), oof_probs.npy (float32 (n_i, K)), oof_rows.npy (int64 (n_i,))
-and, written last, done.json with the fold's metrics and a fingerprint of the config, the data and
-the fold assignment. A rerun reuses a fold only when its fingerprint matches.
+"""The torch fold loop: place the data once, then for every (repeat, fold) re-initialise one
+model, train it on the other folds, predict the held-out fold and write that fold's results
+atomically (model.pt, oof_probs.npy, oof_rows.npy, done.json). The plan, the fingerprint that
+decides reuse and the merge are in `foldplan`, shared with the scikit-learn models.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cleanlab_lite import io
-from cleanlab_lite.config import TrainConfig, to_dict
-from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
-from cleanlab_lite.train import defaults, losses, models
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
+from cleanlab_lite.train import defaults, foldplan, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
-from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.foldplan import MARKER, FoldTask, TrainResult, fold_dir  # noqa: F401
 from cleanlab_lite.train.sampling import EpochSampler
-
-MARKER = "done.json"
-# Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads")
-PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
-HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
-
-
-@dataclass
-class TrainResult:
-    """pred_probs: float32 (N, K) out-of-fold probabilities averaged over repeats (rows sum to 1),
-    or None when only some folds were trained (cfg.fold); metrics: see `train_folds`."""
-    pred_probs: np.ndarray | None
-    metrics: dict
-    message: str = ""
-    fold_dirs: list[Path] = field(default_factory=list)
-
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda when available else cpu; cuda without a GPU is a user error."""
@@ -71,65 +45,6 @@ def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     if p == "fp32":
         return None
     raise ConfigError(f"--precision {precision!r} is not known; use auto, bf16 or fp32")
-
-
-def fold_dir(run_dir: Path, repeat: int, fold: int, repeats: int) -> Path:
-    base = Path(run_dir) / "folds"
-    if repeats > 1:
-        base = base / f"repeat-{repeat}"
-    return base / f"fold-{fold}"
-
-
-def data_hash(ds) -> str:
-    """A short hash of X (all of it when small, else an evenly spaced sample of rows), labels and
-    weights."""
-    h = hashlib.blake2b(digest_size=16)
-    X = ds.X
-    h.update(f"{ds.kind}|{X.shape}|{X.dtype}|{ds.num_classes}".encode())
-    if X.nbytes <= HASH_FULL_BYTES:
-        rows = np.arange(X.shape[0])
-    else:
-        rows = np.unique(np.linspace(0, X.shape[0] - 1, max(1, HASH_FULL_BYTES // X[:1].nbytes)).astype(np.int64))
-    step = max(1, (1 << 26) // max(1, X[:1].nbytes))
-    for s in range(0, rows.shape[0], step):
-        h.update(np.ascontiguousarray(X[rows[s:s + step]]).tobytes())
-    h.update(np.ascontiguousarray(ds.labels, dtype=np.int64).tobytes())
-    if ds.weights is not None:
-        h.update(np.ascontiguousarray(ds.weights, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
-def _fingerprint(cfg: TrainConfig, dhash: str, fold_assign: np.ndarray, fold: int) -> str:
-    opts = {k: v for k, v in to_dict(cfg).items() if k not in NOT_FINGERPRINTED}
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps(opts, sort_keys=True, default=str).encode())
-    h.update(dhash.encode())
-    h.update(np.ascontiguousarray(fold_assign, dtype=np.int64).tobytes())
-    h.update(str(fold).encode())
-    return h.hexdigest()
-
-
-def _seed(cfg: TrainConfig, repeat: int, fold: int) -> int:
-    return int(np.random.SeedSequence([int(cfg.seed), repeat, fold]).generate_state(1)[0])
-
-
-def _check_inputs(ds, folds: np.ndarray, cfg: TrainConfig) -> np.ndarray:
-    folds = np.asarray(folds)
-    if folds.ndim == 1:
-        folds = folds[None, :]
-    if folds.shape != (cfg.repeats, ds.n):
-        raise DataError(f"folds has shape {folds.shape}; expected (repeats={cfg.repeats}, N={ds.n})")
-    if folds.min() < 0 or folds.max() >= cfg.folds:
-        raise DataError(f"fold indices must be in 0..{cfg.folds - 1}; got {folds.min()}..{folds.max()}")
-    if cfg.fold is not None and not 0 <= int(cfg.fold) < cfg.folds:
-        raise ConfigError(f"--fold {cfg.fold} is out of range; use 0..{cfg.folds - 1} with --folds {cfg.folds}")
-    if ds.kind == "image" and ds.X.ndim != 4:
-        raise DataError(f"image data must be (N, C, H, W); got shape {ds.X.shape}")
-    if ds.kind != "image" and ds.X.ndim != 2:
-        raise DataError(f"{ds.kind} data must be (N, D); got shape {ds.X.shape}")
-    if ds.weights is not None and (np.asarray(ds.weights) < 0).any():
-        raise DataError("per-sample weights (--weight-col) must be >= 0")
-    return folds
 
 
 class _Trainer:
@@ -301,32 +216,6 @@ def _progress(total: int, desc: str, quiet: bool):
                 dynamic_ncols=True)
 
 
-def _load_finished(d: Path, fingerprint: str, val_rows: np.ndarray) -> dict | None:
-    """The fold's record if it finished with the same fingerprint and its files are intact."""
-    marker = d / MARKER
-    if not marker.is_file():
-        return None
-    try:
-        rec = io.read_json(marker)
-        if rec.get("fingerprint") != fingerprint:
-            return None
-        rows = np.load(d / "oof_rows.npy")
-        probs = np.load(d / "oof_probs.npy")
-    except (OSError, ValueError, json.JSONDecodeError):
-        return None
-    if not np.array_equal(rows, val_rows) or probs.shape[0] != rows.shape[0]:
-        return None
-    rec["probs"] = probs
-    return rec
-
-
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet:
-        from tqdm.auto import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-
-
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> TrainResult:
     """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics.
 
@@ -343,87 +232,33 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     train_s, predict_s, reused); oof: the same measures over all rows against the given labels.
     """
     t0 = time.perf_counter()
-    folds = _check_inputs(ds, folds, cfg)
+    plan = foldplan.make_plan(ds, folds, cfg, run_dir)
     device = resolve_device(cfg.device)
-    run_dir = Path(run_dir)
-    R, k = cfg.repeats, cfg.folds
-    wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
-    dhash = data_hash(ds)
-
-    plan = []           # (r, i, dir, fingerprint, train_rows, val_rows, record-or-None)
-    for r in range(R):
-        for i in wanted:
-            val = np.flatnonzero(folds[r] == i)
-            train = np.flatnonzero(folds[r] != i)
-            if val.size == 0 or train.size == 0:
-                raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
-                                f"training rows; use fewer --folds")
-            fp = _fingerprint(cfg, dhash, folds[r], i)
-            d = fold_dir(run_dir, r, i, R)
-            plan.append((r, i, d, fp, train, val, _load_finished(d, fp, val)))
-
-    todo = [p for p in plan if p[6] is None]
     threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
     with _threads(threads):
-        return _run_plan(ds, cfg, device, plan, todo, t0)
+        return _run_plan(ds, cfg, device, plan, t0)
 
 
-def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list, todo: list, t0: float) -> TrainResult:
-    R, k = cfg.repeats, cfg.folds
+def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list[FoldTask], t0: float) -> TrainResult:
+    todo = [t for t in plan if t.record is None]
     trainer = None
     if todo:
         try:
-            trainer = _Trainer(ds, cfg, device, n_train=max(p[4].size for p in todo))
+            trainer = _Trainer(ds, cfg, device, n_train=max(t.train.size for t in todo))
         except torch.cuda.OutOfMemoryError:
             raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
                                  "GPU; use a smaller --image-size or --model, or --device cpu") from None
-    per_fold, train_s, predict_s = [], 0.0, 0.0
-    probs_sum = np.zeros((ds.n, ds.num_classes), dtype=np.float64) if cfg.fold is None else None
-    for r, i, d, fp, train, val, rec in plan:
-        desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
-        if rec is None:
-            if (d / MARKER).exists():   # stale: drop the marker first so a crash cannot revive it
-                _say(f"{d}: trained with other settings or data; training it again", cfg.quiet)
-                (d / MARKER).unlink()
-            rec = _train_one(trainer, ds, d, fp, r, i, train, val, _seed(cfg, r, i), desc)
-            train_s += rec["train_s"]
-            predict_s += rec["predict_s"]
-            rec["reused"] = False
-        else:
-            rec["reused"] = True
-            _say(f"{desc}: reusing finished fold in {d}", cfg.quiet)
-        if probs_sum is not None:
-            probs_sum[val] += rec["probs"]
-        per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
-
     hp = trainer.hp if trainer else None
-    first = plan[0][6] or {}
-    metrics = {
-        "model": trainer.model_name if trainer else first.get("model"),
-        "device": str(device),
-        "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "epochs": hp.epochs if hp else first.get("epochs"),
-        "batch_size": hp.batch_size if hp else first.get("batch_size"),
-        "lr": hp.lr if hp else first.get("lr"),
-        "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
-        "folds": k, "repeats": R,
-        "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
-        "timings": {"prepare_s": trainer.prepare_s if trainer else 0.0, "train_s": train_s,
-                    "predict_s": predict_s},
-        "per_fold": per_fold,
-    }
-    if cfg.fold is not None:
-        msg = (f"trained fold {cfg.fold} only ({len(todo)} trained, {len(plan) - len(todo)} reused); "
-               f"run train again without --fold to train the missing folds and merge")
-        metrics["partial"] = True
-        metrics["timings"]["total_s"] = time.perf_counter() - t0
-        return TrainResult(None, metrics, msg, [p[2] for p in plan])
-    pred = (probs_sum / R).astype(np.float32)
-    pred /= pred.sum(axis=1, keepdims=True)
-    metrics["partial"] = False
-    metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
-    metrics["timings"]["total_s"] = time.perf_counter() - t0
-    return TrainResult(pred, metrics, "", [p[2] for p in plan])
+    info = {"model": trainer.model_name if trainer else None, "device": str(device),
+            "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "epochs": hp.epochs if hp else None, "batch_size": hp.batch_size if hp else None,
+            "lr": hp.lr if hp else None, "prepare_s": trainer.prepare_s if trainer else 0.0}
+
+    def train_one(t: FoldTask) -> dict:
+        return _train_one(trainer, ds, t.dir, t.fingerprint, t.repeat, t.fold, t.train, t.val,
+                          t.seed, t.desc)
+
+    return foldplan.run_plan(ds, cfg, plan, train_one, info, t0)
 
 
 def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: np.ndarray,
@@ -445,20 +280,10 @@ def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: n
             f"CUDA ran out of memory in {desc} with batch size {trainer.hp.batch_size}; "
             f"pass a smaller --batch-size (e.g. {max(1, trainer.hp.batch_size // 2)}), a smaller "
             f"--image-size or --model, or --device cpu") from None
-    K = ds.num_classes
-    fm = classification_metrics(ds.labels[val], probs.argmax(axis=1), ds.classes,
-                                per_class=K <= PER_CLASS_FOLD_MAX_K)
     hp = trainer.hp
-    rec = {"repeat": r, "fold": i, "fingerprint": fp, "model": trainer.model_name,
-           "device": str(trainer.device), "epochs": hp.epochs, "batch_size": hp.batch_size,
-           "lr": hp.lr, "steps": steps, "final_train_loss": last_loss,
-           "n_train": int(train.size), "n_val": int(val.size),
-           "train_s": t_train, "predict_s": t_pred, **fm}
+    task = FoldTask(r, i, d, fp, train, val, seed, desc, None)
+    info = {"model": trainer.model_name, "device": str(trainer.device), "epochs": hp.epochs,
+            "batch_size": hp.batch_size, "lr": hp.lr, "steps": steps, "final_train_loss": last_loss}
+    rec = foldplan.fold_record(ds, task, probs, info, t_train, t_pred)
     state = {k_: v.detach().cpu() for k_, v in trainer.model.state_dict().items()}
-    with io.atomic_path(d / "model.pt") as tmp:
-        torch.save(state, tmp)
-    io.write_npy(d / "oof_probs.npy", probs)
-    io.write_npy(d / "oof_rows.npy", val.astype(np.int64))
-    io.write_json(d / MARKER, rec)     # last: its presence means the fold is complete
-    rec["probs"] = probs
-    return rec
+    return foldplan.write_fold(task, rec, probs, lambda tmp: torch.save(state, tmp), "model.pt")
