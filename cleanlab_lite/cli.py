@@ -167,8 +167,9 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
                 "group_col", "weight_col", "image_size", "skip_bad")
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "backbone",
                  "head", "epochs", "batch_size", "lr", "weight_decay", "loss", "class_weight",
-                 "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
-                 "compile", "quiet", "hidden", "precision", "threads")
+                 "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance",
+                 "tta", "compile", "quiet", "hidden", "precision", "threads", "backend",
+                 "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
 def data_options(fn):
@@ -247,6 +248,18 @@ def train_options(fn):
                      help="MLP hidden width (tabular data, embeddings)."),
         click.option("--threads", type=int, default=0, show_default=True,
                      help="CPU training threads; 0: one for small inputs, else all cores."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+                     show_default=True,
+                     help="local: folds one after another here; ray: one Ray task per fold "
+                          "(docs/scale.md; needs clean-labels[ray])."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="Ray cluster: auto or ray://host:port (default: start a local Ray)."),
+        click.option("--gpus-per-fold", type=float, default=None,
+                     help="GPUs per Ray task [default: 1 when the cluster has GPUs, else 0]."),
+        click.option("--cpus-per-fold", type=float, default=1, show_default=True,
+                     help="CPUs per Ray task."),
+        click.option("--max-retries", type=int, default=2, show_default=True,
+                     help="Ray retries of a fold whose worker died or that raised."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):
@@ -330,17 +343,17 @@ def train(ctx, manifest, out, config_path, **_):
                    "to train any missing folds and merge.")
         return
     _print_metrics(summary)
-    click.echo(f"Wrote {Path(out) / 'pred_probs.npy'} and metrics.json. "
+    from cleanlab_lite.run import Run
+
+    click.echo(f"Wrote {Run(out).pred_probs_path} and metrics.json. "
                f"Next: clean-labels rank {out}")
 
 
 # --- export (lead) -----------------------------------------------------------------------------
 
-def _print_top_suspects(ranking_csv: Path, n: int = 5) -> None:
+def _print_top_suspects(run, n: int = 5) -> None:
     """The first rows of ranking.csv as one line each (the most suspect rows)."""
-    import pandas as pd
-
-    top = pd.read_csv(ranking_csv, nrows=n, dtype=str, keep_default_na=False)
+    top = run.ranking_head(n)
     top = top[top["is_label_issue"].str.lower() == "true"]
     if top.empty:
         return
@@ -572,8 +585,11 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
-        click.echo(f"Wrote {Path(where) / 'ranking.csv'} and {Path(where) / 'summary.json'} "
+        from cleanlab_lite.run import Run
+
+        folder = Run(where)
+        click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
-        _print_top_suspects(Path(where) / "ranking.csv")
+        _print_top_suspects(folder)
         click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
                    f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")

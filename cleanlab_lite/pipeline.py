@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
@@ -16,7 +15,8 @@ from cleanlab_lite.data.load import Loaded, load_dataset
 from cleanlab_lite.data.manifest import manifest_format
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
-from cleanlab_lite.io import atomic_path, file_sha256, write_json, write_npy, write_yaml
+from cleanlab_lite.io import file_sha256
+from cleanlab_lite.run import Run
 
 
 NAN_OK = ("auto", "hgb")     # --model values that accept missing feature values
@@ -35,39 +35,24 @@ def _version(dist: str) -> str:
 def _check_out(manifest: Path, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file; pass a folder for the run")
-    if manifest.resolve().parent == out.resolve() and manifest.name in RUN_FILES:
+    if manifest.resolve() in [p.resolve() for p in Run(out).owned_paths()]:
         raise UserInputError(f"--out {out} would overwrite the manifest {manifest}; "
                              "choose another folder")
-
-
-RUN_FILES = ("config.yaml", "rows.parquet", "classes.json", "labels.npy", "pred_probs.npy",
-             "metrics.json", "ranking.csv", "summary.json", "skipped.csv")
-
-
-def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
-    """rows.parquet: the input rows as read, plus `row` and `fold` (first repeat)."""
-    t = table.copy()
-    t["fold"] = folds.astype(np.int64)
-    for c in t.columns:  # pyarrow refuses object columns of mixed types
-        if t[c].dtype == object:
-            kinds = {type(v) for v in t[c].dropna().head(10000)}
-            if len(kinds) > 1:
-                t[c] = t[c].where(t[c].isna(), t[c].astype(str))  # missing stays missing
-    with atomic_path(path) as tmp:
-        t.to_parquet(tmp, index=False)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
-    from cleanlab_lite.train import train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
+    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
     from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)
+    run = Run(out)
     fmt = manifest_format(manifest)
     _check_out(manifest, out)
+    check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache",
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
@@ -76,10 +61,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                            groups=ds.groups, classes=ds.classes)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
-        skipped = pd.DataFrame(loaded.skipped, columns=["row", "path", "reason"])
-        with atomic_path(out / "skipped.csv") as tmp:
-            skipped.to_csv(tmp, index=False)
-        log(f"Skipped {len(skipped)} unreadable image(s) (--skip-bad): listed in {out / 'skipped.csv'}")
+        count = run.write_skipped(loaded.skipped)
+        log(f"Skipped {count} unreadable image(s) (--skip-bad): listed in {run.skipped_path}")
     data_root = data_cfg.data_root or str(manifest.parent)
     resolved = {
         "manifest": str(manifest.resolve()),
@@ -95,29 +78,29 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                      "scikit_learn": _version("scikit-learn"),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
-    write_yaml(out / "config.yaml", resolved)
-    write_rows(loaded.table, folds[0], out / "rows.parquet")
-    write_json(out / "classes.json", loaded.class_values)
-    write_npy(out / "labels.npy", ds.labels.astype(np.int64))
+    run.write_config(resolved)
+    run.write_rows(loaded.table, folds[0])
+    run.write_classes(loaded.class_values)
+    run.write_labels(ds.labels)
     embedded = None
     if train_cfg.backbone:
         from cleanlab_lite.train.embed import embed_dataset
 
         image_key = Path(loaded.cache_path).stem if loaded.cache_path else None
-        embedded = embed_dataset(ds, train_cfg, out / "cache", image_key)
+        embedded = embed_dataset(ds, train_cfg, run, image_key)
         log(f"Embedded {ds.n} images with {train_cfg.backbone} ({embedded.dim} features) in "
             f"{embedded.seconds:.1f} s" + (" (cached)" if embedded.reused else ""))
     result = train_folds(embedded.dataset if embedded else ds, folds, fold_cfg, out)
     if result.metrics.get("device"):
         resolved["device"] = result.metrics["device"]
-        write_yaml(out / "config.yaml", resolved)
+        run.write_config(resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
                "features": ds.feature_names,
                "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
     if result.pred_probs is None:
         return summary
     pp = np.asarray(result.pred_probs, dtype=np.float32)
-    write_npy(out / "pred_probs.npy", pp)
+    run.write_pred_probs(pp)
     metrics = dict(result.metrics)
     timings = dict(metrics.get("timings", {}))
     timings["load_and_decode_s"] = round(t_load, 3)
@@ -128,7 +111,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,
                                "dim": embedded.dim, "cache_reused": embedded.reused,
                                "cache": str(embedded.cache_path) if embedded.cache_path else None}
-    write_json(out / "metrics.json", metrics)
+    run.write_metrics(metrics)
     summary["metrics"] = metrics
     return summary
 

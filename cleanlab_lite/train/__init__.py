@@ -19,14 +19,17 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from cleanlab_lite.train.choose import train_folds  # noqa: E402
-from cleanlab_lite.train.foldplan import TrainResult, fold_dir  # noqa: E402
+from cleanlab_lite.train.foldplan import (FoldJob, FoldResult, TrainResult,  # noqa: E402
+                                          check_backend, fold_dir)
 
-__all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device"]
+__all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device", "check_backend", "FoldJob",
+           "FoldResult", "train_fold", "write_fold"]
+TORCH_NAMES = ("resolve_device", "train_fold", "write_fold")   # from train.loop, imported on use
 
 
 def __getattr__(name: str):
-    if name == "resolve_device":     # torch: imported on first use only
-        from cleanlab_lite.train.loop import resolve_device
+    if name in TORCH_NAMES:
+        from cleanlab_lite.train import loop
 
-        return resolve_device
+        return getattr(loop, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

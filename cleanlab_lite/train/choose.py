@@ -23,14 +23,17 @@ TABULAR_CHOICES = ("auto",) + SKLEARN_MODELS + TORCH_TABULAR
 NAN_MODELS = ("hgb",)          # models that take missing feature values as they are
 
 
-def auto_model(kind: str, has_nan: bool = False) -> str:
-    """`--model auto` for tabular features and embeddings (see the module docstring)."""
+def auto_model(kind: str, has_nan: bool = False, backend: str = "local") -> str:
+    """`--model auto` for tabular features and embeddings (see the module docstring). With
+    `--backend ray`, which runs torch folds, it is the torch MLP."""
+    if backend == "ray" and not has_nan:
+        return "mlp"
     if has_nan or kind == "tabular":
         return "hgb"
     return "logreg"
 
 
-def choose_model(name: str, ds) -> str:
+def choose_model(name: str, ds, backend: str = "local") -> str:
     """The concrete model for `ds`; image data keeps `name` (the torch loop resolves it)."""
     name = str(name).lower()
     if ds.kind == "image":
@@ -39,7 +42,7 @@ def choose_model(name: str, ds) -> str:
         raise ConfigError(f"--model {name} does not fit {ds.kind} data; use one of "
                           f"{', '.join(TABULAR_CHOICES)}")
     if name == "auto":
-        return auto_model(ds.kind, bool(np.isnan(ds.X).any()))
+        return auto_model(ds.kind, bool(np.isnan(ds.X).any()), backend)
     return name
 
 
@@ -90,7 +93,7 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult:
     """Out-of-fold probabilities for every row (see `loop.train_folds` for the arguments, the
     run-folder layout and the metrics), with the model `cfg.model` resolves to."""
-    name = choose_model(cfg.model, ds)
+    name = choose_model(cfg.model, ds, cfg.backend)
     check_missing(ds, name)
     if ds.kind != "image":
         cfg = dataclasses.replace(cfg, model=name)     # the fingerprint names the model trained

@@ -24,11 +24,9 @@ from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.run import Run
 from cleanlab_lite.train import defaults, models, weights
 from cleanlab_lite.train.data import image_stats
-
-PREFIX = "embed-"
-
 
 @dataclasses.dataclass
 class Embedded:
@@ -113,10 +111,9 @@ def compute(X: np.ndarray, cfg: TrainConfig, device: torch.device, mean: np.ndar
     return torch.cat(out).numpy().astype(np.float32)
 
 
-def embed_dataset(ds: Dataset, cfg: TrainConfig, cache_dir: Path | None,
-                  image_key: str | None) -> Embedded:
-    """The images of `ds` as embeddings from cfg.backbone with cfg.pretrained, from the cache in
-    `cache_dir` when an earlier run computed the same (image_key: the decode cache's key)."""
+def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str | None) -> Embedded:
+    """The images of `ds` as embeddings from cfg.backbone with cfg.pretrained, from the run
+    folder's cache when an earlier run computed the same (image_key: the decode cache's key)."""
     from cleanlab_lite.train.loop import cpu_threads, resolve_device, _threads
 
     check_backbone(cfg.backbone)
@@ -126,8 +123,8 @@ def embed_dataset(ds: Dataset, cfg: TrainConfig, cache_dir: Path | None,
     flip_tta = bool(cfg.tta and hp.flip)
     mean, std, norm = _input_stats(ds.X, cfg.backbone, cfg.pretrained)
     path = None
-    if cache_dir is not None and image_key is not None:
-        path = Path(cache_dir) / f"{PREFIX}{cache_key(image_key, ds.n, cfg, norm, flip_tta)}.npy"
+    if run is not None and image_key is not None:
+        path = run.embedding_path(cache_key(image_key, ds.n, cfg, norm, flip_tta))
         if path.is_file():
             try:
                 E = np.load(path)

@@ -1,12 +1,23 @@
-"""The torch fold loop: place the data once, then for every (repeat, fold) re-initialise one
-model, train it on the other folds, predict the held-out fold and write that fold's results
-atomically (model.pt, oof_probs.npy, oof_rows.npy, done.json). The plan, the fingerprint that
-decides reuse and the merge are in `foldplan`, shared with the scikit-learn models.
+"""The fold loop: place the data once, then for every (repeat, fold) re-initialise one model,
+train it on the other folds, predict the held-out fold and write that fold's results atomically.
+
+Layout in the run folder (R = cfg.repeats):
+    folds/fold-<i>/              when R == 1
+    folds/repeat-<r>/fold-<i>/   when R > 1
+each holding model.pt (state_dict), oof_probs.npy (float32 (n_i, K)), oof_rows.npy (int64 (n_i,))
+and, written last, done.json with the fold's metrics and a fingerprint of the config, the data and
+the fold assignment. A rerun reuses a fold only when its fingerprint matches.
+
+One (repeat, fold) job is the plain function `train_fold(ds, job, cfg) -> FoldResult`; a backend
+runs the jobs (here one after another with one shared model; `train.ray_backend`: as Ray tasks)
+and hands each result to `write_fold`, so every backend writes the same files. The plan, the
+fingerprints and the merge are in `train.foldplan`, shared with `train.sklearn_models`.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import socket
 import sys
 import time
 from pathlib import Path
@@ -16,9 +27,12 @@ import torch
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
-from cleanlab_lite.train import defaults, foldplan, losses, models
+from cleanlab_lite.train import defaults, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
-from cleanlab_lite.train.foldplan import MARKER, FoldTask, TrainResult, fold_dir  # noqa: F401
+from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.foldplan import (  # noqa: F401 - re-exported for backends and tests
+    BACKENDS, FAULT_ENV, NOT_FINGERPRINTED, PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, TrainResult,
+    _inject_fault, _say, check_backend, data_hash, fold_dir, make_plan, run_plan)
 from cleanlab_lite.train.sampling import EpochSampler
 
 def resolve_device(name: str) -> torch.device:
@@ -224,66 +238,84 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     run_dir: results go to run_dir/folds/... (see module docstring); finished folds are reused.
 
     With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
-    call without cfg.fold trains what is missing and merges.
+    call without cfg.fold trains what is missing and merges. cfg.backend "ray" runs the folds as
+    Ray tasks (`train.ray_backend`); the files written are the same.
 
-    metrics: model, device, epochs, batch_size, lr, loss, folds, repeats; timings (prepare_s,
-    train_s, predict_s, total_s for the work done in this call); per_fold: list of per-fold
-    records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train, n_val,
-    train_s, predict_s, reused); oof: the same measures over all rows against the given labels.
+    metrics: backend, model, device, epochs, batch_size, lr, loss, folds, repeats; timings
+    (prepare_s, train_s, predict_s, total_s for the work done in this call); per_fold: list of
+    per-fold records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train,
+    n_val, train_s, predict_s, node, device, reused); oof: the same measures over all rows
+    against the given labels.
     """
     t0 = time.perf_counter()
-    plan = foldplan.make_plan(ds, folds, cfg, run_dir)
+    check_backend(cfg)
+    if cfg.backend == "local":
+        resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
+    plan, todo = make_plan(ds, folds, cfg, run_dir)
+    return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold)
+
+
+def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
+    """The local backend: the jobs one after another in this process, on one shared model
+    (compiled at most once). Returns the data/model preparation time in seconds."""
     device = resolve_device(cfg.device)
     threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
     with _threads(threads):
-        return _run_plan(ds, cfg, device, plan, t0)
+        trainer = make_trainer(ds, cfg, device, todo[0].n_train)
+        for job in todo:
+            finish(job, train_fold(ds, job, cfg, trainer))
+    return trainer.prepare_s
 
 
-def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list[FoldTask], t0: float) -> TrainResult:
-    todo = [t for t in plan if t.record is None]
-    trainer = None
-    if todo:
-        try:
-            trainer = _Trainer(ds, cfg, device, n_train=max(t.train.size for t in todo))
-        except torch.cuda.OutOfMemoryError:
-            raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
-                                 "GPU; use a smaller --image-size or --model, or --device cpu") from None
-    hp = trainer.hp if trainer else None
-    info = {"model": trainer.model_name if trainer else None, "device": str(device),
-            "threads": torch.get_num_threads() if device.type == "cpu" else None,
-            "epochs": hp.epochs if hp else None, "batch_size": hp.batch_size if hp else None,
-            "lr": hp.lr if hp else None, "prepare_s": trainer.prepare_s if trainer else 0.0}
-
-    def train_one(t: FoldTask) -> dict:
-        return _train_one(trainer, ds, t.dir, t.fingerprint, t.repeat, t.fold, t.train, t.val,
-                          t.seed, t.desc)
-
-    return foldplan.run_plan(ds, cfg, plan, train_one, info, t0)
+def make_trainer(ds, cfg: TrainConfig, device: torch.device, n_train: int) -> _Trainer:
+    try:
+        return _Trainer(ds, cfg, device, n_train=n_train)
+    except torch.cuda.OutOfMemoryError:
+        raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
+                             "GPU; use a smaller --image-size or --model, or --device cpu") from None
 
 
-def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: np.ndarray,
-               val: np.ndarray, seed: int, desc: str) -> dict:
-    """Train, predict and write one fold; returns its record (with 'probs')."""
+def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = None) -> FoldResult:
+    """Train job's model on its training rows and predict its held-out rows. A plain function of
+    (data, fold indices, config): `trainer` (data and model already placed) is only a cache."""
+    _inject_fault(job)
+    if trainer is None:
+        trainer = make_trainer(ds, cfg, resolve_device(cfg.device), job.n_train)
     try:
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        last_loss, steps = trainer.fit(train, seed, desc)
+        last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         t_train = time.perf_counter() - t
         t = time.perf_counter()
-        probs = trainer.predict(val)
+        probs = trainer.predict(job.val_rows)
         t_pred = time.perf_counter() - t
     except torch.cuda.OutOfMemoryError:
         raise RuntimeFailure(
-            f"CUDA ran out of memory in {desc} with batch size {trainer.hp.batch_size}; "
+            f"CUDA ran out of memory in {job.desc} with batch size {trainer.hp.batch_size}; "
             f"pass a smaller --batch-size (e.g. {max(1, trainer.hp.batch_size // 2)}), a smaller "
             f"--image-size or --model, or --device cpu") from None
+    K = ds.num_classes
+    fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,
+                                per_class=K <= PER_CLASS_FOLD_MAX_K)
     hp = trainer.hp
-    task = FoldTask(r, i, d, fp, train, val, seed, desc, None)
-    info = {"model": trainer.model_name, "device": str(trainer.device), "epochs": hp.epochs,
-            "batch_size": hp.batch_size, "lr": hp.lr, "steps": steps, "final_train_loss": last_loss}
-    rec = foldplan.fold_record(ds, task, probs, info, t_train, t_pred)
+    rec = {"repeat": job.repeat, "fold": job.fold, "fingerprint": job.fingerprint,
+           "model": trainer.model_name, "device": str(trainer.device), "node": socket.gethostname(),
+           "threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
+           "epochs": hp.epochs, "batch_size": hp.batch_size, "lr": hp.lr, "steps": steps,
+           "final_train_loss": last_loss, "n_train": int(job.train_rows.size),
+           "n_val": int(job.val_rows.size), "train_s": t_train, "predict_s": t_pred,
+           "reused": False, **fm}
     state = {k_: v.detach().cpu() for k_, v in trainer.model.state_dict().items()}
-    return foldplan.write_fold(task, rec, probs, lambda tmp: torch.save(state, tmp), "model.pt")
+    return FoldResult(rec, probs, state)
+
+
+def write_fold(job: FoldJob, result: FoldResult) -> dict:
+    """Write one fold's files atomically, its record last; returns the record (with 'probs')."""
+    job.files.write(lambda tmp: torch.save(result.state, tmp), result.probs, job.val_rows,
+                    result.record)
+    return {**result.record, "probs": result.probs}
+
+

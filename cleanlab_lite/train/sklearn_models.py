@@ -5,24 +5,27 @@ get out-of-fold probabilities for tables:
     logreg  StandardScaler -> LogisticRegression (lbfgs, multinomial)
 
 Same fold plan, fingerprints, resume, --fold, metrics and run-folder layout as the torch loop
-(see `foldplan`); each fold's fitted estimator is saved as model.joblib. Class weights and
+(see `foldplan`); each fold's fitted estimator is saved as model.joblib. The folds run in this
+process (`--backend ray` is for torch models). Class weights and
 --weight-col become `sample_weight`; --balance resamples the training rows once per fold.
 Nothing here imports torch.
 """
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.run import SKLEARN_MODEL
 from cleanlab_lite.train import foldplan, weighting
-from cleanlab_lite.train.foldplan import FoldTask, TrainResult
+from cleanlab_lite.train.foldplan import FoldJob, FoldResult, TrainResult
+from cleanlab_lite.train.metrics import classification_metrics
 
 SKLEARN_MODELS = ("hgb", "logreg")
-MODEL_FILE = "model.joblib"
 # Defaults (scikit-learn's own, which cleanlab's tutorials use): boosting rounds / learning rate
 # for hgb (--epochs / --lr override them), inverse regularisation strength and iteration cap for
 # logreg.
@@ -38,7 +41,8 @@ def check_options(cfg: TrainConfig, name: str) -> None:
                   "--label-smoothing": str(cfg.label_smoothing).strip() not in ("0", "0.0"),
                   "--batch-size": cfg.batch_size is not None,
                   "--weight-decay": cfg.weight_decay is not None,
-                  "--pretrained": cfg.pretrained is not None}
+                  "--pretrained": cfg.pretrained is not None,
+                  "--backend ray": cfg.backend != "local"}
     if name == "logreg":
         torch_only.update({"--epochs": cfg.epochs is not None, "--lr": cfg.lr is not None})
     for flag, set_ in torch_only.items():
@@ -95,26 +99,25 @@ def cpu_threads(cfg: TrainConfig) -> int:
 
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir, name: str) -> TrainResult:
     """Out-of-fold probabilities from scikit-learn model `name` (see `loop.train_folds` for the
-    arguments, the run-folder layout and the metrics)."""
-    from threadpoolctl import threadpool_limits
-
+    arguments, the run-folder layout and the metrics). The folds run one after another in this
+    process; hgb uses `cpu_threads(cfg)` OpenMP threads."""
     t0 = time.perf_counter()
     if name not in SKLEARN_MODELS:
         build_estimator(name, cfg, 0)       # raises the error naming the valid models
     check_options(cfg, name)
     weighting.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
-    plan = foldplan.make_plan(ds, folds, cfg, run_dir)
-    threads = cpu_threads(cfg)
-    X = np.asarray(ds.X, dtype=np.float32)
-    info = {"model": name, "device": "cpu", "threads": threads,
-            "epochs": (cfg.epochs or HGB_MAX_ITER) if name == "hgb" else None,
-            "batch_size": None, "lr": (cfg.lr or HGB_LR) if name == "hgb" else None}
+    plan, todo = foldplan.make_plan(ds, folds, cfg, run_dir)
 
-    def train_one(task: FoldTask) -> dict:
-        return _train_one(ds, X, cfg, name, task)
+    def run_local(ds, cfg, todo, finish) -> float:
+        from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads):
-        return foldplan.run_plan(ds, cfg, plan, train_one, info, t0)
+        X = np.asarray(ds.X, dtype=np.float32)
+        with threadpool_limits(limits=cpu_threads(cfg)):
+            for job in todo:
+                finish(job, train_fold(ds, X, job, cfg, name))
+        return 0.0
+
+    return foldplan.run_plan(ds, cfg, plan, todo, t0, run_local, write_fold)
 
 
 def _sample_weight(ds, cfg: TrainConfig, rows: np.ndarray) -> np.ndarray | None:
@@ -130,21 +133,39 @@ def _sample_weight(ds, cfg: TrainConfig, rows: np.ndarray) -> np.ndarray | None:
     return sw
 
 
-def _train_one(ds, X: np.ndarray, cfg: TrainConfig, name: str, task: FoldTask) -> dict:
-    import joblib
-
-    rng = np.random.default_rng(task.seed)
-    rows = weighting.balanced_rows(task.train, ds.labels[task.train], cfg.balance, rng)
-    est = build_estimator(name, cfg, task.seed)
+def train_fold(ds, X: np.ndarray, job: FoldJob, cfg: TrainConfig, name: str) -> FoldResult:
+    """Fit `name` on the job's training rows (resampled by --balance) and predict its held-out
+    rows. X: ds.X as float32 (N, D)."""
+    foldplan._inject_fault(job)
+    rng = np.random.default_rng(job.seed)
+    rows = weighting.balanced_rows(job.train_rows, ds.labels[job.train_rows], cfg.balance, rng)
+    est = build_estimator(name, cfg, job.seed)
     t = time.perf_counter()
     _fit(est, name, X[rows], ds.labels[rows], _sample_weight(ds, cfg, rows))
     t_train = time.perf_counter() - t
     t = time.perf_counter()
-    probs = predict_proba(est, X[task.val], ds.num_classes)
+    probs = predict_proba(est, X[job.val_rows], ds.num_classes)
     t_pred = time.perf_counter() - t
-    extra = {"model": name, "device": "cpu", "n_iter": _n_iter(est)}
-    rec = foldplan.fold_record(ds, task, probs, extra, t_train, t_pred)
-    return foldplan.write_fold(task, rec, probs, lambda tmp: joblib.dump(est, tmp), MODEL_FILE)
+    K = ds.num_classes
+    fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,
+                                per_class=K <= foldplan.PER_CLASS_FOLD_MAX_K)
+    rec = {"repeat": job.repeat, "fold": job.fold, "fingerprint": job.fingerprint,
+           "model": name, "device": "cpu", "node": socket.gethostname(),
+           "threads": cpu_threads(cfg), "epochs": _n_iter(est) if name == "hgb" else None,
+           "n_iter": _n_iter(est), "batch_size": None,
+           "lr": (HGB_LR if cfg.lr is None else float(cfg.lr)) if name == "hgb" else None,
+           "n_train": int(rows.size), "n_val": int(job.val_rows.size), "train_s": t_train,
+           "predict_s": t_pred, "reused": False, **fm}
+    return FoldResult(rec, probs, est)
+
+
+def write_fold(job: FoldJob, result: FoldResult) -> dict:
+    """Write one fold's files atomically (the estimator as model.joblib), its record last."""
+    import joblib
+
+    job.files.write(lambda tmp: joblib.dump(result.state, tmp), result.probs, job.val_rows,
+                    result.record, model_file=SKLEARN_MODEL)
+    return {**result.record, "probs": result.probs}
 
 
 def _n_iter(est) -> int | None:
