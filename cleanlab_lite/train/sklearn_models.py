@@ -26,12 +26,13 @@ from cleanlab_lite.train.foldplan import FoldJob, FoldResult, TrainResult
 from cleanlab_lite.train.metrics import classification_metrics
 
 SKLEARN_MODELS = ("hgb", "logreg")
-# Defaults (scikit-learn's own, which cleanlab's tutorials use): boosting rounds / learning rate
-# for hgb (--epochs / --lr override them), inverse regularisation strength and iteration cap for
-# logreg.
+# hgb: scikit-learn's defaults (boosting rounds / learning rate; --epochs / --lr override them).
+# logreg: C = 0.1, ten times scikit-learn's regularisation: on noisy labels it found the flipped
+# rows better on every small table measured (F1 of the flags, 10% noise, 3 seeds: wine 0.917 vs
+# 0.901 at C = 1, breast cancer 0.894 vs 0.859; benchmarks/bench_tabular.py, docs/training.md).
 HGB_MAX_ITER = 100
 HGB_LR = 0.1
-LOGREG_C = 1.0
+LOGREG_C = 0.1
 LOGREG_MAX_ITER = 1000
 
 

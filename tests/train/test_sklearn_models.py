@@ -49,7 +49,7 @@ def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     ranking = pd.read_csv(run / "ranking.csv")
     assert set(ranking["row"].head(len(FLIPPED))) == set(FLIPPED)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["model"] == ("hgb" if model == "auto" else model)
+    assert metrics["model"] == ("logreg" if model == "auto" else model)
     assert metrics["device"] == "cpu" and len(metrics["per_fold"]) == 3
     assert {f.name for f in (run / "folds" / "fold-0").iterdir()} == {
         "model.joblib", "oof_probs.npy", "oof_rows.npy", "done.json"}
@@ -148,10 +148,15 @@ def test_weights_balance_and_class_weights_reach_the_estimator(tmp_path):
 
 
 def test_auto_choice():
-    tab = Dataset("tabular", np.zeros((4, 2), np.float32), np.zeros(4, np.int64), ["a"])
-    emb = Dataset("embedding", np.zeros((4, 2), np.float32), np.zeros(4, np.int64), ["a"])
-    assert choose.choose_model("auto", tab) == "hgb"
-    assert choose.choose_model("auto", emb) == "logreg"
-    emb.X[1, 1] = np.nan
-    assert choose.choose_model("auto", emb) == "hgb"
-    assert choose.choose_model("MLP", tab) == "mlp"
+    def ds(kind, n):
+        return Dataset(kind, np.zeros((n, 2), np.float32), np.zeros(n, np.int64), ["a"])
+
+    assert choose.choose_model("auto", ds("tabular", 500)) == "logreg"
+    assert choose.choose_model("auto", ds("tabular", choose.HGB_MIN_ROWS)) == "hgb"
+    assert choose.choose_model("auto", ds("embedding", choose.HGB_MIN_ROWS)) == "logreg"
+    assert choose.choose_model("auto", ds("tabular", 500), backend="ray") == "mlp"
+    with_nan = ds("embedding", 500)
+    with_nan.X[1, 1] = np.nan
+    assert choose.choose_model("auto", with_nan) == "hgb"
+    assert choose.choose_model("auto", with_nan, backend="ray") == "hgb"
+    assert choose.choose_model("MLP", ds("tabular", 4)) == "mlp"
