@@ -211,8 +211,9 @@ def train_options(fn):
                      show_default=True),
         click.option("--model", default="auto", show_default=True,
                      help="auto | cnn | resnet18 | resnet50 | efficientnet_b0 | convnext_tiny | "
-                          "hgb | logreg | mlp | linear (auto: hgb for tables, logreg for "
-                          "embeddings, cnn/resnet18 for images)"),
+                          "hgb | logreg | hgb+logreg | mlp | linear (auto: hgb+logreg for tables "
+                          "under 10,000 rows, else hgb; logreg for embeddings; cnn/resnet18 "
+                          "for images)"),
         click.option("--pretrained", default=None, metavar="NAME|FILE",
                      help="Weights for a torchvision model: imagenet (or DEFAULT, or an enum "
                           "name such as IMAGENET1K_V2) from torch's cache ($TORCH_HOME), or a "

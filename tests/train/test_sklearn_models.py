@@ -40,7 +40,7 @@ def noisy_manifest(tmp_path: Path, nan_row: int | None = None) -> Path:
     return p
 
 
-@pytest.mark.parametrize("model", ["hgb", "logreg", "auto"])
+@pytest.mark.parametrize("model", ["hgb", "logreg", "hgb+logreg", "auto"])
 def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     manifest = noisy_manifest(tmp_path)
     run = tmp_path / "run"
@@ -49,7 +49,7 @@ def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     ranking = pd.read_csv(run / "ranking.csv")
     assert set(ranking["row"].head(len(FLIPPED))) == set(FLIPPED)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["model"] == ("logreg" if model == "auto" else model)
+    assert metrics["model"] == ("hgb+logreg" if model == "auto" else model)
     assert metrics["device"] == "cpu" and len(metrics["per_fold"]) == 3
     assert {f.name for f in (run / "folds" / "fold-0").iterdir()} == {
         "model.joblib", "oof_probs.npy", "oof_rows.npy", "done.json"}
@@ -112,7 +112,8 @@ def test_missing_values_train_with_hgb_and_are_an_error_for_others(tmp_path):
      "Error: --epochs does not apply to --model logreg (a scikit-learn model); drop --epochs or "
      "use a torch model such as --model mlp or linear"),
     (["--model", "cnn"],
-     "Error: --model cnn does not fit tabular data; use one of auto, hgb, logreg, mlp, linear"),
+     "Error: --model cnn does not fit tabular data; use one of auto, hgb, logreg, hgb+logreg, mlp, "
+     "linear"),
     (["--head", "hgb"],
      "Error: --head hgb applies only with --backbone NAME (embed the images once, then train the "
      "head); use --model without --backbone"),
@@ -151,12 +152,13 @@ def test_auto_choice():
     def ds(kind, n):
         return Dataset(kind, np.zeros((n, 2), np.float32), np.zeros(n, np.int64), ["a"])
 
-    assert choose.choose_model("auto", ds("tabular", 500)) == "logreg"
+    assert choose.choose_model("auto", ds("tabular", 500)) == "hgb+logreg"
     assert choose.choose_model("auto", ds("tabular", choose.HGB_MIN_ROWS)) == "hgb"
     assert choose.choose_model("auto", ds("embedding", choose.HGB_MIN_ROWS)) == "logreg"
-    assert choose.choose_model("auto", ds("tabular", 500), backend="ray") == "mlp"
+    for opts in ({"backend": "ray"}, {"epochs": 3}, {"loss": "gce"}, {"batch_size": 64}):
+        assert choose.choose_model("auto", ds("tabular", 500), TrainConfig(**opts)) == "mlp"
     with_nan = ds("embedding", 500)
     with_nan.X[1, 1] = np.nan
     assert choose.choose_model("auto", with_nan) == "hgb"
-    assert choose.choose_model("auto", with_nan, backend="ray") == "hgb"
+    assert choose.choose_model("auto", with_nan, TrainConfig(backend="ray")) == "hgb"
     assert choose.choose_model("MLP", ds("tabular", 4)) == "mlp"
