@@ -17,40 +17,12 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
+from cleanlab_lite.io import check_input_file
 from cleanlab_lite.run import Run
-from cleanlab_lite.scoring import CJ_ARGMAX, FILTERS, METHODS, ESTIMATION_METHODS
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 
-
-
-# ---- config checks -------------------------------------------------------------------------
-def check_config(cfg: RankConfig) -> RankConfig:
-    """Turn invalid option values into one-line ConfigErrors (exit 2) naming the valid ones."""
-    def one_of(opt, value, valid):
-        if value not in valid:
-            raise ConfigError(f"--{opt.replace('_', '-')} {value!r} is not valid; use one of "
-                              f"{', '.join(valid)}")
-    one_of("method", cfg.method, METHODS)
-    one_of("filter_by", cfg.filter_by, FILTERS)
-    one_of("cj_argmax", cfg.cj_argmax, CJ_ARGMAX)
-    one_of("estimation_method", cfg.estimation_method, ESTIMATION_METHODS)
-    one_of("device", cfg.device, ("cpu", "cuda", "auto"))
-    if cfg.adjust_pred_probs and cfg.method == "confidence_weighted_entropy":
-        raise ConfigError("--adjust-pred-probs does not apply to --method confidence_weighted_entropy; "
-                          "use self_confidence or normalized_margin, or drop --adjust-pred-probs")
-    if not 0.0 <= float(cfg.frac_noise) <= 1.0:
-        raise ConfigError(f"--frac-noise {cfg.frac_noise} is not valid; use a fraction in [0, 1]")
-    if int(cfg.min_examples_per_class) < 0:
-        raise ConfigError(f"--min-examples-per-class {cfg.min_examples_per_class} is negative; use 0 or more")
-    if cfg.chunk_rows is not None and int(cfg.chunk_rows) < 1:
-        raise ConfigError(f"--chunk-rows {cfg.chunk_rows} is not valid; use a positive row count")
-    if cfg.num_to_remove_per_class is not None and cfg.filter_by not in (
-            "prune_by_noise_rate", "prune_by_class", "both"):
-        raise ConfigError("--num-to-remove-per-class works only with --filter-by prune_by_class, "
-                          f"prune_by_noise_rate or both, not {cfg.filter_by}")
-    return cfg
 
 
 def resolve_device(device: str) -> str:
@@ -72,7 +44,6 @@ def resolve_device(device: str) -> str:
 # ---- the computation -----------------------------------------------------------------------
 def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
     """Scores, flags and estimates for one (labels, pred_probs) pair; arrays of shape (N,)."""
-    cfg = check_config(cfg)
     eng = Engine.create(labels, pred_probs, renormalize=cfg.renormalize, cj_argmax=cfg.cj_argmax,
                         device=resolve_device(cfg.device), chunk_rows=cfg.chunk_rows)
     # ask pass A for everything it will be needed for, so each pass runs once
@@ -96,7 +67,9 @@ def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
     py, nm, inm = cl_count.latent(cal, counts)
     est_off = eng.num_issues("off_diagonal")
     est_cal = eng.num_issues("off_diagonal_calibrated")
-    if cfg.estimation_method == "off_diagonal":
+    if cfg.estimation_method == "adaptive":
+        per_class_est = np.bincount(y[issues_from(eng, "adaptive")], minlength=eng.k)
+    elif cfg.estimation_method == "off_diagonal":
         per_class_est = np.bincount(y[eng.off_diagonal() & ~eng.reduce_mask], minlength=eng.k)
     else:
         joint = cl_count.joint_distribution(cal, counts)
@@ -110,7 +83,51 @@ def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
             "noise_matrix": nm, "inv_noise_matrix": inm, "label_counts": counts,
             "estimated_off_diagonal": est_off, "estimated_calibrated": est_cal,
             "per_class_estimated": per_class_est, "thresholds": s["thresholds"],
+            "estimated_adaptive": eng.num_issues("adaptive"),
+            "flag_count": explain_count(eng, cfg.filter_by, int(issues.sum())),
             "device": eng.device}
+
+
+FILTER_HOW = {
+    "prune_by_noise_rate": "per (given, other) class pair, the calibrated confident joint's count "
+                           "of rows with the largest margin toward the other class",
+    "prune_by_class": "per class, the calibrated confident joint's off-diagonal count of rows "
+                      "with the lowest self-confidence",
+    "both": "rows flagged by both prune_by_noise_rate and prune_by_class",
+    "confident_learning": "rows off the confident joint's diagonal (another class passes its "
+                          "threshold, the mean self-confidence of the rows labeled with it)",
+    "predicted_neq_given": "rows whose most likely class is not the given label",
+    "low_self_confidence": "the off_diagonal estimate's count of rows with the lowest "
+                           "self-confidence",
+    "low_normalized_margin": "the off_diagonal estimate's count of rows with the lowest "
+                             "normalized margin",
+}
+
+
+def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
+    """How the number of flags was chosen: the rule, the estimate and its inputs, one sentence.
+    Written to summary.json as `flag_count` and printed by `rank`."""
+    off = eng.num_issues("off_diagonal")
+    out = {"rule": filter_by, "num_flagged": num_flagged, "confident_learning_count": off,
+           "predicted_neq_given": int((~eng.reduce_mask).sum())}
+    if filter_by != "adaptive":
+        out["how"] = (f"{num_flagged} rows flagged by {filter_by}: {FILTER_HOW[filter_by]}; "
+                      f"plain confident learning counts {off}")
+        return out
+    from cleanlab_lite.scoring.adaptive import adaptive_count
+    a = adaptive_count(eng)
+    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "sample_rows",
+                                  "candidate_sample_rows", "exact")})
+    sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
+                                     f"spaced rows, the count from {a['candidate_sample_rows']} "
+                                     "of the candidates)")
+    out["how"] = (f"the {num_flagged} rows with the lowest self-confidence among the "
+                  f"{a['candidates']} predicted as another class; {a['num_issues']} is how many of "
+                  f"those are off the confident joint's diagonal after temperature scaling to "
+                  f"T = {a['sharpen']} x T_fit = {a['temperature']:.3f} (T_fit = "
+                  f"{a['temperature_fit']:.3f}, fitted to the given labels){sampled}; plain "
+                  f"confident learning (T = 1) counts {off}")
+    return out
 
 
 def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
@@ -137,8 +154,8 @@ def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
     n = res["n"]
-    est = res["estimated_off_diagonal"] if cfg.estimation_method == "off_diagonal" \
-        else res["estimated_calibrated"]
+    est = {"adaptive": res["estimated_adaptive"], "off_diagonal": res["estimated_off_diagonal"],
+           "off_diagonal_calibrated": res["estimated_calibrated"]}[cfg.estimation_method]
     flagged = np.bincount(res["labels"][res["issues"]], minlength=res["k"])
     per_class = [{"class": str(c), "count": int(res["label_counts"][i]), "flagged": int(flagged[i]),
                   "estimated_issues": int(res["per_class_estimated"][i])}
@@ -152,6 +169,8 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "estimation_method": cfg.estimation_method,
         "estimated_num_issues_off_diagonal": int(res["estimated_off_diagonal"]),
         "estimated_num_issues_calibrated": int(res["estimated_calibrated"]),
+        "estimated_num_issues_adaptive": int(res["estimated_adaptive"]),
+        "flag_count": res["flag_count"],
         "method": cfg.method, "adjust_pred_probs": bool(cfg.adjust_pred_probs),
         "filter_by": cfg.filter_by, "cj_argmax": cfg.cj_argmax,
         "classes": [str(c) for c in classes],
@@ -184,13 +203,21 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
         print(f"rank: {summary['num_flagged']} of {summary['n']} rows flagged "
               f"({cfg.filter_by}); estimated noise rate {summary['estimated_noise_rate']:.1%}; "
               f"wrote {out.ranking_path} and summary.json")
+        print(f"how: {summary['flag_count']['how']}")
     return summary
 
 
 # ---- entry points ---------------------------------------------------------------------------
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
-    """Map label values (names or integer indices) to class indices; returns (labels, classes)."""
+    """Map label values (names or integer indices) to class indices; returns (labels, classes).
+    Float values must be whole numbers (3.0 is class 3; 2.5 is an error, not a class name)."""
     vals = np.asarray(values)
+    if vals.dtype.kind == "f":
+        bad = ~np.isfinite(vals) | (vals != np.round(vals))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise LabelsError(f"{where}, row {i}: label {float(vals[i])!r} is not a whole number; labels "
+                              "are class indices (0..K-1) or class names")
     if classes is not None:
         index = {str(c): i for i, c in enumerate(classes)}
         keys = vals.astype(str) if vals.dtype.kind != "f" else np.array(
@@ -216,7 +243,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     """Rank a train run folder: reads pred_probs.npy (in chunks), labels.npy (or rows.parquet +
     the label column), classes.json; writes ranking.csv and summary.json into it."""
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     run = Run(run_dir)
     run.require_dir("pass the --out folder of `clean-labels train`")
     pp = run.require_pred_probs()
@@ -276,7 +303,7 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
     """
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     out = Run(out_dir)
     if out.path.exists() and not out.path.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
@@ -301,9 +328,7 @@ def _k_of(pred_probs) -> int:
 def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str | None = None):
     """Labels for `rank --labels`: a `.npy` of ints, or a manifest (csv/parquet/jsonl) column.
     Returns (labels, classes, ids)."""
-    p = Path(path)
-    if not p.is_file():
-        raise LabelsError(f"labels file {p} not found; pass a .npy of class indices or a manifest")
+    p = check_input_file(path, "labels file", LabelsError)
     if p.suffix.lower() == ".npy":
         try:
             vals = np.load(p, allow_pickle=False)
@@ -316,13 +341,11 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
             return check_labels(vals, len(vals), k, name=str(p)), cls, None
         labels, cls = labels_from_values(vals, classes, k, str(p))
         return labels, cls, None
-    try:
-        from cleanlab_lite.data.manifest import read_manifest
-        df = read_manifest(p)
-    except ImportError:  # pragma: no cover - the lead's module is part of the package
-        import pandas as pd
-        df = pd.read_csv(p)
+    from cleanlab_lite.data.load import check_unique_ids
+    from cleanlab_lite.data.manifest import read_manifest
+
     col = label_col or "label"
+    df = read_manifest(p, text_cols=(col, id_col))
     if col not in df.columns:
         raise LabelsError(f"manifest {p} has no column {col!r} (columns: {', '.join(map(str, df.columns[:10]))}); "
                           "pass the label column with --label-col")
@@ -333,6 +356,7 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
     if id_col:
         if id_col not in df.columns:
             raise LabelsError(f"manifest {p} has no id column {id_col!r}; fix --id-col")
+        check_unique_ids(df[id_col], f"manifest {p}", id_col)
         ids = df[id_col].astype(str).to_numpy()
     labels, cls = labels_from_values(df[col].to_numpy(), classes, k, f"manifest {p} column {col!r}")
     return labels, cls, ids
