@@ -3,6 +3,7 @@ the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -42,7 +43,15 @@ def _check_out(manifest: Path, out: Path) -> None:
 
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
-    run before any run file is written; the values alone were checked by config.RULES."""
+    run before any run file is written; the values alone were checked by config.RULES.
+    cfg: the folds' config (`choose.fold_config`); a scikit-learn model never imports torch."""
+    from cleanlab_lite.train import weighting
+    from cleanlab_lite.train.choose import choose_model
+    from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
+
+    weighting.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
+    if choose_model(cfg.model, ds, cfg) in SKLEARN_MODELS:
+        return
     import torch
 
     from cleanlab_lite.train import losses, models
@@ -51,7 +60,6 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     resolve_device(cfg.device)
     models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
-    losses.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
@@ -73,7 +81,9 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     fold_cfg = fold_config(train_cfg, ds.kind)
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
-    _check_against_data(ds, train_cfg)
+    # with --backbone the folds train on embeddings (computed after the run files are written)
+    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
+                        fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
         count = run.write_skipped(loaded.skipped)
