@@ -374,6 +374,7 @@ def train(ctx, manifest, out, config_path, **_):
       clean-labels train table.csv --out run1 --model hgb       # missing values allowed
       clean-labels train photos.csv --out run1 --backbone resnet18 --pretrained imagenet
       clean-labels train manifest.csv --out run1 --fold 3      # one fold of a job array
+      clean-labels train manifest.csv --out run1 --backend ray # folds as Ray tasks (docs/scale.md)
     """
     from cleanlab_lite.pipeline import run_train
 
