@@ -47,7 +47,7 @@ def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
-    from cleanlab_lite.train import train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
+    from cleanlab_lite.train import models, train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
 
     import torch
 
@@ -58,6 +58,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache")
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
+    # a model that does not fit the data (kind, image size) is reported before any run file exists
+    models.resolve_model_name(train_cfg.model, ds.kind, ds.X.shape[1:], pretrained=train_cfg.pretrained)
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     out.mkdir(parents=True, exist_ok=True)

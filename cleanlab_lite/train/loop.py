@@ -140,7 +140,8 @@ class _Trainer:
         self.ds, self.cfg, self.device = ds, cfg, device
         self.image = ds.kind == "image"
         self.K = ds.num_classes
-        self.model_name = models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
+        self.model_name = models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]),
+                                                   pretrained=cfg.pretrained)
         self.hp = defaults.resolve(cfg, self.model_name, device.type, tuple(ds.X.shape[1:]), n_train)
         self.amp = _autocast_dtype(device, cfg.precision)
         self.channels_last = bool(cfg.channels_last and self.image)
