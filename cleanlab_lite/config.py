@@ -62,6 +62,12 @@ class TrainConfig:
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
     widths: str | None = None           # cnn block widths "64,256,256"; None: per device
     threads: int = 0                    # CPU training threads; 0: 1 for small inputs, else all
+    # -- where the folds run (docs/scale.md); none of these changes what a fold learns --
+    backend: str = "local"              # local (one after another here) | ray (one Ray task per fold)
+    ray_address: str | None = None      # None: start a local Ray; "auto" | "ray://host:port": a cluster
+    gpus_per_fold: float | None = None  # GPUs per Ray task; None: 1 when the cluster has GPUs, else 0
+    cpus_per_fold: float = 1            # CPUs per Ray task (also its torch threads for large inputs)
+    max_retries: int = 2                # Ray retries of a fold whose worker died or that raised
     quiet: bool = False
 
 
@@ -69,7 +75,7 @@ class TrainConfig:
 class RankConfig:
     method: str = "self_confidence"     # label quality score (see scoring.METHODS)
     adjust_pred_probs: bool = False     # subtract per-class confident thresholds first
-    filter_by: str = "prune_by_class"  # see scoring.FILTERS; chosen by F1 (docs/scoring.md)
+    filter_by: str = "adaptive"         # see scoring.FILTERS; chosen by F1 (docs/scoring.md)
     frac_noise: float = 1.0
     num_to_remove_per_class: tuple[int, ...] | None = None
     min_examples_per_class: int = 1
@@ -78,7 +84,7 @@ class RankConfig:
     chunk_rows: int | None = None       # rows per chunk for out-of-core; None: automatic
     # scoring helper's fields (see docs/scoring.md)
     cj_argmax: str = "confident"        # confident (argmax over classes above threshold) | cleanlab
-    estimation_method: str = "off_diagonal"  # off_diagonal | off_diagonal_calibrated
+    estimation_method: str = "adaptive"  # adaptive | off_diagonal | off_diagonal_calibrated
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig, "rank": RankConfig}
