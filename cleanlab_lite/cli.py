@@ -568,5 +568,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
         _print_top_suspects(folder)
+        for w in summary.get("warnings", []):
+            click.echo(f"Warning: {w}")
         click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
                    f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")

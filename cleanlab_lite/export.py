@@ -91,7 +91,7 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
-    cfg = run.read_config()
+    cfg = run.read_train_config()
     ranking = _read_ranking(run)
     fmt_in = cfg["manifest_format"]
     fmt = fmt or fmt_in

@@ -53,6 +53,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "manifest": str(manifest.resolve()),
         "manifest_format": fmt,
         "manifest_sha256": file_sha256(manifest),
+        "embeddings_sha256": file_sha256(data_cfg.embeddings) if data_cfg.embeddings else None,
         "kind": ds.kind,
         "n": ds.n,
         "num_classes": ds.num_classes,
@@ -83,6 +84,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     metrics["timings"] = timings
     metrics["image_cache_reused"] = loaded.cache_reused
     run.write_metrics(metrics)
+    run.record_train_outputs(resolved)      # last: config.yaml with `outputs` means train finished
     summary["metrics"] = metrics
     return summary
 

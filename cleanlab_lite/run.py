@@ -95,6 +95,34 @@ def int_column(df, col: str, where: str, error: type, fix: str):
     return values.astype(np.int64)
 
 
+# ---- provenance ------------------------------------------------------------------------------
+# A file's record is {"sha256", "bytes", "mtime_ns"}. A file matches a record when its size and
+# mtime are unchanged (no hashing: every writer here renames a new file into place, so a rewrite
+# always changes them), or else when its sha256 is the recorded one (a copied run folder).
+TRAIN_OUTPUTS = (ROWS, CLASSES, LABELS, PRED_PROBS)   # recorded in config.yaml by a finished train
+RANKED_INPUTS = (PRED_PROBS, LABELS, ROWS, CLASSES)   # recorded in summary.json by rank
+
+
+def file_record(path: Path, sha256: str | None = None) -> dict:
+    """The provenance record of a file (its sha256 computed unless given)."""
+    from cleanlab_lite.io import file_sha256
+
+    st = os.stat(path)
+    return {"sha256": sha256 or file_sha256(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def record_matches(path: Path, rec: Any) -> bool:
+    """Whether the file at `path` still holds the content `rec` was made from."""
+    from cleanlab_lite.io import file_sha256
+
+    if not isinstance(rec, dict) or not path.is_file():
+        return False
+    st = os.stat(path)
+    if st.st_size != rec.get("bytes"):
+        return False
+    return st.st_mtime_ns == rec.get("mtime_ns") or file_sha256(path) == rec.get("sha256")
+
+
 class Run:
     """A run folder at `path` (it need not exist yet: writers create it)."""
 
@@ -162,6 +190,48 @@ class Run:
 
     def write_config(self, cfg: dict) -> None:
         write_yaml(self.config_path, cfg)
+
+    def read_train_config(self) -> dict:
+        """config.yaml of a train run, with the keys export and report rely on checked:
+        manifest, manifest_format, data.label_col."""
+        cfg = self.read_config()
+        data = cfg.get("data")
+        missing = [k for k in ("manifest", "manifest_format") if not isinstance(cfg.get(k), str)]
+        if not isinstance(data, dict) or not isinstance(data.get("label_col"), str):
+            missing.append("data.label_col")
+        if missing:
+            raise RunFolderError(f"{self.config_path} lacks {', '.join(missing)}; it was not written "
+                                 f"by `clean-labels train`, rerun `clean-labels train MANIFEST "
+                                 f"--out {self.path}` to rewrite it")
+        return cfg
+
+    def record_train_outputs(self, cfg: dict) -> None:
+        """Write config.yaml with `outputs`: the record of each train output now in the folder.
+        Called last by train; a config.yaml without `outputs` means train has not finished."""
+        cfg = dict(cfg)
+        cfg["outputs"] = {n: file_record(self.path / n) for n in TRAIN_OUTPUTS
+                          if (self.path / n).is_file()}
+        self.write_config(cfg)
+
+    def check_train_outputs(self) -> dict:
+        """Refuse (RunFolderError) a run whose train did not finish or whose outputs changed since;
+        return the records of the train outputs present, for rank's provenance."""
+        cfg = self.read_config()
+        outputs = cfg.get("outputs")
+        retrain = f"run `clean-labels train MANIFEST --out {self.path}` to the end (finished folds are reused)"
+        if not isinstance(outputs, dict):
+            raise RunFolderError(f"{self.config_path} records no finished train (interrupted, still "
+                                 f"running, or written by an older version); {retrain}")
+        records = {}
+        for name in TRAIN_OUTPUTS:
+            path = self.path / name
+            if not path.is_file():
+                continue
+            if not record_matches(path, outputs.get(name)):
+                raise RunFolderError(f"{path} is not the file train recorded in {self.config_path} "
+                                     f"(changed since, or left by an interrupted train); {retrain}")
+            records[name] = outputs[name]
+        return records
 
     # ---- classes.json -------------------------------------------------------------------------
     def read_classes(self, *, required: bool = True) -> list | None:
@@ -288,19 +358,53 @@ class Run:
         out = read_json_file(self.summary_path, f"rerun `clean-labels rank {self.path}`")
         return out if isinstance(out, dict) else {}
 
-    def write_summary(self, summary: dict) -> None:
-        write_json(self.summary_path, summary)
+    def write_summary(self, summary: dict, *, inputs: dict, ranking: dict) -> None:
+        """summary.json with its provenance: the records of the run files rank read (`inputs`,
+        as check_train_outputs / input_records return them) and of the ranking.csv it wrote."""
+        write_json(self.summary_path, {**summary, "provenance": {"inputs": inputs, "ranking": ranking}})
+
+    def input_records(self) -> dict:
+        """Records of the run files a ranking depends on that are in the folder now."""
+        return {n: file_record(self.path / n) for n in RANKED_INPUTS if (self.path / n).is_file()}
+
+    def check_ranking_current(self) -> dict:
+        """Refuse (RunFolderError, exit 2, with the command to run) a ranking.csv that is partial,
+        foreign or stale: it must be the file summary.json records, and every pred_probs.npy,
+        labels.npy, rows.parquet and classes.json now in the folder must be the one it was
+        computed from. Returns summary.json."""
+        rerank = f"rerun `clean-labels rank {self.path}`"
+        if not self.summary_path.is_file():
+            raise RunFolderError(f"{self.ranking_path} has no summary.json beside it (an interrupted "
+                                 f"`rank`?); {rerank}")
+        summary = self.read_summary()
+        prov = summary.get("provenance")
+        if not isinstance(prov, dict) or not isinstance(prov.get("inputs"), dict):
+            raise RunFolderError(f"{self.summary_path} records no provenance (written by an older "
+                                 f"version or by hand); {rerank}")
+        if not record_matches(self.ranking_path, prov.get("ranking")):
+            raise RunFolderError(f"{self.ranking_path} is not the file {self.summary_path} records "
+                                 f"(an interrupted or concurrent `rank`, or an edited file); {rerank}")
+        for name in RANKED_INPUTS:
+            path = self.path / name
+            if path.is_file() and not record_matches(path, prov["inputs"].get(name)):
+                raise RunFolderError(f"{self.ranking_path} was not computed from the current {path} "
+                                     f"(train ran again, or the ranking came from other "
+                                     f"--pred-probs); {rerank}")
+        return summary
 
     # ---- ranking.csv --------------------------------------------------------------------------
-    def read_ranking(self):
+    def read_ranking(self, *, verify: bool = True):
         """RUN/ranking.csv with labels (and id) as strings, `row` as int, `label_quality` as float
-        and `is_label_issue` as bool."""
+        and `is_label_issue` as bool. With `verify` (the default) a partial, foreign or stale
+        ranking is refused first (see check_ranking_current)."""
         import pandas as pd
 
         self.require_dir("pass the folder written by `clean-labels train` and `clean-labels rank`")
         path = self.ranking_path
         if not path.is_file():
             raise RunFolderError(f"{path} not found; run `clean-labels rank {self.path}` first")
+        if verify:
+            self.check_ranking_current()
         dtypes = {c: str for c in LABEL_COLS + ("id",)}
         try:
             df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
@@ -338,8 +442,9 @@ class Run:
     def write_ranking(self, order: np.ndarray, *, rows: np.ndarray, classes: list,
                       given: np.ndarray, predicted: np.ndarray, suggested: np.ndarray,
                       quality: np.ndarray, is_issue: np.ndarray, suggested_confidence: np.ndarray,
-                      ids=None) -> None:
-        """ranking.csv with one line per row, in `order` (most suspect first).
+                      ids=None) -> dict:
+        """ranking.csv with one line per row, in `order` (most suspect first); returns its
+        provenance record (the sha256 is computed from the bytes as they are written).
 
         All arrays are (N,) in row position order; given/predicted/suggested are class indices
         into `classes`; ids (optional) is array-like or a pyarrow array. Row blocks are turned
@@ -375,11 +480,16 @@ class Run:
                             pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
             return sink.getvalue()
 
+        import hashlib
+
         starts = list(range(0, max(len(order), 1), step))
-        with atomic_path(self.ranking_path) as tmp, open(tmp, "wb") as f:
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        h = hashlib.sha256()
+        with atomic_path(self.ranking_path) as tmp:
+            with open(tmp, "wb") as f, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
                 for buf in ex.map(block, starts):
                     f.write(buf)
+                    h.update(buf)
+        return file_record(self.ranking_path, h.hexdigest())
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ def make_run(tmp_path, fmt="csv", n=40):
     quality[order] = np.linspace(0, 1, n)
     conf = np.where(flagged, 0.6, 0.99)
     conf[[3, 7]] = 0.95
-    folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
-                         predicted=suggested, suggested=suggested, quality=quality,
-                         is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
+    ranking = folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
+                                   predicted=suggested, suggested=suggested, quality=quality,
+                                   is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
+    folder.write_summary({"n": n, "k": 2}, inputs=folder.input_records(), ranking=ranking)
     return run, manifest, df
 
 
