@@ -106,7 +106,7 @@ def test_format_override(tmp_path):
 def test_refuses_to_overwrite_input(tmp_path):
     run, manifest, _ = make_run(tmp_path)
     before = manifest.read_bytes()
-    with pytest.raises(UserInputError, match="export never overwrites its input"):
+    with pytest.raises(UserInputError, match="is the manifest .*; no command writes over its input"):
         export_run(run, mode="drop_flagged", out=manifest)
     assert manifest.read_bytes() == before
 
