@@ -121,8 +121,8 @@ def main(debug):
 @click.option("--max-class-issue-rate", metavar="RATE",
               help="Fail when any class has more than this share of its rows flagged: 5% or 0.05.")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV of reviewed, accepted rows (column id, or row + given_label); "
-                   "they do not count.")
+              help="CSV of reviewed, accepted rows (column id, or row + given_label), or a "
+                   "decisions.csv from `review`; they do not count.")
 @click.option("--write-baseline", "write_baseline_to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every flagged row to this CSV as accepted, then check against it.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -149,6 +149,7 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
       clean-labels check run1 --max-issues 50 --max-class-issue-rate 10% --junit check.xml
       clean-labels check run1 --write-baseline accepted.csv      # accept today's suspects
       clean-labels check run1 --baseline accepted.csv --max-issues 0
+      clean-labels check run1 --baseline run1/decisions.csv --max-issues 0  # reviewed rows
     """
     from cleanlab_lite import check as gate
     from cleanlab_lite.config import load_yaml
@@ -198,6 +199,38 @@ def report(run, out_path, top, thumb_size):
 
     result = rep.build_report(run, out=out_path, top=top, thumb_size=thumb_size)
     echo(rep.summary_text(result))
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--top", default=None, type=click.IntRange(1, 1000000),
+              help="Review the N most suspect rows (default: every flagged row).")
+@click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
+@handle_errors
+def review(run, port, top, no_browser):
+    """Review the suspects in the browser; decisions are saved to RUN/decisions.csv.
+
+    Serves a page on 127.0.0.1 (the printed URL carries a random token) showing the suspects in
+    ranking order. Keys: j/k move, a accepts the suggestion, 1-9 pick a top class, / relabels to
+    any class, space keeps, x drops, s skips, u undoes. Each decision is saved at once, so a
+    reload or a restart resumes. Stop with Ctrl-C, then apply the decisions with export.
+
+    \b
+    Examples:
+      clean-labels review run1
+      clean-labels review run1 --top 300 --port 8765 --no-browser
+      clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+    """
+    from cleanlab_lite.review import serve
+
+    res = serve(run, port=port, top=top, open_browser=not no_browser, log=echo)
+    c = res.counts
+    echo(f"{res.decided} decisions in {res.path} (keep {c['keep']}, relabel {c['relabel']}, "
+               f"drop {c['drop']}).")
+    echo(f"Next: clean-labels export {run} --decisions {res.path}   (add --drop-flagged to "
+               f"also drop the flagged rows not reviewed)")
 
 
 # --- data + train (lead) -----------------------------------------------------------------------
@@ -421,8 +454,11 @@ def _print_export(res) -> None:
               help="Output manifest (default RUN/cleaned.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]), default=None,
               help="Output format (default: the input manifest's).")
+@click.option("--decisions", type=click.Path(dir_okay=False), default=None,
+              help="Reviewed decisions (RUN/decisions.csv from `review`, or a spreadsheet with "
+                   "row, given_label, decision, label), applied before the mode.")
 @handle_errors
-def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt):
+def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions):
     """Write a cleaned or relabeled manifest for retraining (never over the input).
 
     \b
@@ -431,15 +467,21 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt):
       clean-labels export run1 --drop-top 250 --out clean.csv
       clean-labels export run1 --drop-flagged --format parquet
       clean-labels export run1 --relabel --min-confidence 0.9
+      clean-labels export run1 --decisions run1/decisions.csv               # reviewed rows only
+      clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+
+    With --decisions, reviewed rows follow their decision (keep stays, relabel gets the new
+    label, drop goes) and the mode acts on the other rows.
     """
     from cleanlab_lite.export import export_run
 
     chosen = [m for m, on in (("drop_top", drop_top is not None), ("drop_flagged", drop_flagged),
                               ("relabel", relabel)) if on]
-    if len(chosen) != 1:
-        raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel")
-    res = export_run(run, mode=chosen[0], drop_top=drop_top, min_confidence=min_confidence,
-                     out=out, fmt=fmt)
+    if len(chosen) > 1 or (not chosen and decisions is None):
+        raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
+                        "(or only --decisions FILE)")
+    res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
+                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
     _print_export(res)
 
 
@@ -541,14 +583,16 @@ RANK_FLAGS = ("method", "adjust_pred_probs", "filter_by", "frac_noise", "num_to_
                                 "confidence_weighted_entropy.")
 @click.option("--adjust-pred-probs/--no-adjust-pred-probs", default=False,
               help="Subtract the per-class confident thresholds before scoring.")
-@click.option("--filter-by", help="Flagging rule: prune_by_noise_rate | prune_by_class | both | "
+@click.option("--filter-by", help="Flagging rule: adaptive (default) | prune_by_noise_rate | "
+                                   "prune_by_class | both | "
                                    "confident_learning | predicted_neq_given | low_self_confidence "
                                    "| low_normalized_margin.")
 @click.option("--frac-noise", type=float, help="Flag only this fraction of the estimated issues.")
 @click.option("--num-to-remove-per-class", help="Comma list, one count per class (prune_by_* only).")
 @click.option("--min-examples-per-class", type=int, help="Never prune a class below this many rows.")
 @click.option("--cj-argmax", help="confident (argmax over classes above threshold) | cleanlab.")
-@click.option("--estimation-method", help="off_diagonal | off_diagonal_calibrated.")
+@click.option("--estimation-method", help="adaptive (default) | off_diagonal | "
+                                           "off_diagonal_calibrated.")
 @click.option("--device", help="cpu | cuda | auto (torch kernels on the GPU).")
 @click.option("--renormalize", is_flag=True, default=False,
               help="Divide each pred_probs row by its sum instead of rejecting rows not summing to 1.")
@@ -614,6 +658,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
+        echo(f"How the count was chosen: {summary['flag_count']['how']}.")
         from cleanlab_lite.run import Run
 
         folder = Run(where)
