@@ -170,8 +170,11 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
     if written:
         echo("Wrote " + ", ".join(written) + ".")
     if not result.passed:
-        echo(f"Next: review with `clean-labels report {run}`, then accept reviewed rows with "
-                   f"--write-baseline or drop them with `clean-labels export {run} --drop-flagged`.")
+        from cleanlab_lite.run import Run
+
+        echo(f"Next: review with `clean-labels review {run}` and pass its decisions with "
+             f"--baseline {Run(run).decisions_path}, accept today's suspects with "
+             f"--write-baseline, or drop them with `clean-labels export {run} --drop-flagged`.")
         ctx.exit(1)
 
 
@@ -236,7 +239,7 @@ def review(run, port, top, no_browser):
 # --- data + train (lead) -----------------------------------------------------------------------
 
 DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings", "data_root",
-                "group_col", "weight_col", "image_size", "skip_bad")
+                "group_col", "weight_col", "image_size", "skip_bad", "allow_outside_root")
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
                  "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
                  "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
@@ -263,8 +266,11 @@ def data_options(fn):
         click.option("--image-size", type=int, default=None,
                      help="Resize images to SxS pixels (default: their own size if all equal)."),
         click.option("--skip-bad", is_flag=True,
-                     help="Leave out missing/corrupt images (listed in RUN/skipped.csv) "
-                          "instead of stopping."),
+                     help="Leave out missing/corrupt images and rows with unparsable numbers "
+                          "(listed in RUN/skipped.csv) instead of stopping."),
+        click.option("--allow-outside-root", is_flag=True,
+                     help="Accept image paths that resolve outside --data-root (absolute, ../, "
+                          "symlinks)."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -349,8 +355,9 @@ def build_configs(ctx: click.Context, config_path):
     ydata = dict(y.get("data", {}))
     if "feature_cols" in ydata:
         ydata["feature_cols"] = _split_cols(ydata["feature_cols"])
-    data_cfg = build(DataConfig, ydata, data_layer, source=str(config_path or "flags"))
-    train_cfg = build(TrainConfig, y.get("train", {}), train_layer, source=str(config_path or "flags"))
+    sources = (str(config_path), "flags")
+    data_cfg = build(DataConfig, ydata, data_layer, source=sources)
+    train_cfg = build(TrainConfig, y.get("train", {}), train_layer, source=sources)
     return data_cfg, train_cfg
 
 
@@ -395,6 +402,7 @@ def train(ctx, manifest, out, config_path, **_):
       clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
       clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear
       clean-labels train manifest.csv --out run1 --fold 3      # one fold of a job array
+      clean-labels train manifest.csv --out run1 --backend ray # folds as Ray tasks (docs/scale.md)
     """
     from cleanlab_lite.pipeline import run_train
 
@@ -629,7 +637,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
             raise ConfigError(f"--num-to-remove-per-class {flags['num_to_remove_per_class']!r} is not "
                               "a comma list of integers; write e.g. 5,0,1") from None
     cfg = build(RankConfig, load_yaml(config_path).get("rank", {}), flags,
-                source=str(config_path or "flags"))
+                source=(str(config_path), "flags"))
     if pred_probs:
         if run:
             raise ConfigError(f"pass either a run folder ({run}) or --pred-probs, not both")
@@ -667,5 +675,6 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         _print_top_suspects(folder)
         for w in summary.get("warnings", []):
             echo(f"Warning: {w}")
-        echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
-                   f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")
+        echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
+             f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
+             f"{where} --max-issue-rate 2%")
