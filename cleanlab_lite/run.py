@@ -589,11 +589,13 @@ def read_decisions(path: str | os.PathLike):
     import pandas as pd
 
     from cleanlab_lite.errors import DecisionsError
+    from cleanlab_lite.io import check_input_file
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DecisionsError(f"decisions file {path} not found; write it with `clean-labels review "
                              "RUN` or as a CSV with columns row, given_label, decision, label")
+    check_input_file(path, "decisions file", DecisionsError)  # a folder or a FIFO: refused
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
