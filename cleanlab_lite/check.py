@@ -276,6 +276,7 @@ class CheckResult:
     baseline_rows: int = 0
     estimated_noise_rate: float | None = None
     method: str | None = None
+    delta: dict | None = None      # with --manifest: what changed and the flagged changed rows
 
     @property
     def failures(self) -> list[str]:
@@ -300,6 +301,7 @@ class CheckResult:
             "estimated_noise_rate": self.estimated_noise_rate,
             "method": self.method,
             "failures": list(self.failures),
+            **({"delta": self.delta} if self.delta is not None else {}),
         }
 
 
@@ -451,6 +453,9 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
                      f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
     if hidden:
         lines.append(f"| … {hidden} more classes within limits | | | | | | | |")
+    if result.delta is not None:
+        lines += [""] + [f"- {esc(x.strip())}" if x.startswith("  ") else esc(x)
+                         for x in delta_lines(result)]
     lim = result.limits
     lines += ["", f"Limits: max issue rate {_limit_text(lim.max_issue_rate)}, max issues "
               f"{_limit_text(lim.max_issues, pct=False)}, max class issue rate "
@@ -475,6 +480,8 @@ def to_junit(result: CheckResult) -> str:
     out = ET.SubElement(overall, "system-out")
     out.text = (f"rows={result.n} flagged={result.flagged} accepted={result.accepted} "
                 f"new={result.new} rate={result.rate:.6f}")
+    if result.delta is not None:
+        out.text += "\n" + "\n".join(delta_lines(result, max_rows=10**9))
     cases.append(overall)
     for c in result.classes:
         case = ET.Element("testcase", classname="clean-labels.check.class", name=c.name, time="0")
@@ -525,3 +532,74 @@ def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_ba
     result = run_check(run, limits, baseline=baseline, ranking=ranking)
     write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# the gate on a changed manifest (`check RUN --manifest CURRENT`)
+
+SHOWN_ROWS = 20          # flagged changed rows printed / put in the Markdown summary
+
+
+def _flagged_rows(judged: pd.DataFrame, accepted: np.ndarray) -> list[dict[str, Any]]:
+    cols = [c for c in ("row", "id", "change", "given_label", "previous_label", "suggested_label",
+                        "label_quality", "suggested_confidence") if c in judged.columns]
+    rows = judged.loc[judged["is_label_issue"].to_numpy(bool) & ~accepted, cols]
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in rows.to_dict(orient="records")]
+
+
+def gate_changes(run: str | os.PathLike, manifest: str | os.PathLike, limits: CheckConfig, *,
+                 overrides: dict | None = None, device: str = "auto", baseline=None,
+                 write_baseline_to=None, json_path=None, junit_path=None,
+                 markdown_path=None) -> CheckResult:
+    """`check RUN --manifest CURRENT`: judge only the rows that changed since the run was trained
+    (edited labels with their stored out-of-fold probabilities, new and content-changed rows with
+    the fold ensemble; see `cleanlab_lite.delta`) and compare them with `limits`: the rates are
+    over the changed rows. Writes RUN/delta/ranking.csv and RUN/delta/summary.json, then the
+    requested reports. Removed rows are listed in the ranking but never count."""
+    from cleanlab_lite.delta import judge_changes, write_delta
+
+    d = judge_changes(run, manifest, overrides=overrides, device=device)
+    judged = d.changed
+    if write_baseline_to is not None:
+        write_baseline(write_baseline_to, judged)
+        baseline = write_baseline_to
+    result = run_check(run, limits, baseline=baseline, ranking=judged)
+    base = read_baseline(baseline) if baseline is not None else None
+    accepted = baseline_mask(judged, base)[0]
+    result.delta = {
+        "manifest": str(manifest), "matched_by": d.matched_by, "rows_current": d.n_current,
+        "rows_run": d.n_run, "changes": d.counts, "rows_judged": len(judged),
+        "ranking": str(Path(run) / "delta" / "ranking.csv"), "notes": d.notes,
+        "seconds": d.seconds, "flagged_rows": _flagged_rows(judged, accepted),
+    }
+    write_delta(run, d.ranking, result.to_dict())
+    write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
+    return result
+
+
+def delta_lines(result: CheckResult, max_rows: int = SHOWN_ROWS) -> list[str]:
+    """Plain-text lines about the change: what was matched how, and the flagged changed rows."""
+    d = result.delta or {}
+    c = d.get("changes", {})
+    out = [f"Changes since the run (rows matched by {d.get('matched_by')}): {c.get('edited', 0)} "
+           f"label edited, {c.get('new', 0)} new, {c.get('content_changed', 0)} content changed, "
+           f"{c.get('removed', 0)} removed, {c.get('unchanged', 0)} unchanged; the limits apply "
+           f"to the {d.get('rows_judged', 0)} changed rows."]
+    out += [f"Note: {n}" for n in d.get("notes", [])]
+    rows = d.get("flagged_rows", [])
+    if rows:
+        out.append(f"Suspect labels among the changed rows ({len(rows)}):")
+        for r in rows[:max_rows]:
+            out.append("  " + _row_text(r))
+        if len(rows) > max_rows:
+            out.append(f"  ... {len(rows) - max_rows} more in {d.get('ranking')}")
+    return out
+
+
+def _row_text(r: dict[str, Any]) -> str:
+    ident = f" (id {r['id']})" if r.get("id") not in (None, "") else ""
+    was = f", was {r['previous_label']!r}" if r.get("change") == "edited" else ""
+    return (f"row {r['row']}{ident}, {r['change']}{was}: given {r['given_label']!r}, suggested "
+            f"{r['suggested_label']!r} (p={float(r['suggested_confidence']):.2f}), label quality "
+            f"{float(r['label_quality']):.4f}")

@@ -68,6 +68,23 @@ def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest) -> np.ndarray:
     return X
 
 
+def feature_columns(df: pd.DataFrame, cfg: DataConfig, manifest) -> list[str]:
+    """Tabular feature columns: --feature-cols, else every numeric (not bool) column except the
+    label, id, group, weight and `row` columns."""
+    if cfg.feature_cols:
+        for c in cfg.feature_cols:
+            _require(df, manifest, c, "--feature-cols")
+        return list(cfg.feature_cols)
+    skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row"}
+    cols = [c for c in df.columns if c not in skip
+            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    if not cols:
+        raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
+                          "feature columns; pass --path-col for images, --feature-cols for "
+                          "tabular data, or --embeddings E.npy")
+    return cols
+
+
 def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
                  df: pd.DataFrame | None = None) -> Loaded:
     """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given."""
@@ -117,18 +134,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     elif kind == "embedding":
         X = _load_embeddings(cfg.embeddings, len(df))
     else:
-        skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row"}
-        if cfg.feature_cols:
-            for c in cfg.feature_cols:
-                _require(df, manifest, c, "--feature-cols")
-            cols = list(cfg.feature_cols)
-        else:
-            cols = [c for c in df.columns if c not in skip
-                    and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-            if not cols:
-                raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
-                                  "feature columns; pass --path-col for images, --feature-cols for "
-                                  "tabular data, or --embeddings E.npy")
+        cols = feature_columns(df, cfg, manifest)
         X = _numeric_matrix(df, cols, manifest)
         feature_names = cols
 

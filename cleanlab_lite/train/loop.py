@@ -25,7 +25,7 @@ import torch
 from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig, to_dict
 from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
-from cleanlab_lite.train import defaults, losses, models
+from cleanlab_lite.train import defaults, infer, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
 from cleanlab_lite.train.sampling import EpochSampler
@@ -62,7 +62,12 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"--device {name!r} is not known; use auto, cpu or cuda")
 
 
-def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+def uses_tta(cfg: TrainConfig, hp: defaults.Hyper, image: bool) -> bool:
+    """Flip test-time augmentation: images trained with flips, unless --no-tta."""
+    return bool(image and cfg.tta and hp.flip)
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     p = str(precision).lower()
     if p == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
@@ -142,7 +147,7 @@ class _Trainer:
         self.K = ds.num_classes
         self.model_name = models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
         self.hp = defaults.resolve(cfg, self.model_name, device.type, tuple(ds.X.shape[1:]), n_train)
-        self.amp = _autocast_dtype(device, cfg.precision)
+        self.amp = autocast_dtype(device, cfg.precision)
         self.channels_last = bool(cfg.channels_last and self.image)
         self.loss_fn = losses.per_sample_loss(cfg, self.K, device)
         losses.class_weights(ds.labels, self.K, cfg.class_weight, cfg.effective_number_beta)  # validate
@@ -226,13 +231,9 @@ class _Trainer:
 
     def _inputs(self, idx: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         x = self.data.gather(idx)
-        if self.image:
-            if gen is not None:
-                x = augment(x, self.hp.flip, self.hp.translate, gen)
-            x = x.float()
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        if self.image and gen is not None:
+            x = augment(x, self.hp.flip, self.hp.translate, gen)
+        return infer.model_input(x, self.image, self.channels_last)
 
     def _step(self, opt, idx: torch.Tensor, cw, gen) -> torch.Tensor:
         x = self._inputs(idx, gen)
@@ -251,19 +252,11 @@ class _Trainer:
         """Softmax probabilities (len(rows), K) float32, averaged with the mirrored image when
         flip augmentation and TTA are on."""
         self.model.eval()
-        tta = self.image and self.cfg.tta and self.hp.flip
         bs = max(self.hp.batch_size, 1024)
         rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
-        out = []
-        for s in range(0, rows_t.numel(), bs):
-            x = self._inputs(rows_t[s:s + bs], None)
-            with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-                p = torch.softmax(self.forward(x).float(), dim=1)
-                if tta:
-                    p = 0.5 * (p + torch.softmax(self.forward(x.flip(-1)).float(), dim=1))
-            out.append(p.float())
-        probs = torch.cat(out).cpu().numpy().astype(np.float32)
-        return probs / probs.sum(axis=1, keepdims=True)
+        batches = (self._inputs(rows_t[s:s + bs], None) for s in range(0, rows_t.numel(), bs))
+        return infer.softmax_probs(self.forward, batches, device=self.device, amp=self.amp,
+                                   tta=uses_tta(self.cfg, self.hp, self.image))
 
 
 SMALL_ROW_ELEMENTS = 1024     # rows up to this many values (28x28 images, tabular) train on 1 thread
