@@ -103,20 +103,20 @@ def train_and_rank(manifest: Path, run: Path, *, feature_cols=None, weight_col=N
     Returns labels (N,) int, pred_probs (N, K), classes, ranking (DataFrame in row order),
     is_issue (N,) bool, quality (N,) float, metrics (train metrics.json)."""
     from cleanlab_lite.config import DataConfig, RankConfig, TrainConfig
-    from cleanlab_lite.io import read_json
     from cleanlab_lite.pipeline import run_train
     from cleanlab_lite.rank import rank_run
+    from cleanlab_lite.run import Run
 
     data_cfg = DataConfig(id_col="id", feature_cols=tuple(feature_cols) if feature_cols else None,
                           weight_col=weight_col)
     train_cfg = TrainConfig(device=device, seed=seed, quiet=True, **train_kw)
     summary = run_train(manifest, data_cfg, train_cfg, run, log=lambda *_: None)
     rank_run(run, RankConfig(), quiet=True)
-    ranking = pd.read_csv(run / "ranking.csv", keep_default_na=False).sort_values("row")
-    ranking = ranking.reset_index(drop=True)
-    flags = ranking["is_label_issue"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
-    return {"labels": np.load(run / "labels.npy"), "pred_probs": np.load(run / "pred_probs.npy"),
-            "classes": read_json(run / "classes.json"), "ranking": ranking, "is_issue": flags,
+    folder = Run(run)
+    ranking = folder.read_ranking().sort_values("row").reset_index(drop=True)
+    flags = ranking["is_label_issue"].to_numpy(bool)
+    return {"labels": folder.read_labels(), "pred_probs": folder.read_pred_probs(),
+            "classes": folder.read_classes(), "ranking": ranking, "is_issue": flags,
             "quality": ranking["label_quality"].to_numpy(dtype=np.float64),
             "metrics": summary.get("metrics", {})}
 

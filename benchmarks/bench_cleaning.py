@@ -57,7 +57,9 @@ def fit_and_test(Xp, yp, wp, Xt, yt, *, seed: int, work: Path, k: int = 10) -> f
     folds = np.concatenate([np.ones(len(yp)), np.zeros(len(yt))]).astype(np.int64)
     cfg = TrainConfig(folds=2, fold=0, device="cpu", seed=seed, quiet=True)
     res = train_folds(ds, folds, cfg, work)
-    probs = np.load(res.fold_dirs[0] / "oof_probs.npy")
+    from cleanlab_lite.run import FoldFiles
+
+    probs = np.load(FoldFiles(res.fold_dirs[0]).probs_path)
     return float((probs.argmax(1) == yt).mean())
 
 

@@ -21,7 +21,6 @@ since it was accepted counts again.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -33,15 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
+from cleanlab_lite.errors import ConfigError, UserInputError
 from cleanlab_lite.io import atomic_path, write_json, write_text
+from cleanlab_lite.run import Run, int_column
 
-RANKING = "ranking.csv"
-SUMMARY = "summary.json"
-LABEL_COLS = ("given_label", "predicted_label", "suggested_label")
-REQUIRED_COLS = ("row", "given_label", "label_quality", "is_label_issue")
-TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
-FALSE_STRINGS = {"false", "0", "no", "f", "n", ""}
 
 
 class BaselineError(UserInputError):
@@ -106,87 +100,6 @@ def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:
     return CheckConfig(**out)
 
 
-def _to_bool(series: pd.Series, path: Path) -> np.ndarray:
-    """is_label_issue as written by rank: bools, or 'true'/'false' strings (any case), or 0/1."""
-    if series.dtype == bool:
-        return series.to_numpy()
-    text = series.astype(str).str.strip().str.lower()
-    bad = ~text.isin(TRUE_STRINGS | FALSE_STRINGS)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise RunFolderError(f"{path}: column is_label_issue holds {series.iloc[i]!r} at line "
-                             f"{i + 2}; it must be true or false, rerun `clean-labels rank`")
-    return text.isin(TRUE_STRINGS).to_numpy()
-
-
-def _int_column(df: pd.DataFrame, col: str, where: str, error: type, fix: str) -> pd.Series:
-    """df[col] as int64, or `error` naming the first cell that is not an integer."""
-    values = pd.to_numeric(df[col], errors="coerce")
-    if values.isna().any():
-        i = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise error(f"{where}: column {col} holds {df[col].iloc[i]!r} at line {i + 2}; {fix}")
-    return values.astype(np.int64)
-
-
-def read_ranking(run: str | os.PathLike) -> pd.DataFrame:
-    """RUN/ranking.csv with labels as strings, `row` as int and `is_label_issue` as bool."""
-    run = Path(run)
-    if not run.is_dir():
-        raise RunFolderError(f"run folder {run} not found; pass the folder written by "
-                             f"`clean-labels train` and `clean-labels rank`")
-    path = run / RANKING
-    if not path.is_file():
-        raise RunFolderError(f"{path} not found; run `clean-labels rank {run}` first")
-    dtypes = {c: str for c in LABEL_COLS + ("id",)}
-    try:
-        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise RunFolderError(f"{path} is not a readable CSV ({type(e).__name__}); "
-                             f"rerun `clean-labels rank {run}`") from None
-    missing = [c for c in REQUIRED_COLS if c not in df.columns]
-    if missing:
-        raise RunFolderError(f"{path} lacks column(s) {', '.join(missing)}; "
-                             f"rerun `clean-labels rank {run}` with this version")
-    df["row"] = _int_column(df, "row", str(path), RunFolderError,
-                            f"it must be an integer, rerun `clean-labels rank {run}`")
-    quality = pd.to_numeric(df["label_quality"], errors="coerce")
-    df["label_quality"] = quality.astype(float)
-    df["is_label_issue"] = _to_bool(df["is_label_issue"], path)
-    return df
-
-
-def read_summary(run: str | os.PathLike) -> dict[str, Any]:
-    """RUN/summary.json, or {} when it is absent (the gate only needs ranking.csv)."""
-    path = Path(run) / SUMMARY
-    if not path.is_file():
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            out = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RunFolderError(f"{path} is not valid JSON; rerun `clean-labels rank {run}`") from None
-    return out if isinstance(out, dict) else {}
-
-
-def read_classes(run: str | os.PathLike, ranking: pd.DataFrame) -> list[str]:
-    """Class names in index order: RUN/classes.json, else summary per_class, else sorted labels."""
-    run = Path(run)
-    path = run / "classes.json"
-    if path.is_file():
-        try:
-            with open(path, encoding="utf-8") as f:
-                classes = json.load(f)
-            if isinstance(classes, list):
-                return [str(c) for c in classes]
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RunFolderError(f"{path} is not valid JSON; rerun `clean-labels train`") from None
-    per_class = read_summary(run).get("per_class") or []
-    names = [str(p["class"]) for p in per_class if isinstance(p, dict) and "class" in p]
-    if names:
-        return names
-    return sorted(ranking["given_label"].unique().tolist())
-
-
 # ----------------------------------------------------------------------------------------------
 # baseline
 
@@ -210,7 +123,7 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
         raise BaselineError(f"baseline file {path} has columns {', '.join(df.columns) or '(none)'}; "
                             f"it needs an `id` column or both `row` and `given_label` columns")
     if has_row:
-        df["row"] = _int_column(df, "row", f"baseline file {path}", BaselineError,
+        df["row"] = int_column(df, "row", f"baseline file {path}", BaselineError,
                                 "it must be an integer row number")
     return df
 
@@ -354,15 +267,16 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
 def run_check(run: str | os.PathLike, limits: CheckConfig, *,
               baseline: str | os.PathLike | None = None,
               ranking: pd.DataFrame | None = None) -> CheckResult:
-    """Read RUN/ranking.csv (unless given, as read_ranking returns it), drop baseline-accepted
+    """Read RUN/ranking.csv (unless given, as Run.read_ranking returns it), drop baseline-accepted
     rows and compare the rest with `limits`."""
+    folder = Run(run)
     if ranking is None:
-        ranking = read_ranking(run)
-    classes = read_classes(run, ranking)
+        ranking = folder.read_ranking()
+    classes = folder.class_names(ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
     overall, per_class, failures = evaluate(ranking, classes, limits, accepted)
-    summary = read_summary(run)
+    summary = folder.read_summary()
     noise = summary.get("estimated_noise_rate")
     return CheckResult(
         run=str(run), n=overall["n"], flagged=overall["flagged"], accepted=overall["accepted"],
@@ -525,7 +439,7 @@ def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_ba
          json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
     """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
     run against `limits` (and the baseline), then write the requested reports."""
-    ranking = read_ranking(run)
+    ranking = Run(run).read_ranking()
     if write_baseline_to is not None:
         write_baseline(write_baseline_to, ranking)
         baseline = write_baseline_to
@@ -557,7 +471,7 @@ def gate_changes(run: str | os.PathLike, manifest: str | os.PathLike, limits: Ch
     the fold ensemble; see `cleanlab_lite.delta`) and compare them with `limits`: the rates are
     over the changed rows. Writes RUN/delta/ranking.csv and RUN/delta/summary.json, then the
     requested reports. Removed rows are listed in the ranking but never count."""
-    from cleanlab_lite.delta import judge_changes, write_delta
+    from cleanlab_lite.delta import judge_changes
 
     d = judge_changes(run, manifest, overrides=overrides, device=device)
     judged = d.changed
@@ -570,10 +484,10 @@ def gate_changes(run: str | os.PathLike, manifest: str | os.PathLike, limits: Ch
     result.delta = {
         "manifest": str(manifest), "matched_by": d.matched_by, "rows_current": d.n_current,
         "rows_run": d.n_run, "changes": d.counts, "rows_judged": len(judged),
-        "ranking": str(Path(run) / "delta" / "ranking.csv"), "notes": d.notes,
+        "ranking": str(Run(run).delta_ranking_path), "notes": d.notes,
         "seconds": d.seconds, "flagged_rows": _flagged_rows(judged, accepted),
     }
-    write_delta(run, d.ranking, result.to_dict())
+    Run(run).write_delta(d.ranking, result.to_dict())
     write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
     return result
 

@@ -175,7 +175,7 @@ def check(ctx, run, manifest, max_issue_rate, max_issues, max_class_issue_rate, 
         click.echo("Wrote " + ", ".join(written) + ".")
     if not result.passed and manifest is not None:
         click.echo(f"Next: fix the labels named above in {manifest} (suggestions in "
-                   f"{run / 'delta' / 'ranking.csv'}) or accept reviewed rows with --write-baseline.")
+                   f"{result.delta['ranking']}) or accept reviewed rows with --write-baseline.")
         ctx.exit(1)
     if not result.passed:
         click.echo(f"Next: review with `clean-labels report {run}`, then accept reviewed rows with "
@@ -234,7 +234,7 @@ def predict(ctx, run, manifest, out, device, **_):
     shown = ", ".join(map(str, res.classes[:10])) + (", ..." if len(res.classes) > 10 else "")
     click.echo(f"Wrote {res.out}: {res.n} rows x {len(res.classes)} classes, the mean of "
                f"{res.folds} fold models ({res.kind}) in {res.seconds:.1f} s.")
-    click.echo(f"Columns are the classes of {run / 'classes.json'}: {shown}")
+    click.echo(f"Columns are the run's classes, in order: {shown}")
 
 
 # --- data + train (lead) -----------------------------------------------------------------------
@@ -396,17 +396,17 @@ def train(ctx, manifest, out, config_path, **_):
                    "to train any missing folds and merge.")
         return
     _print_metrics(summary)
-    click.echo(f"Wrote {Path(out) / 'pred_probs.npy'} and metrics.json. "
+    from cleanlab_lite.run import Run
+
+    click.echo(f"Wrote {Run(out).pred_probs_path} and metrics.json. "
                f"Next: clean-labels rank {out}")
 
 
 # --- export (lead) -----------------------------------------------------------------------------
 
-def _print_top_suspects(ranking_csv: Path, n: int = 5) -> None:
+def _print_top_suspects(run, n: int = 5) -> None:
     """The first rows of ranking.csv as one line each (the most suspect rows)."""
-    import pandas as pd
-
-    top = pd.read_csv(ranking_csv, nrows=n, dtype=str, keep_default_na=False)
+    top = run.ranking_head(n)
     top = top[top["is_label_issue"].str.lower() == "true"]
     if top.empty:
         return
@@ -638,8 +638,11 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
-        click.echo(f"Wrote {Path(where) / 'ranking.csv'} and {Path(where) / 'summary.json'} "
+        from cleanlab_lite.run import Run
+
+        folder = Run(where)
+        click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
-        _print_top_suspects(Path(where) / "ranking.csv")
+        _print_top_suspects(folder)
         click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
                    f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")

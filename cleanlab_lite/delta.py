@@ -30,6 +30,7 @@ import pandas as pd
 
 from cleanlab_lite.config import RankConfig, build
 from cleanlab_lite.errors import ColumnError, RunFolderError
+from cleanlab_lite.run import Run
 
 CHANGES = ("edited", "new", "content_changed", "removed")
 COMPARE_ROWS = 4096            # rows of images compared per block
@@ -115,15 +116,14 @@ class DeltaResult:
 
 def rank_config(run: str | Path, notes: list[str]) -> RankConfig:
     """The options the run was ranked with (summary.json), else rank's defaults."""
-    from cleanlab_lite.check import read_summary
-
-    summary = read_summary(run)
+    folder = Run(run)
+    summary = folder.read_summary()
     if not summary.get("config"):
-        notes.append(f"{Path(run) / 'summary.json'} not found: scored with rank's default options")
+        notes.append(f"{folder.summary_path} not found: scored with rank's default options")
         return RankConfig()
     names = set(RankConfig.__dataclass_fields__)
     return build(RankConfig, {k: v for k, v in summary["config"].items() if k in names},
-                 source=str(Path(run) / "summary.json"))
+                 source=str(folder.summary_path))
 
 
 def judge_changes(run: str | Path, manifest: str | Path, *, overrides: dict | None = None,
@@ -139,15 +139,14 @@ def judge_changes(run: str | Path, manifest: str | Path, *, overrides: dict | No
     notes: list[str] = []
     ensemble = FoldEnsemble.load(run)           # first: a run without fold models stops here
     old = run_rows(run)
-    pp_path = run / "pred_probs.npy"
-    if not pp_path.is_file():
-        raise RunFolderError(f"{pp_path} not found; finish the run with `clean-labels train`")
-    stored = np.load(pp_path, mmap_mode="r")
+    folder = Run(run)
+    stored = folder.read_pred_probs(mmap=True)
     if stored.shape[0] != len(old.table):
-        raise RunFolderError(f"{pp_path} has {stored.shape[0]} rows but {run / 'rows.parquet'} has "
-                             f"{len(old.table)}; the run folder is inconsistent, retrain it")
+        raise RunFolderError(f"{folder.pred_probs_path} has {stored.shape[0]} rows but "
+                             f"{folder.rows_path} has {len(old.table)}; the run folder is "
+                             f"inconsistent, retrain it")
     cur = read_like_run(run, manifest, overrides=overrides, require_labels=True,
-                        cache_dir=run / "delta" / "cache")
+                        cache_dir=folder.delta_cache_dir)
     t_read = time.perf_counter()
     m = match_rows(old, cur)
     matched = m.run_pos >= 0
@@ -226,15 +225,3 @@ def _delta_table(run, old, cur, m: Matching, res: dict, change: np.ndarray) -> p
     changed["row"] = changed["row"].astype("Int64")
     return pd.concat([changed, removed], ignore_index=True)
 
-
-def write_delta(run: str | Path, ranking: pd.DataFrame, summary: dict) -> None:
-    """RUN/delta/ranking.csv (is_label_issue as true/false, like ranking.csv) and
-    RUN/delta/summary.json, each written atomically."""
-    from cleanlab_lite.io import atomic_path, write_json
-
-    out = Path(run) / "delta"
-    table = ranking.copy()
-    table["is_label_issue"] = np.where(table["is_label_issue"].to_numpy(bool), "true", "false")
-    with atomic_path(out / "ranking.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    write_json(out / "summary.json", summary)

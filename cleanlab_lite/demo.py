@@ -13,40 +13,40 @@ from cleanlab_lite.config import DataConfig, RankConfig, TrainConfig
 def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str = "auto",
              quiet: bool = False, log=print) -> dict:
     """Write digits (with `noise` flipped labels), train, rank, export; score the flags."""
-    from cleanlab_lite.check import read_ranking
     from cleanlab_lite.data.demo import write_digits
     from cleanlab_lite.export import export_run
     from cleanlab_lite.pipeline import run_train
     from cleanlab_lite.rank import rank_run
+    from cleanlab_lite.run import Run
 
     t0 = time.perf_counter()
     out = Path(out)
     manifest = write_digits(out / "data", noise=noise, seed=seed)
     log(f"Wrote 1797 digit images and {manifest} with {noise:.0%} of labels flipped")
-    run = out / "run"
+    run = Run(out / "run")
     data_cfg = DataConfig(id_col="id", feature_cols=None)
     train_cfg = TrainConfig(device=device, quiet=quiet, seed=seed)
-    summary = run_train(manifest, data_cfg, train_cfg, run, log=log)
+    summary = run_train(manifest, data_cfg, train_cfg, run.path, log=log)
     m = summary["metrics"]
     log(f"train:  5-fold {m.get('model', '')} on {m.get('device', '?')}, out-of-fold accuracy "
         f"{m['oof']['accuracy']:.4f} (noisy labels), {time.perf_counter() - t0:.1f} s so far")
-    rank_summary = rank_run(run, RankConfig(), quiet=True)
+    rank_summary = rank_run(run.path, RankConfig(), quiet=True)
     log(f"rank:   {rank_summary['num_flagged']} rows flagged ({rank_summary['filter_by']}), "
         f"estimated noise rate {rank_summary['estimated_noise_rate']:.1%}")
-    cleaned = export_run(run, mode="drop_flagged")
+    cleaned = export_run(run.path, mode="drop_flagged")
     log(f"export: {cleaned.out} keeps {cleaned.n_out} of {cleaned.n_in} rows (--drop-flagged)")
 
-    ranking = read_ranking(run)
+    ranking = run.read_ranking()
     truth = pd.read_csv(manifest)
     flipped = (truth["label"] != truth["true_label"]).to_numpy()
     flagged = np.zeros(len(truth), dtype=bool)
     flagged[ranking.loc[ranking["is_label_issue"], "row"].to_numpy()] = True
     tp = int((flipped & flagged).sum())
-    pp = np.load(run / "pred_probs.npy")
+    pp = run.read_pred_probs()
     labels = truth["label"].to_numpy()
     pred = pp.argmax(1)
     return {
-        "manifest": str(manifest), "run": str(run), "cleaned": str(cleaned.out),
+        "manifest": str(manifest), "run": str(run.path), "cleaned": str(cleaned.out),
         "num_flipped": int(flipped.sum()), "num_flagged": int(flagged.sum()), "true_positives": tp,
         "precision": tp / max(1, int(flagged.sum())), "recall": tp / max(1, int(flipped.sum())),
         "oof_accuracy": float((pred == labels).mean()),

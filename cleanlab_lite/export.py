@@ -16,7 +16,8 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.io import file_sha256, read_json, read_run_config
+from cleanlab_lite.io import file_sha256
+from cleanlab_lite.run import Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 
@@ -50,16 +51,14 @@ def parse_count(spec: str, n: int) -> int:
     raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
 
 
-def _read_ranking(run: Path) -> pd.DataFrame:
-    """check.read_ranking (typed, validated), plus the suggested_label export needs."""
-    from cleanlab_lite.check import read_ranking
-
-    p = run / "ranking.csv"
-    if not p.is_file():
+def _read_ranking(run: Run) -> pd.DataFrame:
+    """Run.read_ranking (typed, validated), plus the suggested_label export needs."""
+    if not run.ranking_path.is_file():
         raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = read_ranking(run)
+    r = run.read_ranking()
     if "suggested_label" not in r.columns:
-        raise RunFolderError(f"{p} lacks column(s) suggested_label; rerun `clean-labels rank {run}`")
+        raise RunFolderError(f"{run.ranking_path} lacks column(s) suggested_label; "
+                             f"rerun `clean-labels rank {run}`")
     return r
 
 
@@ -68,15 +67,15 @@ def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
     return per_class["class"].map(labels.astype(str).value_counts()).fillna(0).astype(int)
 
 
-def _source_table(run: Path, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
+def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
     """The original manifest's rows (all of them, in order), or rows.parquet if it changed."""
     manifest = Path(cfg["manifest"])
     if manifest.is_file() and file_sha256(manifest) == cfg.get("manifest_sha256"):
         raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
         return read_manifest(manifest, raw=raw)
     notes.append(f"manifest {manifest} is missing or changed since train; exported from "
-                 f"{run / 'rows.parquet'} instead")
-    rows = pd.read_parquet(run / "rows.parquet")
+                 f"{run.rows_path} instead")
+    rows = run.read_rows()
     n = int(rows["row"].max()) + 1 if len(rows) else 0
     full = pd.DataFrame(index=pd.RangeIndex(n))
     rows = rows.set_index("row").drop(columns=["fold"], errors="ignore")
@@ -87,19 +86,19 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
                min_confidence: float = 0.0, out: str | Path | None = None,
                fmt: str | None = None) -> ExportResult:
     """Write the cleaned or relabeled manifest. `mode` is one of MODES."""
-    run = Path(run)
+    run = Run(run)
     if mode not in MODES:
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
-    cfg = read_run_config(run)
+    cfg = run.read_config()
     ranking = _read_ranking(run)
     fmt_in = cfg["manifest_format"]
     fmt = fmt or fmt_in
     if fmt not in EXTENSIONS:
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
-    out = Path(out) if out else run / f"cleaned{EXTENSIONS[fmt]}"
-    inputs = [Path(cfg["manifest"]), run / "rows.parquet", run / "ranking.csv"]
+    out = Path(out) if out else run.cleaned_path(EXTENSIONS[fmt])
+    inputs = [Path(cfg["manifest"]), run.rows_path, run.ranking_path]
     for p in inputs:
         if out.resolve() == p.resolve():
             raise UserInputError(f"--out {out} is an input of this run ({p}); export never "
@@ -107,7 +106,7 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
     notes: list[str] = []
     table = _source_table(run, cfg, fmt, notes)
     label_col = cfg["data"]["label_col"]
-    classes = read_json(run / "classes.json")
+    classes = run.read_classes()
     by_name = {str(c): c for c in classes}
 
     ranked_rows = ranking["row"].to_numpy(dtype=np.int64)

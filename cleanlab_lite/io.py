@@ -68,30 +68,6 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def read_run_config(run, *, required: bool = True) -> dict:
-    """RUN/config.yaml as a dict. Missing: an error when `required` (RunFolderError), else {}."""
-    from cleanlab_lite.errors import RunFolderError
-
-    p = Path(run) / "config.yaml"
-    if not p.is_file():
-        if required:
-            raise RunFolderError(f"run folder {run} has no config.yaml; run `clean-labels train "
-                                 f"MANIFEST --out {run}` first")
-        return {}
-    import yaml
-
-    try:
-        cfg = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise RunFolderError(f"{p} is not valid YAML; rerun `clean-labels train` to rewrite it") from None
-    return cfg if isinstance(cfg, dict) else {}
-
-
-def read_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def _json_default(o):
     if isinstance(o, np.integer):
         return int(o)

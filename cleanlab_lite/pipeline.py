@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
@@ -16,32 +15,16 @@ from cleanlab_lite.data.load import Loaded, load_dataset
 from cleanlab_lite.data.manifest import manifest_format
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
-from cleanlab_lite.io import atomic_path, file_sha256, write_json, write_npy, write_yaml
+from cleanlab_lite.io import file_sha256
+from cleanlab_lite.run import Run
 
 
 def _check_out(manifest: Path, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file; pass a folder for the run")
-    if manifest.resolve().parent == out.resolve() and manifest.name in RUN_FILES:
+    if manifest.resolve() in [p.resolve() for p in Run(out).owned_paths()]:
         raise UserInputError(f"--out {out} would overwrite the manifest {manifest}; "
                              "choose another folder")
-
-
-RUN_FILES = ("config.yaml", "rows.parquet", "classes.json", "labels.npy", "pred_probs.npy",
-             "metrics.json", "ranking.csv", "summary.json", "skipped.csv")
-
-
-def write_rows(table: pd.DataFrame, folds: np.ndarray, path: Path) -> None:
-    """rows.parquet: the input rows as read, plus `row` and `fold` (first repeat)."""
-    t = table.copy()
-    t["fold"] = folds.astype(np.int64)
-    for c in t.columns:  # pyarrow refuses object columns of mixed types
-        if t[c].dtype == object:
-            kinds = {type(v) for v in t[c].dropna().head(10000)}
-            if len(kinds) > 1:
-                t[c] = t[c].where(t[c].isna(), t[c].astype(str))  # missing stays missing
-    with atomic_path(path) as tmp:
-        t.to_parquet(tmp, index=False)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
@@ -52,20 +35,19 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     import torch
 
     manifest, out = Path(manifest), Path(out)
+    run = Run(out)
     fmt = manifest_format(manifest)
     _check_out(manifest, out)
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=out / "cache")
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
-        skipped = pd.DataFrame(loaded.skipped, columns=["row", "path", "reason"])
-        with atomic_path(out / "skipped.csv") as tmp:
-            skipped.to_csv(tmp, index=False)
-        log(f"Skipped {len(skipped)} unreadable image(s) (--skip-bad): listed in {out / 'skipped.csv'}")
+        count = run.write_skipped(loaded.skipped)
+        log(f"Skipped {count} unreadable image(s) (--skip-bad): listed in {run.skipped_path}")
     data_root = data_cfg.data_root or str(manifest.parent)
     resolved = {
         "manifest": str(manifest.resolve()),
@@ -80,27 +62,27 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "versions": {"clean_labels": __version__, "torch": str(torch.__version__),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
-    write_yaml(out / "config.yaml", resolved)
-    write_rows(loaded.table, folds[0], out / "rows.parquet")
-    write_json(out / "classes.json", loaded.class_values)
-    write_npy(out / "labels.npy", ds.labels.astype(np.int64))
+    run.write_config(resolved)
+    run.write_rows(loaded.table, folds[0])
+    run.write_classes(loaded.class_values)
+    run.write_labels(ds.labels)
     result = train_folds(ds, folds, train_cfg, out)
     if result.metrics.get("device"):
         resolved["device"] = result.metrics["device"]
-        write_yaml(out / "config.yaml", resolved)
+        run.write_config(resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
                "features": ds.feature_names,
                "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
     if result.pred_probs is None:
         return summary
     pp = np.asarray(result.pred_probs, dtype=np.float32)
-    write_npy(out / "pred_probs.npy", pp)
+    run.write_pred_probs(pp)
     metrics = dict(result.metrics)
     timings = dict(metrics.get("timings", {}))
     timings["load_and_decode_s"] = round(t_load, 3)
     metrics["timings"] = timings
     metrics["image_cache_reused"] = loaded.cache_reused
-    write_json(out / "metrics.json", metrics)
+    run.write_metrics(metrics)
     summary["metrics"] = metrics
     return summary
 

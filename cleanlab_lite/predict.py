@@ -22,14 +22,15 @@ import numpy as np
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.like_run import run_configs
 from cleanlab_lite.errors import DataError, RunFolderError
-from cleanlab_lite.io import read_json, read_run_config, write_npy
+from cleanlab_lite.io import write_npy
+from cleanlab_lite.run import FoldFiles, Run
 
 PREDICT_BATCH = 1024          # rows per forward pass (GPU memory use is about that of training)
 
 
 @dataclass
 class FoldModel:
-    dir: Path
+    files: FoldFiles
     record: dict                  # the fold's done.json (model, device, n_train, ...)
 
 
@@ -47,27 +48,25 @@ class FoldEnsemble:
     @classmethod
     def load(cls, run: str | Path) -> "FoldEnsemble":
         """The run's fold models; a missing or unfinished one is a RunFolderError (exit 2)."""
-        from cleanlab_lite.train.loop import MARKER, fold_dir
-
         run = Path(run)
         resolved, data_cfg, cfg = run_configs(run)
         k = int(resolved.get("num_classes") or 0)
         kind = resolved.get("kind")
         folds = []
-        for r in range(cfg.repeats):
-            for i in range(cfg.folds):
-                d = fold_dir(run, r, i, cfg.repeats)
-                if not (d / MARKER).is_file() or not (d / "model.pt").is_file():
-                    raise RunFolderError(
-                        f"{d} has no finished fold model (model.pt and {MARKER}); predicting needs "
-                        f"every fold: finish the run with `clean-labels train MANIFEST --out {run}`")
-                folds.append(FoldModel(d, read_json(d / MARKER)))
+        for f in Run(run).folds(cfg.folds, cfg.repeats):
+            record = f.read_done() if f.model_path.is_file() else None
+            if record is None:
+                raise RunFolderError(
+                    f"{f.dir} has no finished fold model ({f.model_path.name} and "
+                    f"{f.done_path.name}); predicting needs every fold: finish the run with "
+                    f"`clean-labels train MANIFEST --out {run}`")
+            folds.append(FoldModel(f, record))
         if kind == "image":
             size = int(data_cfg.image_size)
-            channels = int(_norm_buffer(folds[0].dir).shape[0])
+            channels = int(_norm_buffer(folds[0].files).shape[0])
             shape: tuple[int, ...] = (channels, size, size)
         else:
-            shape = (int(_norm_buffer(folds[0].dir).shape[0]),)
+            shape = (int(_norm_buffer(folds[0].files).shape[0]),)
         return cls(run, kind, shape, k, cfg, folds)
 
     def predict(self, X: np.ndarray, *, device: str = "auto",
@@ -100,7 +99,7 @@ class FoldEnsemble:
                                   self.shape, int(rec.get("n_train", n)))
             model = models.build_model(name, self.shape, self.num_classes, hidden=self.cfg.hidden,
                                        widths=hp.widths, pretrained=None)
-            state = torch.load(fm.dir / "model.pt", map_location="cpu", weights_only=True)
+            state = torch.load(fm.files.model_path, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
             model = model.to(dev)
             if channels_last:
@@ -114,18 +113,16 @@ class FoldEnsemble:
         return probs / probs.sum(axis=1, keepdims=True)
 
 
-def _norm_buffer(d: Path) -> np.ndarray:
+def _norm_buffer(files: FoldFiles) -> np.ndarray:
     """The first Normalize layer's mean buffer: its length is the input's channels/features."""
     import torch
 
-    state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
+    state = torch.load(files.model_path, map_location="cpu", weights_only=True)
     key = next((k for k in state if k.endswith("norm.mean")), None)
     if key is None:
-        raise RunFolderError(f"{d / 'model.pt'} holds no input statistics (norm.mean); it was not "
-                             f"written by `clean-labels train`, retrain the run")
+        raise RunFolderError(f"{files.model_path} holds no input statistics (norm.mean); it was "
+                             f"not written by `clean-labels train`, retrain the run")
     return state[key].numpy()
-
-
 
 
 @dataclass

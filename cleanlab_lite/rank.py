@@ -10,7 +10,6 @@ rows in well under a second); class names are a dictionary take, not a per-row P
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -18,16 +17,12 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import atomic_path, read_run_config, write_json
+from cleanlab_lite.run import Run
 from cleanlab_lite.scoring import CJ_ARGMAX, FILTERS, METHODS, ESTIMATION_METHODS
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 
-CSV_BLOCK_ROWS = 200_000    # rows per CSV block formatted on one thread
-DECIMALS = 6                # ranking.csv float columns (short strings format 3x faster)
-COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label", "label_quality",
-           "is_label_issue", "suggested_confidence")
 
 
 # ---- config checks -------------------------------------------------------------------------
@@ -132,45 +127,12 @@ def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
 
 
 # ---- writing --------------------------------------------------------------------------------
-def write_ranking(path: Path, res: dict, classes: list, rows: np.ndarray, ids=None) -> None:
-    """ranking.csv, most suspect first. Row blocks are turned into small pyarrow tables and
-    formatted to CSV bytes on a thread pool (pyarrow releases the GIL; float formatting is the
-    cost), then appended in order: memory stays at a few blocks, whatever N."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    order = ranking_order(res["scores"], res["issues"])
-    names = pa.array([str(c) for c in classes], type=pa.string())
-    rows = np.asarray(rows, dtype=np.int64)
-    if ids is not None and not isinstance(ids, (pa.Array, pa.ChunkedArray)):
-        ids = pa.array(np.asarray(ids, dtype=object))
-    n = len(order)
-    step = CSV_BLOCK_ROWS
-
-    def block(start: int) -> bytes:
-        o = order[start:start + step]
-        cols = {"row": pa.array(rows[o])}
-        if ids is not None:
-            cols["id"] = ids.take(pa.array(o)).cast(pa.string())
-        for col, key in (("given_label", "labels"), ("predicted_label", "predicted"),
-                         ("suggested_label", "suggested")):
-            cols[col] = names.take(pa.array(res[key][o]))
-        cols["label_quality"] = pa.array(np.round(res["scores"][o], DECIMALS))
-        cols["is_label_issue"] = pa.array(res["issues"][o])
-        cols["suggested_confidence"] = pa.array(np.round(res["suggested_confidence"][o], DECIMALS))
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(pa.table(cols), sink,
-                        pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
-        return sink.getvalue()
-
-    starts = list(range(0, max(n, 1), step))
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
-            for buf in ex.map(block, starts):
-                f.write(buf)
+def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None) -> None:
+    """ranking.csv, most suspect first (see Run.write_ranking for the format)."""
+    run.write_ranking(ranking_order(res["scores"], res["issues"]), rows=rows, classes=classes,
+                      given=res["labels"], predicted=res["predicted"], suggested=res["suggested"],
+                      quality=res["scores"], is_issue=res["issues"],
+                      suggested_confidence=res["suggested_confidence"], ids=ids)
 
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
@@ -205,37 +167,27 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
     }
 
 
-def _finish(out: Path, res: dict, cfg: RankConfig, classes, rows, ids, t0: float, t_score: float,
+def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float, t_score: float,
             source: str, quiet: bool) -> dict:
     if len(classes) != res["k"]:
         raise LabelsError(f"there are {len(classes)} class names but pred_probs has {res['k']} "
                           "columns; pass one class name per pred_probs column, in column order")
     import pyarrow.csv  # noqa: F401  (import time is not write time)
     t1 = time.perf_counter()
-    write_ranking(out / "ranking.csv", res, classes, rows, ids)
+    write_ranking(out, res, classes, rows, ids)
     t2 = time.perf_counter()
     seconds = {"score": round(t_score - t0, 4), "write": round(t2 - t1, 4)}
     summary = build_summary(res, cfg, classes, seconds, source)
-    write_json(out / "summary.json", summary)
+    out.write_summary(summary)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 4)
     if not quiet:
         print(f"rank: {summary['num_flagged']} of {summary['n']} rows flagged "
               f"({cfg.filter_by}); estimated noise rate {summary['estimated_noise_rate']:.1%}; "
-              f"wrote {out / 'ranking.csv'} and summary.json")
+              f"wrote {out.ranking_path} and summary.json")
     return summary
 
 
 # ---- entry points ---------------------------------------------------------------------------
-def _read_json_list(path: Path, what: str) -> list:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise RunFolderError(f"{path} cannot be read as JSON ({e}); {what}") from None
-    if not isinstance(data, list) or not data:
-        raise RunFolderError(f"{path} must be a JSON list of class names; {what}")
-    return data
-
-
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
     """Map label values (names or integer indices) to class indices; returns (labels, classes)."""
     vals = np.asarray(values)
@@ -265,54 +217,39 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     the label column), classes.json; writes ranking.csv and summary.json into it."""
     t0 = time.perf_counter()
     cfg = check_config(cfg or RankConfig())
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise RunFolderError(f"run folder {run} not found; pass the --out folder of `clean-labels train`")
-    pp = run / "pred_probs.npy"
-    if not pp.is_file():
-        raise RunFolderError(f"run folder {run} has no pred_probs.npy; run `clean-labels train "
-                             f"MANIFEST --out {run}` to the end first (or pass --pred-probs)")
-    cpath = run / "classes.json"
-    if not cpath.is_file():
-        raise RunFolderError(f"run folder {run} has no classes.json; rerun `clean-labels train`")
-    classes = _read_json_list(cpath, "rerun train to rewrite it")
-    rcfg = read_run_config(run, required=False)
-    data = rcfg.get("data") or {}
+    run = Run(run_dir)
+    run.require_dir("pass the --out folder of `clean-labels train`")
+    pp = run.require_pred_probs()
+    classes = run.read_classes()
+    data = run.read_config(required=False).get("data") or {}
     id_col = data.get("id_col")
-    rows_path = run / "rows.parquet"
+    label_col = data.get("label_col", "label")
     want = ["row"] + ([id_col] if id_col else [])
+    names = run.rows_columns()
     table = None
-    if rows_path.is_file():
-        import pyarrow.parquet as pq
-        names = pq.read_schema(rows_path).names
+    labels = run.read_labels()
+    if names is not None:
         cols = [c for c in want if c in names]
-        lpath = run / "labels.npy"
-        label_col = data.get("label_col", "label")
-        if not lpath.is_file():
+        if labels is None:
             if label_col not in names:
-                raise RunFolderError(f"{rows_path} has no label column {label_col!r} and {run} has no "
-                                     "labels.npy; rerun `clean-labels train`")
+                raise RunFolderError(f"{run.rows_path} has no label column {label_col!r} and {run} has "
+                                     f"no labels.npy; rerun `clean-labels train`")
             cols.append(label_col)
-        table = pq.read_table(rows_path, columns=cols)
-    lpath = run / "labels.npy"
-    if lpath.is_file():
-        try:
-            labels = np.load(lpath, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise LabelsError(f"{lpath} cannot be read ({e}); rerun `clean-labels train`") from None
-    elif table is not None:
-        labels, _ = labels_from_values(table.column(data.get("label_col", "label")).to_numpy(
-            zero_copy_only=False), classes, len(classes), str(rows_path))
-    else:
-        raise RunFolderError(f"run folder {run} has neither labels.npy nor rows.parquet; "
-                             "rerun `clean-labels train`")
+        table = run.read_rows_table(cols)
+    if labels is None:
+        if table is None:
+            raise RunFolderError(f"run folder {run} has neither labels.npy nor rows.parquet; "
+                                 "rerun `clean-labels train`")
+        labels, _ = labels_from_values(table.column(label_col).to_numpy(zero_copy_only=False),
+                                       classes, len(classes), str(run.rows_path))
+    lpath = run.labels_path
     labels = _labels_for(labels, pp, str(lpath))
     n = len(labels)
     rows = np.arange(n)
     ids = None
     if table is not None:
         if table.num_rows != n:
-            raise RunFolderError(f"{rows_path} has {table.num_rows} rows but labels has {n}; "
+            raise RunFolderError(f"{run.rows_path} has {table.num_rows} rows but labels has {n}; "
                                  "the run folder is inconsistent, rerun `clean-labels train`")
         if "row" in table.column_names:
             rows = table.column("row").to_numpy()
@@ -340,8 +277,8 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     """
     t0 = time.perf_counter()
     cfg = check_config(cfg or RankConfig())
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
+    out = Run(out_dir)
+    if out.path.exists() and not out.path.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
     labels = _labels_for(labels, pred_probs, "labels")
     k = _k_of(pred_probs)

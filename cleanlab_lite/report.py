@@ -19,7 +19,6 @@ import base64
 import hashlib
 import html
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite import __version__
-from cleanlab_lite.check import CheckConfig, evaluate, read_classes, read_ranking, read_summary
-from cleanlab_lite.errors import RunFolderError
-from cleanlab_lite.io import atomic_path, read_run_config, write_text
+from cleanlab_lite.check import CheckConfig, evaluate
+from cleanlab_lite.io import atomic_path, write_text
+from cleanlab_lite.run import Run
 
 HEATMAP_TABLE_MAX_K = 20   # classes: above this the noise matrix is shown only as the PNG heatmap
 BAR_MAX_CLASSES = 40       # classes shown in the per-class bar charts (highest rates first)
@@ -55,26 +54,6 @@ class ReportResult:
 
 # ----------------------------------------------------------------------------------------------
 # reading the run folder
-
-
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RunFolderError(f"{path} is not valid JSON; rerun the command that wrote it") from None
-
-
-def _read_rows(run: Path) -> pd.DataFrame | None:
-    path = run / "rows.parquet"
-    if not path.is_file():
-        return None
-    rows = pd.read_parquet(path)
-    if "row" not in rows.columns:
-        rows = rows.assign(row=np.arange(len(rows)))
-    return rows
 
 
 def oof_per_class(metrics: Any, classes: list[str], ranking: pd.DataFrame) -> pd.DataFrame:
@@ -491,14 +470,15 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     """Write report.html (default RUN/report.html) and its PNG plots beside it."""
     from tqdm.auto import tqdm
 
-    run = Path(run)
-    ranking = read_ranking(run)
-    summary = read_summary(run)
-    classes = read_classes(run, ranking)
-    metrics = _read_json(run / "metrics.json")
-    config = read_run_config(run, required=False)
-    rows = _read_rows(run)
-    html_path = Path(out) if out is not None else run / "report.html"
+    folder = Run(run)
+    run = folder.path
+    ranking = folder.read_ranking()
+    summary = folder.read_summary()
+    classes = folder.class_names(ranking)
+    metrics = folder.read_metrics()
+    config = folder.read_config(required=False)
+    rows = folder.read_rows()
+    html_path = Path(out) if out is not None else folder.report_path
     folder = html_path.parent
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []

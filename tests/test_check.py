@@ -17,12 +17,13 @@ from click.testing import CliRunner
 from cleanlab_lite import check as gate
 from cleanlab_lite.cli import main
 from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.run import Run
 
 
 def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagged=None,
-             with_id=True, images=False, bool_flags=False, seed=0) -> Path:
-    """Write a ranked run folder by hand: ranking.csv, summary.json, classes.json,
-    rows.parquet, config.yaml, metrics.json (and tiny PNGs when `images`).
+             with_id=True, images=False, seed=0) -> Path:
+    """Write a ranked run folder through cleanlab_lite.run.Run: ranking.csv, summary.json,
+    classes.json, rows.parquet, config.yaml, metrics.json (and tiny PNGs when `images`).
 
     flagged: {class: number of flagged rows with that given label}; default 1 per class.
     """
@@ -52,21 +53,14 @@ def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagge
             paths.append(f"imgs/{i}.png")
         rows["path"] = paths
     rows["row"] = np.arange(n)
-    rows["fold"] = np.arange(n) % 3
     if not with_id:
         rows = rows.drop(columns="id")
-    rows.to_parquet(run / "rows.parquet")
-    order = np.argsort(quality, kind="stable")
-    ranking = pd.DataFrame({"row": order})
-    if with_id:
-        ranking["id"] = rows["id"].to_numpy()[order]
-    ranking["given_label"] = [classes[g] for g in given[order]]
-    ranking["predicted_label"] = [classes[s] for s in suggested[order]]
-    ranking["suggested_label"] = [classes[s] for s in suggested[order]]
-    ranking["label_quality"] = quality[order].round(6)
-    ranking["is_label_issue"] = issue[order] if bool_flags else np.where(issue[order], "true", "false")
-    ranking["suggested_confidence"] = (1 - quality[order]).round(6)
-    ranking.to_csv(run / "ranking.csv", index=False)
+    folder = Run(run)
+    folder.write_rows(rows, np.arange(n) % 3)
+    folder.write_ranking(np.argsort(quality, kind="stable"), rows=np.arange(n), classes=classes,
+                         given=given, predicted=suggested, suggested=suggested, quality=quality,
+                         is_issue=issue, suggested_confidence=1 - quality,
+                         ids=rows["id"].to_numpy() if with_id else None)
     nm = np.full((k, k), 0.05 / max(k - 1, 1))
     np.fill_diagonal(nm, 0.95)
     cj = np.zeros((k, k), dtype=int)
@@ -79,18 +73,16 @@ def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagge
                               "estimated_issues": int(flagged.get(c, 0))} for c in classes],
                "noise_matrix": nm.tolist(), "inv_noise_matrix": nm.tolist(),
                "confident_joint": cj.tolist(), "class_priors": [1 / k] * k}
-    (run / "summary.json").write_text(json.dumps(summary))
-    (run / "classes.json").write_text(json.dumps(list(classes)))
+    folder.write_summary(summary)
+    folder.write_classes(list(classes))
     acc = [1 - flagged.get(c, 0) / per_class for c in classes]
-    (run / "metrics.json").write_text(json.dumps({"oof": {
+    folder.write_metrics({"oof": {
         "accuracy": float(np.mean(acc)),
-        "per_class": {c: {"precision": 0.9, "recall": a, "f1": 0.9} for c, a in zip(classes, acc)}}}))
+        "per_class": {c: {"precision": 0.9, "recall": a, "f1": 0.9} for c, a in zip(classes, acc)}}})
     data = {"label_col": "label", "path_col": "path" if images else "path",
             "id_col": "id" if with_id else None,
             "data_root": str(run.parent) if images else None}
-    import yaml
-    (run / "config.yaml").write_text(yaml.safe_dump({"kind": "image" if images else "tabular",
-                                                     "data": data}))
+    folder.write_config({"kind": "image" if images else "tabular", "data": data})
     return run
 
 
@@ -169,8 +161,8 @@ def test_corrupt_flag_column_is_a_user_error(tmp_path):
     assert "is_label_issue holds 'maybe' at line 7" in res.output
 
 
-def test_bool_flags_and_limits_from_config(tmp_path):
-    run = make_run(tmp_path, bool_flags=True)
+def test_limits_from_config(tmp_path):
+    run = make_run(tmp_path)
     cfg = tmp_path / "gate.yaml"
     cfg.write_text("check:\n  max_issues: 2\n")
     assert invoke("check", run, "--config", cfg).exit_code == 1
@@ -208,7 +200,7 @@ def test_write_baseline_then_only_new_suspects_count(tmp_path):
 
 def test_baseline_by_row_and_label(tmp_path):
     run = make_run(tmp_path, with_id=False)
-    ranking = gate.read_ranking(run)
+    ranking = Run(run).read_ranking()
     flagged = ranking[ranking["is_label_issue"]]
     base = tmp_path / "accepted.csv"
     flagged[["row", "given_label"]].to_csv(base, index=False)

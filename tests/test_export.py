@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from cleanlab_lite.data.manifest import write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.export import export_run, parse_count
+from cleanlab_lite.run import Run
 
 
 def make_run(tmp_path, fmt="csv", n=40):
@@ -23,25 +22,25 @@ def make_run(tmp_path, fmt="csv", n=40):
     run = tmp_path / "run"
     run.mkdir()
     sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
-    (run / "config.yaml").write_text(yaml.safe_dump({
-        "manifest": str(manifest), "manifest_format": fmt, "manifest_sha256": sha,
-        "data": {"label_col": "label", "id_col": "id"}}))
-    (run / "classes.json").write_text(json.dumps(["cat", "dog"]))
+    folder = Run(run)
+    folder.write_config({"manifest": str(manifest), "manifest_format": fmt, "manifest_sha256": sha,
+                         "data": {"label_col": "label", "id_col": "id"}})
+    folder.write_classes(["cat", "dog"])
     rows = df.copy()
     rows.insert(0, "row", np.arange(n))
-    rows["fold"] = np.arange(n) % 5
-    rows.to_parquet(run / "rows.parquet")
-    order = [3, 7, 11, 20] + [i for i in range(n) if i not in (3, 7, 11, 20)]
-    given = df["label"].to_numpy()[order]
-    flagged = np.isin(order, [3, 7, 11, 20])
-    other = np.where(given == "cat", "dog", "cat")
-    conf = np.where(np.isin(order, [3, 7]), 0.95, 0.6)
-    conf[~flagged] = 0.99
-    pd.DataFrame({"row": order, "id": df["id"].to_numpy()[order], "given_label": given,
-                  "predicted_label": np.where(flagged, other, given),
-                  "suggested_label": np.where(flagged, other, given),
-                  "label_quality": np.linspace(0, 1, n), "is_label_issue": flagged,
-                  "suggested_confidence": conf}).to_csv(run / "ranking.csv", index=False)
+    folder.write_rows(rows, np.arange(n) % 5)
+    suspects = [3, 7, 11, 20]
+    order = np.array(suspects + [i for i in range(n) if i not in suspects])
+    given = (df["label"].to_numpy() == "dog").astype(np.int64)      # cat 0, dog 1
+    flagged = np.isin(np.arange(n), suspects)
+    suggested = np.where(flagged, 1 - given, given)
+    quality = np.empty(n)
+    quality[order] = np.linspace(0, 1, n)
+    conf = np.where(flagged, 0.6, 0.99)
+    conf[[3, 7]] = 0.95
+    folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
+                         predicted=suggested, suggested=suggested, quality=quality,
+                         is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
     return run, manifest, df
 
 

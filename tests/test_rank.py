@@ -7,13 +7,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import RankConfig
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.rank import rank_arrays, rank_run
+from cleanlab_lite.run import Run
 
 CLASSES = ["cat", "dog", "eel"]
 
@@ -32,15 +32,16 @@ def make_problem(n=300, k=3, seed=0, n_flip=15):
 
 
 def make_run(folder, y, p, *, labels_npy=True, id_col="uid", rows=None):
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "pred_probs.npy", p)
+    """A train run folder written through cleanlab_lite.run.Run."""
+    run = Run(folder)
+    run.write_pred_probs(p)
     if labels_npy:
-        np.save(folder / "labels.npy", y.astype(np.int64))
-    (folder / "classes.json").write_text(json.dumps(CLASSES))
+        run.write_labels(y)
+    run.write_classes(CLASSES)
     rows = np.arange(len(y)) if rows is None else rows
-    pd.DataFrame({"label": np.array(CLASSES)[y], "uid": [f"u{i}" for i in rows], "row": rows,
-                  "fold": 0}).to_parquet(folder / "rows.parquet")
-    (folder / "config.yaml").write_text(yaml.safe_dump({"data": {"label_col": "label", "id_col": id_col}}))
+    run.write_rows(pd.DataFrame({"label": np.array(CLASSES)[y], "uid": [f"u{i}" for i in rows],
+                                 "row": rows}), np.zeros(len(y)))
+    run.write_config({"data": {"label_col": "label", "id_col": id_col}})
     return folder
 
 

@@ -9,7 +9,6 @@ run's decode cache) so that changed contents can be told apart from unchanged on
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,33 +17,21 @@ import pandas as pd
 
 from cleanlab_lite.config import DataConfig, TrainConfig, build
 from cleanlab_lite.errors import ColumnError, LabelsError, RunFolderError
-from cleanlab_lite.io import read_run_config
+from cleanlab_lite.run import Run
 
 RUN_COLUMNS = ("row", "fold")      # added to rows.parquet by train
 
 
 def run_configs(run: str | Path) -> tuple[dict, DataConfig, TrainConfig]:
     """(config.yaml as a dict, its data section, its train section) of a train run folder."""
-    resolved = read_run_config(run)
-    src = str(Path(run) / "config.yaml")
+    folder = Run(run)
+    resolved = folder.read_config()
     sections = []
     for name, cls in (("data", DataConfig), ("train", TrainConfig)):
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in (resolved.get(name) or {}).items() if k in names}
-        sections.append(build(cls, values, source=src))
+        sections.append(build(cls, values, source=str(folder.config_path)))
     return resolved, sections[0], sections[1]
-
-
-def run_classes(run: str | Path) -> list:
-    """The run's class values in index order (RUN/classes.json, as the manifest held them)."""
-    path = Path(run) / "classes.json"
-    try:
-        classes = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise RunFolderError(f"{path} is missing or not JSON; rerun `clean-labels train`") from None
-    if not isinstance(classes, list) or not classes:
-        raise RunFolderError(f"{path} must be a JSON list of class names; rerun `clean-labels train`")
-    return classes
 
 
 def map_labels(values: pd.Series, classes: list, where: str, run) -> np.ndarray:
@@ -88,14 +75,16 @@ def _feature_names(run: str | Path, table: pd.DataFrame, cfg: DataConfig) -> lis
     from cleanlab_lite.data.load import feature_columns
 
     return feature_columns(table.drop(columns=list(RUN_COLUMNS), errors="ignore"), cfg,
-                           f"{Path(run) / 'rows.parquet'}")
+                           str(Run(run).rows_path))
 
 
-def read_rows_parquet(run: str | Path) -> pd.DataFrame:
-    path = Path(run) / "rows.parquet"
-    if not path.is_file():
-        raise RunFolderError(f"{path} not found; rerun `clean-labels train` to write the run folder")
-    return pd.read_parquet(path)
+def read_run_rows(run: str | Path) -> pd.DataFrame:
+    """RUN/rows.parquet as a DataFrame (RunFolderError when absent)."""
+    rows = Run(run).read_rows()
+    if rows is None:
+        raise RunFolderError(f"{Run(run).rows_path} not found; rerun `clean-labels train` to "
+                             f"write the run folder")
+    return rows
 
 
 def read_like_run(run: str | Path, manifest: str | Path, *, overrides: dict | None = None,
@@ -114,7 +103,7 @@ def read_like_run(run: str | Path, manifest: str | Path, *, overrides: dict | No
     values = {**dataclasses.asdict(run_cfg), "data_root": None, "group_col": None,
               "weight_col": None, "skip_bad": False, **(overrides or {})}
     if kind == "tabular":
-        values["feature_cols"] = tuple(_feature_names(run, read_rows_parquet(run), run_cfg) or ())
+        values["feature_cols"] = tuple(_feature_names(run, read_run_rows(run), run_cfg) or ())
     if kind != "embedding":
         values["embeddings"] = None
     elif not (overrides or {}).get("embeddings"):
@@ -134,7 +123,7 @@ def read_like_run(run: str | Path, manifest: str | Path, *, overrides: dict | No
         raise ColumnError(f"manifest {manifest} has no image path column {cfg.path_col!r} "
                           f"(--path-col); the run {run} was trained on images")
     loaded = load_dataset(manifest, cfg, cache_dir=cache_dir, df=df)
-    classes = run_classes(run)
+    classes = Run(run).read_classes()
     labels = None
     if has_labels:
         labels = map_labels(loaded.table[cfg.label_col], classes,
@@ -147,44 +136,24 @@ def run_rows(run: str | Path) -> Rows:
     """The run's rows as trained: rows.parquet, labels.npy, and the inputs the models saw when the
     run still holds them (tabular: rows.parquet; images: the decode cache in RUN/cache;
     embeddings: the file named in config.yaml if it is unchanged in length), else X is None."""
+    folder = Run(run)
     resolved, cfg, _ = run_configs(run)
-    table = read_rows_parquet(run)
-    classes = run_classes(run)
-    lpath = Path(run) / "labels.npy"
-    if lpath.is_file():
-        labels = np.load(lpath, allow_pickle=False).astype(np.int64)
-    else:
-        labels = map_labels(table[cfg.label_col], classes, str(Path(run) / "rows.parquet"), run)
+    table = read_run_rows(run)
+    classes = folder.read_classes()
+    labels = folder.read_labels()
+    if labels is None:
+        labels = map_labels(table[cfg.label_col], classes, str(folder.rows_path), run)
     kind = resolved.get("kind")
     X = None
     if kind == "tabular":
-        names = _feature_names(run, table, cfg)
-        X = table[names].to_numpy(dtype=np.float32)
+        X = table[_feature_names(run, table, cfg)].to_numpy(dtype=np.float32)
     elif kind == "image":
-        X = _cached_images(run, table, cfg)
+        rows = table["row"].to_numpy(np.int64)
+        cache = folder.cached_images(int(rows.max()) + 1 if len(rows) else 0, int(cfg.image_size))
+        X = None if cache is None else cache[rows]
     elif cfg.embeddings and Path(cfg.embeddings).is_file():
         E = np.load(cfg.embeddings, mmap_mode="r", allow_pickle=False)
         if E.ndim == 2 and E.shape[0] == len(table):
             X = np.asarray(E, dtype=np.float32)
-    return Rows(table=table, X=X, labels=labels, classes=classes, kind=kind, cfg=cfg)
-
-
-def _cached_images(run: str | Path, table: pd.DataFrame, cfg: DataConfig) -> np.ndarray | None:
-    """The run's decoded images (n, C, S, S) in rows.parquet order, from the newest decode
-    cache in RUN/cache at the run's size that covers every row; None when there is none."""
-    best = None
-    need = int(table["row"].max()) + 1 if len(table) else 0
-    for meta in Path(run, "cache").glob("images-*.json"):
-        data = meta.with_suffix(".u8")
-        try:
-            shape = tuple(json.loads(meta.read_text())["shape"])
-        except (OSError, ValueError, KeyError):
-            continue
-        ok = (len(shape) == 4 and shape[0] >= need and shape[2] == cfg.image_size
-              and data.is_file() and data.stat().st_size == int(np.prod(shape)))
-        if ok and (best is None or data.stat().st_mtime > best[0].stat().st_mtime):
-            best = (data, shape)
-    if best is None:
-        return None
-    X = np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
-    return X[table["row"].to_numpy(np.int64)]
+    return Rows(table=table, X=X, labels=np.asarray(labels, dtype=np.int64), classes=classes,
+                kind=kind, cfg=cfg)

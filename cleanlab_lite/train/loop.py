@@ -22,15 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig, to_dict
 from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
+from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train import defaults, infer, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
 from cleanlab_lite.train.sampling import EpochSampler
 
-MARKER = "done.json"
 # Options that do not change what a fold learns; a fold trained with other values is reused.
 NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads")
 PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
@@ -79,10 +78,8 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def fold_dir(run_dir: Path, repeat: int, fold: int, repeats: int) -> Path:
-    base = Path(run_dir) / "folds"
-    if repeats > 1:
-        base = base / f"repeat-{repeat}"
-    return base / f"fold-{fold}"
+    """The folder of one (repeat, fold) in the run folder (see cleanlab_lite.run.Run.fold)."""
+    return Run(run_dir).fold(repeat, fold, repeats).dir
 
 
 def data_hash(ds) -> str:
@@ -294,19 +291,15 @@ def _progress(total: int, desc: str, quiet: bool):
                 dynamic_ncols=True)
 
 
-def _load_finished(d: Path, fingerprint: str, val_rows: np.ndarray) -> dict | None:
+def _load_finished(d: FoldFiles, fingerprint: str, val_rows: np.ndarray) -> dict | None:
     """The fold's record if it finished with the same fingerprint and its files are intact."""
-    marker = d / MARKER
-    if not marker.is_file():
+    rec = d.read_done()
+    if rec is None or rec.get("fingerprint") != fingerprint:
         return None
-    try:
-        rec = io.read_json(marker)
-        if rec.get("fingerprint") != fingerprint:
-            return None
-        rows = np.load(d / "oof_rows.npy")
-        probs = np.load(d / "oof_probs.npy")
-    except (OSError, ValueError, json.JSONDecodeError):
+    oof = d.read_oof()
+    if oof is None:
         return None
+    rows, probs = oof
     if not np.array_equal(rows, val_rows) or probs.shape[0] != rows.shape[0]:
         return None
     rec["probs"] = probs
@@ -338,7 +331,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     t0 = time.perf_counter()
     folds = _check_inputs(ds, folds, cfg)
     device = resolve_device(cfg.device)
-    run_dir = Path(run_dir)
+    run = Run(run_dir)
     R, k = cfg.repeats, cfg.folds
     wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
     dhash = data_hash(ds)
@@ -352,7 +345,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
                 raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
                                 f"training rows; use fewer --folds")
             fp = _fingerprint(cfg, dhash, folds[r], i)
-            d = fold_dir(run_dir, r, i, R)
+            d = run.fold(r, i, R)
             plan.append((r, i, d, fp, train, val, _load_finished(d, fp, val)))
 
     todo = [p for p in plan if p[6] is None]
@@ -375,16 +368,16 @@ def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list, todo: list
     for r, i, d, fp, train, val, rec in plan:
         desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
         if rec is None:
-            if (d / MARKER).exists():   # stale: drop the marker first so a crash cannot revive it
-                _say(f"{d}: trained with other settings or data; training it again", cfg.quiet)
-                (d / MARKER).unlink()
+            if d.is_done():   # stale: drop the marker first so a crash cannot revive it
+                _say(f"{d.dir}: trained with other settings or data; training it again", cfg.quiet)
+                d.clear_done()
             rec = _train_one(trainer, ds, d, fp, r, i, train, val, _seed(cfg, r, i), desc)
             train_s += rec["train_s"]
             predict_s += rec["predict_s"]
             rec["reused"] = False
         else:
             rec["reused"] = True
-            _say(f"{desc}: reusing finished fold in {d}", cfg.quiet)
+            _say(f"{desc}: reusing finished fold in {d.dir}", cfg.quiet)
         if probs_sum is not None:
             probs_sum[val] += rec["probs"]
         per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
@@ -410,16 +403,16 @@ def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list, todo: list
                f"run train again without --fold to train the missing folds and merge")
         metrics["partial"] = True
         metrics["timings"]["total_s"] = time.perf_counter() - t0
-        return TrainResult(None, metrics, msg, [p[2] for p in plan])
+        return TrainResult(None, metrics, msg, [p[2].dir for p in plan])
     pred = (probs_sum / R).astype(np.float32)
     pred /= pred.sum(axis=1, keepdims=True)
     metrics["partial"] = False
     metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
     metrics["timings"]["total_s"] = time.perf_counter() - t0
-    return TrainResult(pred, metrics, "", [p[2] for p in plan])
+    return TrainResult(pred, metrics, "", [p[2].dir for p in plan])
 
 
-def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: np.ndarray,
+def _train_one(trainer: _Trainer, ds, d: FoldFiles, fp: str, r: int, i: int, train: np.ndarray,
                val: np.ndarray, seed: int, desc: str) -> dict:
     """Train, predict and write one fold; returns its record (with 'probs')."""
     try:
@@ -448,10 +441,6 @@ def _train_one(trainer: _Trainer, ds, d: Path, fp: str, r: int, i: int, train: n
            "n_train": int(train.size), "n_val": int(val.size),
            "train_s": t_train, "predict_s": t_pred, **fm}
     state = {k_: v.detach().cpu() for k_, v in trainer.model.state_dict().items()}
-    with io.atomic_path(d / "model.pt") as tmp:
-        torch.save(state, tmp)
-    io.write_npy(d / "oof_probs.npy", probs)
-    io.write_npy(d / "oof_rows.npy", val.astype(np.int64))
-    io.write_json(d / MARKER, rec)     # last: its presence means the fold is complete
+    d.write(lambda tmp: torch.save(state, tmp), probs, val, rec)   # done.json last
     rec["probs"] = probs
     return rec

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cleanlab_lite import io
+from cleanlab_lite.run import FoldFiles
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, DataError, UserInputError
@@ -69,7 +69,7 @@ def test_images_write_folds_and_valid_probs(tmp_path):
         rows = np.load(d / "oof_rows.npy")
         np.testing.assert_array_equal(rows, np.flatnonzero(folds_for(ds.n, 3)[0] == i))
         np.testing.assert_allclose(np.load(d / "oof_probs.npy"), p[rows], atol=1e-6)
-        assert len(io.read_json(d / "done.json")["fingerprint"]) == 32
+        assert len(FoldFiles(d).read_done()["fingerprint"]) == 32
         state = torch.load(d / "model.pt", weights_only=True)
         assert "norm.mean" in state
     m = res.metrics

@@ -1,0 +1,470 @@
+"""The run folder: the one module that knows its file names, reads and writes them, and says in
+one line what to do when a file is missing or unreadable. No other module opens a run file by name.
+
+    from cleanlab_lite.run import Run
+    run = Run("run1")
+    run.read_config()             # RUN/config.yaml as a dict (RunFolderError when missing)
+    run.read_classes()            # RUN/classes.json: class names in index order
+    run.read_labels()             # RUN/labels.npy: int64 (N,)
+    run.pred_probs_path           # RUN/pred_probs.npy, read in chunks by the scoring engine
+    run.read_ranking()            # RUN/ranking.csv, typed: row int, labels str, is_label_issue bool
+    run.write_ranking(order, ...) # ranking.csv from columnar arrays, most suspect first
+    run.fold(repeat, fold, R)     # a FoldFiles for folds/fold-<i>/ (or folds/repeat-<r>/fold-<i>/)
+
+Layout (see DESIGN.md "The run folder"):
+
+    config.yaml   rows.parquet   classes.json   labels.npy   pred_probs.npy   metrics.json
+    skipped.csv   ranking.csv    summary.json   decisions.csv   report.html   cleaned.<ext>
+    folds/fold-<i>/{model.pt, oof_probs.npy, oof_rows.npy, done.json}
+    cache/        the decoded-image cache
+    delta/        outputs of `check --manifest`
+
+Every writer goes through `cleanlab_lite.io` (temporary name, then rename), so an interrupted
+command leaves the old file or the new one. Readers raise `RunFolderError` (exit 2) naming the
+file and the command that rewrites it. Optional files have readers that return None / {} when
+the file is absent; a file that exists but cannot be parsed is always an error.
+
+To add a file: add its name to NAMES, a `*_path` property, and a small typed reader/writer here.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cleanlab_lite.errors import RunFolderError
+from cleanlab_lite.io import atomic_path, write_json, write_npy, write_yaml
+
+CONFIG = "config.yaml"
+ROWS = "rows.parquet"
+CLASSES = "classes.json"
+LABELS = "labels.npy"
+PRED_PROBS = "pred_probs.npy"
+METRICS = "metrics.json"
+SKIPPED = "skipped.csv"
+RANKING = "ranking.csv"
+SUMMARY = "summary.json"
+DECISIONS = "decisions.csv"
+REPORT = "report.html"
+FOLDS = "folds"
+CACHE = "cache"
+DELTA = "delta"
+CLEANED = "cleaned"          # cleaned.<ext>: export's default output
+# the files this module owns at the top of a run folder
+NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, SUMMARY,
+         DECISIONS, REPORT)
+
+# ranking.csv
+RANKING_COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label",
+                   "label_quality", "is_label_issue", "suggested_confidence")
+LABEL_COLS = ("given_label", "predicted_label", "suggested_label")
+REQUIRED_RANKING_COLS = ("row", "given_label", "label_quality", "is_label_issue")
+TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
+FALSE_STRINGS = {"false", "0", "no", "f", "n", ""}
+CSV_BLOCK_ROWS = 200_000    # ranking.csv rows per CSV block formatted on one thread
+DECIMALS = 6                # ranking.csv float columns (short strings format 3x faster)
+
+# fold folders
+MODEL = "model.pt"
+OOF_PROBS = "oof_probs.npy"
+OOF_ROWS = "oof_rows.npy"
+DONE = "done.json"           # written last: its presence means the fold is complete
+
+
+def read_json_file(path: Path, fix: str) -> Any:
+    """A JSON file's value; RunFolderError naming the file and `fix` when it cannot be parsed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunFolderError(f"{path} is not valid JSON; {fix}") from None
+
+
+def int_column(df, col: str, where: str, error: type, fix: str):
+    """df[col] as int64, or `error` naming the first cell that is not an integer."""
+    import pandas as pd
+
+    values = pd.to_numeric(df[col], errors="coerce")
+    if values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise error(f"{where}: column {col} holds {df[col].iloc[i]!r} at line {i + 2}; {fix}")
+    return values.astype(np.int64)
+
+
+class Run:
+    """A run folder at `path` (it need not exist yet: writers create it)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ---- names --------------------------------------------------------------------------------
+    config_path = property(lambda self: self.path / CONFIG)
+    rows_path = property(lambda self: self.path / ROWS)
+    classes_path = property(lambda self: self.path / CLASSES)
+    labels_path = property(lambda self: self.path / LABELS)
+    pred_probs_path = property(lambda self: self.path / PRED_PROBS)
+    metrics_path = property(lambda self: self.path / METRICS)
+    skipped_path = property(lambda self: self.path / SKIPPED)
+    ranking_path = property(lambda self: self.path / RANKING)
+    summary_path = property(lambda self: self.path / SUMMARY)
+    decisions_path = property(lambda self: self.path / DECISIONS)
+    report_path = property(lambda self: self.path / REPORT)
+    folds_dir = property(lambda self: self.path / FOLDS)
+    cache_dir = property(lambda self: self.path / CACHE)
+    delta_dir = property(lambda self: self.path / DELTA)
+    delta_ranking_path = property(lambda self: self.path / DELTA / RANKING)
+    delta_summary_path = property(lambda self: self.path / DELTA / SUMMARY)
+    delta_cache_dir = property(lambda self: self.path / DELTA / CACHE)
+
+    def cleaned_path(self, ext: str) -> Path:
+        """export's default output, RUN/cleaned<ext> (ext with its dot: '.csv')."""
+        return self.path / f"{CLEANED}{ext}"
+
+    def owned_paths(self) -> list[Path]:
+        """The top-level files this folder owns (existing or not)."""
+        return [self.path / n for n in NAMES]
+
+    def fold(self, repeat: int, fold: int, repeats: int) -> "FoldFiles":
+        """That fold's folder: folds/fold-<i>/ when repeats == 1, else folds/repeat-<r>/fold-<i>/."""
+        base = self.folds_dir / f"repeat-{repeat}" if repeats > 1 else self.folds_dir
+        return FoldFiles(base / f"fold-{fold}")
+
+    def folds(self, folds: int, repeats: int) -> list["FoldFiles"]:
+        """Every fold folder of a run trained with `folds` x `repeats`, in training order."""
+        return [self.fold(r, i, repeats) for r in range(repeats) for i in range(folds)]
+
+    def require_dir(self, hint: str) -> None:
+        """RunFolderError when the folder does not exist; `hint` says which folder to pass."""
+        if not self.path.is_dir():
+            raise RunFolderError(f"run folder {self.path} not found; {hint}")
+
+    def _missing(self, name: str, fix: str) -> RunFolderError:
+        return RunFolderError(f"run folder {self.path} has no {name}; {fix}")
+
+    # ---- config.yaml --------------------------------------------------------------------------
+    def read_config(self, *, required: bool = True) -> dict:
+        """RUN/config.yaml as a dict. Missing: RunFolderError when `required`, else {}."""
+        p = self.config_path
+        if not p.is_file():
+            if required:
+                raise self._missing(CONFIG, f"run `clean-labels train MANIFEST --out {self.path}` first")
+            return {}
+        import yaml
+
+        try:
+            cfg = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            raise RunFolderError(f"{p} is not valid YAML; rerun `clean-labels train` to rewrite it") from None
+        return cfg if isinstance(cfg, dict) else {}
+
+    def write_config(self, cfg: dict) -> None:
+        write_yaml(self.config_path, cfg)
+
+    # ---- classes.json -------------------------------------------------------------------------
+    def read_classes(self, *, required: bool = True) -> list | None:
+        """Class names in index order, as train wrote them (values may be int or str).
+        Missing: RunFolderError when `required`, else None."""
+        p = self.classes_path
+        if not p.is_file():
+            if required:
+                raise self._missing(CLASSES, "rerun `clean-labels train`")
+            return None
+        data = read_json_file(p, "rerun `clean-labels train` to rewrite it")
+        if not isinstance(data, list) or not data:
+            raise RunFolderError(f"{p} must be a JSON list of class names; rerun `clean-labels train` "
+                                 "to rewrite it")
+        return data
+
+    def class_names(self, ranking=None) -> list[str]:
+        """Class names (as str) in index order: classes.json, else summary.json's per_class, else
+        the sorted given labels of `ranking` (a run ranked from the user's own pred_probs)."""
+        classes = self.read_classes(required=False)
+        if classes is not None:
+            return [str(c) for c in classes]
+        per_class = self.read_summary().get("per_class") or []
+        names = [str(p["class"]) for p in per_class if isinstance(p, dict) and "class" in p]
+        if names or ranking is None:
+            return names
+        return sorted(ranking["given_label"].unique().tolist())
+
+    def write_classes(self, classes: list) -> None:
+        write_json(self.classes_path, list(classes))
+
+    # ---- labels.npy / pred_probs.npy ------------------------------------------------------------
+    def read_labels(self) -> np.ndarray | None:
+        """RUN/labels.npy (int64 (N,) class indices), or None when absent."""
+        p = self.labels_path
+        if not p.is_file():
+            return None
+        try:
+            return np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            from cleanlab_lite.errors import LabelsError
+            raise LabelsError(f"{p} cannot be read ({e}); rerun `clean-labels train`") from None
+
+    def write_labels(self, labels: np.ndarray) -> None:
+        write_npy(self.labels_path, np.asarray(labels).astype(np.int64))
+
+    def require_pred_probs(self) -> Path:
+        """The path of RUN/pred_probs.npy, or RunFolderError with the command that writes it."""
+        if not self.pred_probs_path.is_file():
+            raise self._missing(PRED_PROBS, f"run `clean-labels train MANIFEST --out {self.path}` to "
+                                            "the end first (or pass --pred-probs)")
+        return self.pred_probs_path
+
+    def read_pred_probs(self, mmap: bool = False) -> np.ndarray:
+        """RUN/pred_probs.npy as float32 (N, K) (memory-mapped when `mmap`)."""
+        return np.load(self.require_pred_probs(), mmap_mode="r" if mmap else None, allow_pickle=False)
+
+    def write_pred_probs(self, pred_probs: np.ndarray) -> None:
+        write_npy(self.pred_probs_path, np.asarray(pred_probs, dtype=np.float32))
+
+    # ---- rows.parquet -------------------------------------------------------------------------
+    def rows_columns(self) -> list[str] | None:
+        """Column names of RUN/rows.parquet, or None when absent."""
+        if not self.rows_path.is_file():
+            return None
+        import pyarrow.parquet as pq
+        return pq.read_schema(self.rows_path).names
+
+    def read_rows_table(self, columns: list[str] | None = None):
+        """RUN/rows.parquet as a pyarrow Table (only `columns` when given), or None when absent."""
+        if not self.rows_path.is_file():
+            return None
+        import pyarrow.parquet as pq
+        return pq.read_table(self.rows_path, columns=columns)
+
+    def read_rows(self, columns: list[str] | None = None):
+        """RUN/rows.parquet as a DataFrame (with `row` added when an old file lacks it), or None."""
+        if not self.rows_path.is_file():
+            return None
+        import pandas as pd
+
+        rows = pd.read_parquet(self.rows_path, columns=columns)
+        if "row" not in rows.columns and columns is None:
+            rows = rows.assign(row=np.arange(len(rows)))
+        return rows
+
+    def write_rows(self, table, folds: np.ndarray) -> None:
+        """rows.parquet: the input rows as read (a DataFrame with `row`), plus `fold`."""
+        t = table.copy()
+        t["fold"] = np.asarray(folds).astype(np.int64)
+        for c in t.columns:  # pyarrow refuses object columns of mixed types
+            if t[c].dtype == object:
+                kinds = {type(v) for v in t[c].dropna().head(10000)}
+                if len(kinds) > 1:
+                    t[c] = t[c].where(t[c].isna(), t[c].astype(str))  # missing stays missing
+        with atomic_path(self.rows_path) as tmp:
+            t.to_parquet(tmp, index=False)
+
+    # ---- skipped.csv --------------------------------------------------------------------------
+    def write_skipped(self, skipped: list[tuple]) -> int:
+        """skipped.csv: (row, path, reason) of each image left out by --skip-bad; returns the count."""
+        import pandas as pd
+
+        df = pd.DataFrame(skipped, columns=["row", "path", "reason"])
+        with atomic_path(self.skipped_path) as tmp:
+            df.to_csv(tmp, index=False)
+        return len(df)
+
+    # ---- metrics.json / summary.json ----------------------------------------------------------
+    def read_metrics(self) -> dict | None:
+        """RUN/metrics.json, or None when absent."""
+        if not self.metrics_path.is_file():
+            return None
+        m = read_json_file(self.metrics_path, "rerun `clean-labels train` to rewrite it")
+        return m if isinstance(m, dict) else None
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_json(self.metrics_path, metrics)
+
+    def read_summary(self) -> dict:
+        """RUN/summary.json, or {} when it is absent."""
+        if not self.summary_path.is_file():
+            return {}
+        out = read_json_file(self.summary_path, f"rerun `clean-labels rank {self.path}`")
+        return out if isinstance(out, dict) else {}
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(self.summary_path, summary)
+
+    # ---- ranking.csv --------------------------------------------------------------------------
+    def read_ranking(self):
+        """RUN/ranking.csv with labels (and id) as strings, `row` as int, `label_quality` as float
+        and `is_label_issue` as bool."""
+        import pandas as pd
+
+        self.require_dir("pass the folder written by `clean-labels train` and `clean-labels rank`")
+        path = self.ranking_path
+        if not path.is_file():
+            raise RunFolderError(f"{path} not found; run `clean-labels rank {self.path}` first")
+        dtypes = {c: str for c in LABEL_COLS + ("id",)}
+        try:
+            df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise RunFolderError(f"{path} is not a readable CSV ({type(e).__name__}); "
+                                 f"rerun `clean-labels rank {self.path}`") from None
+        missing = [c for c in REQUIRED_RANKING_COLS if c not in df.columns]
+        if missing:
+            raise RunFolderError(f"{path} lacks column(s) {', '.join(missing)}; "
+                                 f"rerun `clean-labels rank {self.path}` with this version")
+        df["row"] = int_column(df, "row", str(path), RunFolderError,
+                               f"it must be an integer, rerun `clean-labels rank {self.path}`")
+        df["label_quality"] = pd.to_numeric(df["label_quality"], errors="coerce").astype(float)
+        df["is_label_issue"] = self._issue_flags(df["is_label_issue"])
+        return df
+
+    def ranking_head(self, n: int):
+        """The first `n` rows of ranking.csv, every cell as text (for printing)."""
+        import pandas as pd
+
+        return pd.read_csv(self.ranking_path, nrows=n, dtype=str, keep_default_na=False)
+
+    def _issue_flags(self, series) -> np.ndarray:
+        """is_label_issue as written by rank: bools, or 'true'/'false' strings (any case), or 0/1."""
+        if series.dtype == bool:
+            return series.to_numpy()
+        text = series.astype(str).str.strip().str.lower()
+        bad = ~text.isin(TRUE_STRINGS | FALSE_STRINGS)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise RunFolderError(f"{self.ranking_path}: column is_label_issue holds {series.iloc[i]!r} "
+                                 f"at line {i + 2}; it must be true or false, rerun `clean-labels rank`")
+        return text.isin(TRUE_STRINGS).to_numpy()
+
+    def write_ranking(self, order: np.ndarray, *, rows: np.ndarray, classes: list,
+                      given: np.ndarray, predicted: np.ndarray, suggested: np.ndarray,
+                      quality: np.ndarray, is_issue: np.ndarray, suggested_confidence: np.ndarray,
+                      ids=None) -> None:
+        """ranking.csv with one line per row, in `order` (most suspect first).
+
+        All arrays are (N,) in row position order; given/predicted/suggested are class indices
+        into `classes`; ids (optional) is array-like or a pyarrow array. Row blocks are turned
+        into small pyarrow tables and formatted to CSV bytes on a thread pool (pyarrow releases
+        the GIL; float formatting is the cost), then appended in order: memory stays at a few
+        blocks, whatever N."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        order = np.asarray(order, dtype=np.int64)
+        names = pa.array([str(c) for c in classes], type=pa.string())
+        rows = np.asarray(rows, dtype=np.int64)
+        if ids is not None and not isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            ids = pa.array(np.asarray(ids, dtype=object))
+        step = CSV_BLOCK_ROWS
+
+        def block(start: int) -> bytes:
+            o = order[start:start + step]
+            cols = {"row": pa.array(rows[o])}
+            if ids is not None:
+                cols["id"] = ids.take(pa.array(o)).cast(pa.string())
+            for col, values in (("given_label", given), ("predicted_label", predicted),
+                                ("suggested_label", suggested)):
+                cols[col] = names.take(pa.array(np.asarray(values)[o]))
+            cols["label_quality"] = pa.array(np.round(np.asarray(quality, dtype=np.float64)[o], DECIMALS))
+            cols["is_label_issue"] = pa.array(np.asarray(is_issue, dtype=bool)[o])
+            cols["suggested_confidence"] = pa.array(
+                np.round(np.asarray(suggested_confidence, dtype=np.float64)[o], DECIMALS))
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(pa.table(cols), sink,
+                            pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
+            return sink.getvalue()
+
+        starts = list(range(0, max(len(order), 1), step))
+        with atomic_path(self.ranking_path) as tmp, open(tmp, "wb") as f:
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+                for buf in ex.map(block, starts):
+                    f.write(buf)
+
+
+    # ---- delta/: `check --manifest` -----------------------------------------------------------
+    def write_delta(self, ranking, summary: dict) -> None:
+        """delta/ranking.csv (a DataFrame: ranking.csv's columns plus change, previous_label,
+        run_row; is_label_issue written true/false like ranking.csv) and delta/summary.json."""
+        table = ranking.copy()
+        table["is_label_issue"] = np.where(table["is_label_issue"].to_numpy(bool), "true", "false")
+        with atomic_path(self.delta_ranking_path) as tmp:
+            table.to_csv(tmp, index=False)
+        write_json(self.delta_summary_path, summary)
+
+    def read_delta_ranking(self):
+        """delta/ranking.csv with labels and id as text and is_label_issue as bool."""
+        import pandas as pd
+
+        path = self.delta_ranking_path
+        if not path.is_file():
+            raise RunFolderError(f"{path} not found; run `clean-labels check {self.path} "
+                                 f"--manifest CURRENT` first")
+        dtypes = {c: str for c in LABEL_COLS + ("id", "previous_label", "change")}
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+        df["is_label_issue"] = self._issue_flags(df["is_label_issue"])
+        return df
+
+    # ---- decoded-image cache ------------------------------------------------------------------
+    def cached_images(self, n_rows: int, image_size: int) -> np.ndarray | None:
+        """The newest decode cache in RUN/cache (uint8 memmap (M, C, S, S), in manifest row order)
+        at `image_size` that covers `n_rows` manifest rows, or None when there is none."""
+        from cleanlab_lite.data.images import cache_files
+
+        best = None
+        for data, shape in cache_files(self.cache_dir):
+            if shape[0] >= n_rows and shape[2] == image_size:
+                if best is None or data.stat().st_mtime > best[0].stat().st_mtime:
+                    best = (data, shape)
+        return None if best is None else np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
+
+
+@dataclass(frozen=True)
+class FoldFiles:
+    """One fold's folder: model.pt (state_dict), oof_probs.npy (float32 (n_i, K)),
+    oof_rows.npy (int64 (n_i,)) and, written last, done.json (the fold's record)."""
+    dir: Path
+
+    model_path = property(lambda self: self.dir / MODEL)
+    probs_path = property(lambda self: self.dir / OOF_PROBS)
+    rows_path = property(lambda self: self.dir / OOF_ROWS)
+    done_path = property(lambda self: self.dir / DONE)
+
+    def is_done(self) -> bool:
+        return self.done_path.is_file()
+
+    def read_done(self) -> dict | None:
+        """The fold's record if done.json is there and readable, else None (never raises)."""
+        try:
+            with open(self.done_path, encoding="utf-8") as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) else None
+
+    def read_oof(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, probs) of the held-out fold, or None when either is missing or unreadable."""
+        try:
+            return np.load(self.rows_path), np.load(self.probs_path)
+        except (OSError, ValueError):
+            return None
+
+    def clear_done(self) -> None:
+        """Remove done.json (before retraining a stale fold, so a crash cannot revive it)."""
+        self.done_path.unlink(missing_ok=True)
+
+    def write(self, save_model: Callable[[Path], None], probs: np.ndarray, rows: np.ndarray,
+              record: dict) -> None:
+        """Write the model (via `save_model(tmp_path)`), probs and rows, then done.json last."""
+        with atomic_path(self.model_path) as tmp:
+            save_model(tmp)
+        write_npy(self.probs_path, probs)
+        write_npy(self.rows_path, np.asarray(rows).astype(np.int64))
+        write_json(self.done_path, record)
