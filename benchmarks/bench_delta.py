@@ -88,3 +88,136 @@ def prepare(manifest: Path, work: Path, *, seed: int = 0, label_col: str = "labe
     truth.to_csv(work / "truth.csv", index=False)
     return {"base_rows": len(base), "current_rows": len(current), "edited": int(flipped.sum()),
             "new": n_new, "new_wrong": int(new_wrong.sum())}
+
+
+def timed(cmd: list[str], log: Path | None = None) -> dict:
+    """Run `cmd` as a child process; wall seconds, CPU seconds (user + sys of the child) and rc."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if log is not None:
+        log.write_text(proc.stdout + proc.stderr)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "out": proc.stdout + proc.stderr}
+
+
+def time_log(path: Path) -> dict | None:
+    """wall/cpu from the `real/user/sys` lines `/usr/bin/time -p` appends to a log."""
+    if not path.is_file():
+        return None
+    vals = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("real", "user", "sys"):
+            vals[parts[0]] = float(parts[1])
+    if "real" not in vals:
+        return None
+    return {"wall": vals["real"], "cpu": vals.get("user", 0.0) + vals.get("sys", 0.0)}
+
+
+def gate(work: Path, run: Path, *, repeats: int = 2) -> dict:
+    """Run `check RUN --manifest work/current.csv` `repeats` times (the first decodes the current
+    images into RUN/delta/cache, later ones reuse it) and score its flags against the truth."""
+    import shutil
+
+    shutil.rmtree(run / "delta", ignore_errors=True)
+    runs = []
+    for _ in range(repeats):
+        res = timed(_cli() + ["check", str(run), "--manifest", str(work / "current.csv"),
+                              "--json", str(work / "check.json")], work / "check.log")
+        if res["rc"] not in (0, 1):
+            raise SystemExit(f"check failed (exit {res['rc']}):\n{res['out']}")
+        runs.append(res)
+    result = json.loads((work / "check.json").read_text())
+    d = pd.read_csv(run / "delta" / "ranking.csv", dtype={"id": str})
+    truth = pd.read_csv(work / "truth.csv", dtype={"id": str})
+    d = d[d["change"] != "removed"].merge(truth[["id", "wrong"]], on="id", how="left")
+    flag = d["is_label_issue"].astype(str).str.lower() == "true"
+
+    def pr(mask) -> dict:
+        tp = int((flag & d["wrong"] & mask).sum())
+        wrong, flagged = int((d["wrong"] & mask).sum()), int((flag & mask).sum())
+        return {"wrong": wrong, "flagged": flagged, "tp": tp,
+                "precision": tp / flagged if flagged else float("nan"),
+                "recall": tp / wrong if wrong else float("nan")}
+
+    return {"cold": runs[0], "warm": runs[-1], "passed": result["passed"],
+            "changes": result["delta"]["changes"], "seconds": result["delta"]["seconds"],
+            "edited": pr(d["change"] == "edited"), "new": pr(d["change"] == "new"),
+            "all": pr(d["change"] != "")}
+
+
+def report(name: str, work: Path, g: dict, retrain: dict, retrain_how: str) -> None:
+    e, nw, a = g["edited"], g["new"], g["all"]
+    print(f"\n== {name} ==")
+    print(f"changes seen: {g['changes']} (gate {'passed' if g['passed'] else 'failed'})")
+    print(f"check --manifest, first run (decodes the current images): {g['cold']['wall']:.1f} s "
+          f"wall, {g['cold']['cpu']:.1f} s CPU")
+    print(f"check --manifest, rerun (decode cache reused):             {g['warm']['wall']:.1f} s "
+          f"wall, {g['warm']['cpu']:.1f} s CPU  (inside: {g['seconds']})")
+    print(f"full retrain ({retrain_how}): {retrain['wall']:.1f} s wall, {retrain['cpu']:.1f} s CPU")
+    print(f"speed-up vs retrain, first run: {retrain['wall'] / g['cold']['wall']:.0f}x wall, "
+          f"{retrain['cpu'] / max(g['cold']['cpu'], 1e-9):.0f}x CPU")
+    for label, m in (("edited rows", e), ("new rows", nw), ("all changed rows", a)):
+        print(f"{label:18s} wrong {m['wrong']:4d}  flagged {m['flagged']:4d}  found {m['tp']:4d}  "
+              f"precision {m['precision']:.3f}  recall {m['recall']:.3f}")
+    print(f"| {name} | {g['cold']['wall']:.1f} s ({g['cold']['cpu']:.1f} s CPU) | "
+          f"{retrain['wall']:.0f} s ({retrain['cpu']:.0f} s CPU) | "
+          f"{retrain['wall'] / g['cold']['wall']:.0f}x | {e['recall']:.3f} / {e['precision']:.3f} | "
+          f"{nw['recall']:.3f} / {nw['precision']:.3f} | {a['recall']:.3f} / {a['precision']:.3f} |")
+
+
+def digits(work: Path, seed: int) -> None:
+    """Everything in one run: data, base run (trained without the new rows), gate, retrain."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cleanlab_lite.data.demo import write_digits
+
+    manifest = write_digits(work / "data", noise=0.0, seed=seed)
+    print(prepare(manifest, work, seed=seed))
+    base = timed(_cli() + ["train", str(work / "base.csv"), "--out", str(work / "run"),
+                           "--id-col", "id", "--quiet", "--seed", str(seed)], work / "train.log")
+    assert base["rc"] == 0, base["out"]
+    assert timed(_cli() + ["rank", str(work / "run")])["rc"] == 0
+    g = gate(work, work / "run")
+    retrain = timed(_cli() + ["train", str(work / "current.csv"), "--out", str(work / "retrain"),
+                              "--id-col", "id", "--quiet", "--seed", str(seed)])
+    assert retrain["rc"] == 0, retrain["out"]
+    report("digits", work, g, retrain, "train current.csv, this run")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="write base.csv, current.csv and truth.csv")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--work", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    g = sub.add_parser("gate", help="time and score check --manifest on a trained base run")
+    g.add_argument("--work", type=Path, required=True)
+    g.add_argument("--run", type=Path, required=True)
+    g.add_argument("--train-log", type=Path, default=None,
+                   help="log ending in `/usr/bin/time -p` lines of the base run's training "
+                        "(default WORK/train.log); the retrain baseline")
+    d = sub.add_parser("digits", help="the whole benchmark on scikit-learn's digits")
+    d.add_argument("--work", type=Path, required=True)
+    d.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.cmd == "prepare":
+        print(prepare(a.manifest, a.work, seed=a.seed))
+    elif a.cmd == "digits":
+        digits(a.work, a.seed)
+    else:
+        retrain = time_log(a.train_log or a.work / "train.log")
+        if retrain is None:
+            raise SystemExit("no `/usr/bin/time -p` lines in the train log; time the base run")
+        res = gate(a.work, a.run)
+        report(a.run.name, a.work, res, retrain,
+               "the base run's own training, /usr/bin/time -p, same machine")
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,8 @@ class FoldEnsemble:
     @classmethod
     def load(cls, run: str | Path) -> "FoldEnsemble":
         """The run's fold models; a missing or unfinished one is a RunFolderError (exit 2)."""
+        import cleanlab_lite.train  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
+
         run = Path(run)
         resolved, data_cfg, cfg = run_configs(run)
         k = int(resolved.get("num_classes") or 0)
@@ -76,8 +78,7 @@ class FoldEnsemble:
         import torch
 
         from cleanlab_lite.train.data import DeviceData
-        from cleanlab_lite.train.loop import autocast_dtype, resolve_device, uses_tta
-        from cleanlab_lite.train import defaults, infer, models
+        from cleanlab_lite.train.loop import _threads, autocast_dtype, cpu_threads, resolve_device
 
         if tuple(X.shape[1:]) != self.shape:
             raise DataError(f"rows have shape {tuple(X.shape[1:])} but the models of {self.run} "
@@ -87,30 +88,38 @@ class FoldEnsemble:
         if n == 0:
             return total.astype(np.float32)
         dev = resolve_device(device)
-        image = self.kind == "image"
         data = DeviceData(X, np.zeros(n, dtype=np.int64), None, dev)
-        rows = torch.arange(n, device=dev)
-        amp = autocast_dtype(dev, self.cfg.precision)
-        channels_last = bool(self.cfg.channels_last and image)
-        for fm in self.folds:
-            rec = fm.record
-            name = rec["model"]
-            hp = defaults.resolve(self.cfg, name, str(rec.get("device", "cpu")).split(":")[0],
-                                  self.shape, int(rec.get("n_train", n)))
-            model = models.build_model(name, self.shape, self.num_classes, hidden=self.cfg.hidden,
-                                       widths=hp.widths, pretrained=None)
-            state = torch.load(fm.files.model_path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-            model = model.to(dev)
-            if channels_last:
-                model = model.to(memory_format=torch.channels_last)
-            model.eval()
-            batches = (infer.model_input(data.gather(rows[s:s + batch_size]), image, channels_last)
-                       for s in range(0, n, batch_size))
-            total += infer.softmax_probs(model, batches, device=dev, amp=amp,
-                                         tta=uses_tta(self.cfg, hp, image))
+        batches = [torch.arange(s, min(n, s + batch_size), device=dev)
+                   for s in range(0, n, batch_size)]
+        with _threads(cpu_threads(self.cfg, X) if dev.type == "cpu" else None):
+            for fm in self.folds:
+                total += self._predict_one(fm, data, batches, dev)
         probs = (total / len(self.folds)).astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
+
+    def _predict_one(self, fm: FoldModel, data, batches: list, dev) -> np.ndarray:
+        """One fold model, rebuilt as training built it, on every batch of row indices."""
+        import torch
+
+        from cleanlab_lite.train import defaults, infer, models
+        from cleanlab_lite.train.loop import autocast_dtype, uses_tta
+
+        image = self.kind == "image"
+        channels_last = bool(self.cfg.channels_last and image)
+        rec = fm.record
+        hp = defaults.resolve(self.cfg, rec["model"], str(rec.get("device", "cpu")).split(":")[0],
+                              self.shape, int(rec.get("n_train", 1)))
+        model = models.build_model(rec["model"], self.shape, self.num_classes,
+                                   hidden=self.cfg.hidden, widths=hp.widths, pretrained=None)
+        model.load_state_dict(torch.load(fm.files.model_path, map_location="cpu", weights_only=True))
+        model = model.to(dev)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model.eval()
+        inputs = (infer.model_input(data.gather(idx), image, channels_last) for idx in batches)
+        return infer.softmax_probs(model, inputs, device=dev,
+                                   amp=autocast_dtype(dev, self.cfg.precision),
+                                   tta=uses_tta(self.cfg, hp, image))
 
 
 def _norm_buffer(files: FoldFiles) -> np.ndarray:
