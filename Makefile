@@ -6,6 +6,8 @@ STAMP   := $(VENV)/.installed
 # torch/torchvision are pinned here (not in pyproject) to the builds this machine keeps on disk;
 # the pyproject range stays open so a GPU machine's torch fits too.
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
+# Extras installed with the package: the test tools, and Ray so the --backend ray tests run.
+EXTRAS  ?= test,ray
 
 .PHONY: venv demo test bench clean
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 venv: $(STAMP)

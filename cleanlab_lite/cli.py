@@ -244,7 +244,8 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
                  "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
                  "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
-                 "compile", "quiet", "hidden", "precision", "threads")
+                 "compile", "quiet", "hidden", "precision", "threads", "backend", "ray_address",
+                 "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
 def data_options(fn):
@@ -315,6 +316,18 @@ def train_options(fn):
                      help="MLP hidden width (tabular data, embeddings)."),
         click.option("--threads", type=int, default=0, show_default=True,
                      help="CPU training threads; 0: one for small inputs, else all cores."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+                     show_default=True,
+                     help="local: folds one after another here; ray: one Ray task per fold "
+                          "(docs/scale.md; needs clean-labels[ray])."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="Ray cluster: auto or ray://host:port (default: start a local Ray)."),
+        click.option("--gpus-per-fold", type=float, default=None,
+                     help="GPUs per Ray task [default: 1 when the cluster has GPUs, else 0]."),
+        click.option("--cpus-per-fold", type=float, default=1, show_default=True,
+                     help="CPUs per Ray task."),
+        click.option("--max-retries", type=int, default=2, show_default=True,
+                     help="Ray retries of a fold whose worker died or that raised."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):

@@ -62,6 +62,12 @@ class TrainConfig:
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
     widths: str | None = None           # cnn block widths "64,256,256"; None: per device
     threads: int = 0                    # CPU training threads; 0: 1 for small inputs, else all
+    # -- where the folds run (docs/scale.md); none of these changes what a fold learns --
+    backend: str = "local"              # local (one after another here) | ray (one Ray task per fold)
+    ray_address: str | None = None      # None: start a local Ray; "auto" | "ray://host:port": a cluster
+    gpus_per_fold: float | None = None  # GPUs per Ray task; None: 1 when the cluster has GPUs, else 0
+    cpus_per_fold: float = 1            # CPUs per Ray task (also its torch threads for large inputs)
+    max_retries: int = 2                # Ray retries of a fold whose worker died or that raised
     quiet: bool = False
 
 

@@ -30,7 +30,7 @@ def _check_out(manifest: Path, out: Path) -> None:
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
-    from cleanlab_lite.train import train_folds  # first: it sets OMP_WAIT_POLICY before torch loads
+    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
 
     import torch
 
@@ -38,6 +38,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     run = Run(out)
     fmt = manifest_format(manifest)
     _check_out(manifest, out)
+    check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir)
     t_load = time.perf_counter() - t0

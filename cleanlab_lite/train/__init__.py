@@ -15,6 +15,8 @@ import os
 # 100x slower (measured on 2 cores). Only a default; an OMP_WAIT_POLICY already set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from cleanlab_lite.train.loop import TrainResult, fold_dir, resolve_device, train_folds
+from cleanlab_lite.train.loop import (FoldJob, FoldResult, TrainResult, check_backend, fold_dir,
+                                      resolve_device, train_fold, train_folds, write_fold)
 
-__all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device"]
+__all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device", "check_backend", "FoldJob",
+           "FoldResult", "train_fold", "write_fold"]

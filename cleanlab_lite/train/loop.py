@@ -7,6 +7,10 @@ Layout in the run folder (R = cfg.repeats):
 each holding model.pt (state_dict), oof_probs.npy (float32 (n_i, K)), oof_rows.npy (int64 (n_i,))
 and, written last, done.json with the fold's metrics and a fingerprint of the config, the data and
 the fold assignment. A rerun reuses a fold only when its fingerprint matches.
+
+One (repeat, fold) job is the plain function `train_fold(ds, job, cfg) -> FoldResult`; a backend
+runs the jobs (here one after another with one shared model; `train.ray_backend`: as Ray tasks)
+and hands each result to `write_fold`, so every backend writes the same files.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import contextlib
 import hashlib
 import json
 import math
+import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +37,9 @@ from cleanlab_lite.train.metrics import classification_metrics
 from cleanlab_lite.train.sampling import EpochSampler
 
 # Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads")
+NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "backend",
+                     "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
+FAULT_ENV = "CLEAN_LABELS_FAULT"   # test hook: "FOLD:MODE[,...]", see `_inject_fault`
 PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
 HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
 
@@ -44,6 +52,30 @@ class TrainResult:
     metrics: dict
     message: str = ""
     fold_dirs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class FoldJob:
+    """One (repeat, fold) to train: everything a worker needs besides the data and the config."""
+    repeat: int
+    fold: int
+    files: FoldFiles          # folds/[repeat-<r>/]fold-<i>/: where the driver writes the result
+    fingerprint: str
+    train_rows: np.ndarray    # int64 (n_train,)
+    val_rows: np.ndarray      # int64 (n_val,), the held-out rows it predicts
+    seed: int
+    desc: str                 # "fold 2/5" (", repeat 1/3" with repeats)
+    n_train: int              # the largest training set of this call (hyperparameter defaults)
+    fault: str | None = None  # test hook from $CLEAN_LABELS_FAULT (see `_inject_fault`)
+
+
+@dataclass
+class FoldResult:
+    """What one job returns: its metrics record, float32 (n_val, K) probabilities for the
+    held-out rows, and the trained weights (a CPU state_dict)."""
+    record: dict
+    probs: np.ndarray
+    state: dict
 
 
 def resolve_device(name: str) -> torch.device:
@@ -321,22 +353,27 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     run_dir: results go to run_dir/folds/... (see module docstring); finished folds are reused.
 
     With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
-    call without cfg.fold trains what is missing and merges.
+    call without cfg.fold trains what is missing and merges. cfg.backend "ray" runs the folds as
+    Ray tasks (`train.ray_backend`); the files written are the same.
 
-    metrics: model, device, epochs, batch_size, lr, loss, folds, repeats; timings (prepare_s,
-    train_s, predict_s, total_s for the work done in this call); per_fold: list of per-fold
-    records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train, n_val,
-    train_s, predict_s, reused); oof: the same measures over all rows against the given labels.
+    metrics: backend, model, device, epochs, batch_size, lr, loss, folds, repeats; timings
+    (prepare_s, train_s, predict_s, total_s for the work done in this call); per_fold: list of
+    per-fold records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train,
+    n_val, train_s, predict_s, node, device, reused); oof: the same measures over all rows
+    against the given labels.
     """
     t0 = time.perf_counter()
+    check_backend(cfg)
+    if cfg.backend == "local":
+        resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
     folds = _check_inputs(ds, folds, cfg)
-    device = resolve_device(cfg.device)
     run = Run(run_dir)
     R, k = cfg.repeats, cfg.folds
     wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
     dhash = data_hash(ds)
+    faults = _parse_faults(os.environ.get(FAULT_ENV))
 
-    plan = []           # (r, i, dir, fingerprint, train_rows, val_rows, record-or-None)
+    plan: list[tuple[FoldJob, dict | None]] = []    # (job, finished record or None)
     for r in range(R):
         for i in wanted:
             val = np.flatnonzero(folds[r] == i)
@@ -346,101 +383,200 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
                                 f"training rows; use fewer --folds")
             fp = _fingerprint(cfg, dhash, folds[r], i)
             d = run.fold(r, i, R)
-            plan.append((r, i, d, fp, train, val, _load_finished(d, fp, val)))
+            desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
+            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc, 0,
+                          faults.get((r, i), faults.get((None, i))))
+            plan.append((job, _load_finished(d, fp, val)))
+    todo = [job for job, rec in plan if rec is None]
+    for job in todo:
+        job.n_train = max(j.train_rows.size for j in todo)
+    return _run_plan(ds, cfg, plan, todo, t0)
 
-    todo = [p for p in plan if p[6] is None]
-    threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
-    with _threads(threads):
-        return _run_plan(ds, cfg, device, plan, todo, t0)
+
+BACKENDS = ("local", "ray")
 
 
-def _run_plan(ds, cfg: TrainConfig, device: torch.device, plan: list, todo: list, t0: float) -> TrainResult:
+def check_backend(cfg: TrainConfig) -> None:
+    """Validate the backend options up front, before anything is written."""
+    if cfg.backend not in BACKENDS:
+        raise ConfigError(f"--backend {cfg.backend!r} is not known; use local or ray")
+    if cfg.backend != "ray":
+        for name in ("ray_address", "gpus_per_fold"):
+            if getattr(cfg, name) is not None:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(cfg, name)} needs --backend ray; "
+                                  f"add --backend ray or drop the option")
+        return
+    from cleanlab_lite.train import ray_backend
+
+    ray_backend.check_options(cfg)
+
+
+def _run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float) -> TrainResult:
     R, k = cfg.repeats, cfg.folds
-    trainer = None
-    if todo:
-        try:
-            trainer = _Trainer(ds, cfg, device, n_train=max(p[4].size for p in todo))
-        except torch.cuda.OutOfMemoryError:
-            raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
-                                 "GPU; use a smaller --image-size or --model, or --device cpu") from None
-    per_fold, train_s, predict_s = [], 0.0, 0.0
-    probs_sum = np.zeros((ds.n, ds.num_classes), dtype=np.float64) if cfg.fold is None else None
-    for r, i, d, fp, train, val, rec in plan:
-        desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
-        if rec is None:
-            if d.is_done():   # stale: drop the marker first so a crash cannot revive it
-                _say(f"{d.dir}: trained with other settings or data; training it again", cfg.quiet)
-                d.clear_done()
-            rec = _train_one(trainer, ds, d, fp, r, i, train, val, _seed(cfg, r, i), desc)
-            train_s += rec["train_s"]
-            predict_s += rec["predict_s"]
-            rec["reused"] = False
-        else:
-            rec["reused"] = True
-            _say(f"{desc}: reusing finished fold in {d.dir}", cfg.quiet)
-        if probs_sum is not None:
-            probs_sum[val] += rec["probs"]
-        per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
+    records: dict[tuple[int, int], dict] = {}
 
-    hp = trainer.hp if trainer else None
-    first = plan[0][6] or {}
+    def finish(job: FoldJob, result: FoldResult) -> None:
+        records[job.repeat, job.fold] = write_fold(job, result)
+
+    for job, rec in plan:
+        if rec is not None:
+            rec["reused"] = True
+            records[job.repeat, job.fold] = rec
+            _say(f"{job.desc}: reusing finished fold in {job.files.dir}", cfg.quiet)
+    for job in todo:
+        if job.files.is_done():   # stale: drop the marker first so a crash cannot revive it
+            _say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
+            job.files.clear_done()
+    prepare_s = 0.0
+    if todo:
+        if cfg.backend == "ray":
+            from cleanlab_lite.train import ray_backend
+
+            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish)
+        else:
+            prepare_s = _run_local(ds, cfg, todo, finish)
+
+    per_fold, probs_sum = [], None
+    if cfg.fold is None:
+        probs_sum = np.zeros((ds.n, ds.num_classes), dtype=np.float64)
+    for job, _ in plan:
+        rec = records[job.repeat, job.fold]
+        if probs_sum is not None:
+            probs_sum[job.val_rows] += rec["probs"]
+        per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
+    trained = [f for f in per_fold if not f["reused"]]
+    first = trained[0] if trained else per_fold[0]
+    devices = sorted({str(f["device"]) for f in (trained or per_fold) if f.get("device")})
     metrics = {
-        "model": trainer.model_name if trainer else first.get("model"),
-        "device": str(device),
-        "threads": torch.get_num_threads() if device.type == "cpu" else None,
-        "epochs": hp.epochs if hp else first.get("epochs"),
-        "batch_size": hp.batch_size if hp else first.get("batch_size"),
-        "lr": hp.lr if hp else first.get("lr"),
+        "backend": cfg.backend,
+        "model": first.get("model"),
+        "device": ",".join(devices) or None,
+        "threads": first.get("threads"),
+        "epochs": first.get("epochs"),
+        "batch_size": first.get("batch_size"),
+        "lr": first.get("lr"),
         "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
         "folds": k, "repeats": R,
         "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
-        "timings": {"prepare_s": trainer.prepare_s if trainer else 0.0, "train_s": train_s,
-                    "predict_s": predict_s},
+        "timings": {"prepare_s": prepare_s, "train_s": sum(f["train_s"] for f in trained),
+                    "predict_s": sum(f["predict_s"] for f in trained)},
         "per_fold": per_fold,
     }
+    dirs = [job.files.dir for job, _ in plan]
     if cfg.fold is not None:
         msg = (f"trained fold {cfg.fold} only ({len(todo)} trained, {len(plan) - len(todo)} reused); "
                f"run train again without --fold to train the missing folds and merge")
         metrics["partial"] = True
         metrics["timings"]["total_s"] = time.perf_counter() - t0
-        return TrainResult(None, metrics, msg, [p[2].dir for p in plan])
+        return TrainResult(None, metrics, msg, dirs)
     pred = (probs_sum / R).astype(np.float32)
     pred /= pred.sum(axis=1, keepdims=True)
     metrics["partial"] = False
     metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
     metrics["timings"]["total_s"] = time.perf_counter() - t0
-    return TrainResult(pred, metrics, "", [p[2].dir for p in plan])
+    return TrainResult(pred, metrics, "", dirs)
 
 
-def _train_one(trainer: _Trainer, ds, d: FoldFiles, fp: str, r: int, i: int, train: np.ndarray,
-               val: np.ndarray, seed: int, desc: str) -> dict:
-    """Train, predict and write one fold; returns its record (with 'probs')."""
+def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
+    """The local backend: the jobs one after another in this process, on one shared model
+    (compiled at most once). Returns the data/model preparation time in seconds."""
+    device = resolve_device(cfg.device)
+    threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
+    with _threads(threads):
+        trainer = make_trainer(ds, cfg, device, todo[0].n_train)
+        for job in todo:
+            finish(job, train_fold(ds, job, cfg, trainer))
+    return trainer.prepare_s
+
+
+def make_trainer(ds, cfg: TrainConfig, device: torch.device, n_train: int) -> _Trainer:
+    try:
+        return _Trainer(ds, cfg, device, n_train=n_train)
+    except torch.cuda.OutOfMemoryError:
+        raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
+                             "GPU; use a smaller --image-size or --model, or --device cpu") from None
+
+
+def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = None) -> FoldResult:
+    """Train job's model on its training rows and predict its held-out rows. A plain function of
+    (data, fold indices, config): `trainer` (data and model already placed) is only a cache."""
+    _inject_fault(job)
+    if trainer is None:
+        trainer = make_trainer(ds, cfg, resolve_device(cfg.device), job.n_train)
     try:
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        last_loss, steps = trainer.fit(train, seed, desc)
+        last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         t_train = time.perf_counter() - t
         t = time.perf_counter()
-        probs = trainer.predict(val)
+        probs = trainer.predict(job.val_rows)
         t_pred = time.perf_counter() - t
     except torch.cuda.OutOfMemoryError:
         raise RuntimeFailure(
-            f"CUDA ran out of memory in {desc} with batch size {trainer.hp.batch_size}; "
+            f"CUDA ran out of memory in {job.desc} with batch size {trainer.hp.batch_size}; "
             f"pass a smaller --batch-size (e.g. {max(1, trainer.hp.batch_size // 2)}), a smaller "
             f"--image-size or --model, or --device cpu") from None
     K = ds.num_classes
-    fm = classification_metrics(ds.labels[val], probs.argmax(axis=1), ds.classes,
+    fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,
                                 per_class=K <= PER_CLASS_FOLD_MAX_K)
     hp = trainer.hp
-    rec = {"repeat": r, "fold": i, "fingerprint": fp, "model": trainer.model_name,
-           "device": str(trainer.device), "epochs": hp.epochs, "batch_size": hp.batch_size,
-           "lr": hp.lr, "steps": steps, "final_train_loss": last_loss,
-           "n_train": int(train.size), "n_val": int(val.size),
-           "train_s": t_train, "predict_s": t_pred, **fm}
+    rec = {"repeat": job.repeat, "fold": job.fold, "fingerprint": job.fingerprint,
+           "model": trainer.model_name, "device": str(trainer.device), "node": socket.gethostname(),
+           "threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
+           "epochs": hp.epochs, "batch_size": hp.batch_size, "lr": hp.lr, "steps": steps,
+           "final_train_loss": last_loss, "n_train": int(job.train_rows.size),
+           "n_val": int(job.val_rows.size), "train_s": t_train, "predict_s": t_pred,
+           "reused": False, **fm}
     state = {k_: v.detach().cpu() for k_, v in trainer.model.state_dict().items()}
-    d.write(lambda tmp: torch.save(state, tmp), probs, val, rec)   # done.json last
-    rec["probs"] = probs
-    return rec
+    return FoldResult(rec, probs, state)
+
+
+def write_fold(job: FoldJob, result: FoldResult) -> dict:
+    """Write one fold's files atomically, its record last; returns the record (with 'probs')."""
+    job.files.write(lambda tmp: torch.save(result.state, tmp), result.probs, job.val_rows,
+                    result.record)
+    return {**result.record, "probs": result.probs}
+
+
+# -- fault injection (tests): real failures in the task path, on any backend -------------------
+
+FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
+
+
+def _parse_faults(spec: str | None) -> dict[tuple[int | None, int], str]:
+    """$CLEAN_LABELS_FAULT "FOLD:MODE" or "REPEAT/FOLD:MODE", comma separated, e.g.
+    "0:raise-once,2:raise" -> {(None, 0): "raise-once", (None, 2): "raise"}."""
+    out: dict[tuple[int | None, int], str] = {}
+    for item in filter(None, (p.strip() for p in (spec or "").split(","))):
+        where, _, mode = item.partition(":")
+        rep, _, fold = where.rpartition("/")
+        if mode not in FAULT_MODES or not fold.isdigit() or (rep and not rep.isdigit()):
+            raise ConfigError(f"${FAULT_ENV} item {item!r} is not FOLD:MODE with MODE one of "
+                              f"{', '.join(FAULT_MODES)}; fix or unset it")
+        out[(int(rep) if rep else None, int(fold))] = mode
+    return out
+
+
+def _inject_fault(job: FoldJob) -> None:
+    """raise: the fold always fails; raise-once / exit-once: the first attempt raises / kills its
+    process (a dying worker), a retry succeeds; sleep: the fold hangs for a minute first (to
+    interrupt a run mid-fold). "Once" is remembered by a file in the fold folder (so it needs the
+    driver's file system: a test hook, not a feature)."""
+    if not job.fault:
+        return
+    if job.fault == "raise":
+        raise RuntimeError(f"injected fault in {job.desc}")
+    if job.fault == "sleep":
+        time.sleep(60)
+        return
+    seen = job.files.fault_marker_path
+    if seen.exists():
+        return
+    seen.parent.mkdir(parents=True, exist_ok=True)
+    seen.touch()
+    if job.fault == "exit-once":
+        os._exit(17)
+    raise RuntimeError(f"injected fault in {job.desc} (first attempt)")

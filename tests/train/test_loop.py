@@ -47,13 +47,13 @@ def folds_for(n: int, k: int, repeats: int = 1) -> np.ndarray:
 @pytest.fixture
 def count_trainings(monkeypatch):
     calls = []
-    real = loop._train_one
+    real = loop.train_fold
 
-    def counted(trainer, ds, d, fp, r, i, *a, **kw):
-        calls.append((r, i))
-        return real(trainer, ds, d, fp, r, i, *a, **kw)
+    def counted(ds, job, *a, **kw):
+        calls.append((job.repeat, job.fold))
+        return real(ds, job, *a, **kw)
 
-    monkeypatch.setattr(loop, "_train_one", counted)
+    monkeypatch.setattr(loop, "train_fold", counted)
     return calls
 
 

@@ -1,0 +1,195 @@
+"""The Ray backend: every (repeat, fold) job becomes one Ray task.
+
+The dataset (the decoded uint8 image cache, or the tabular/embedding matrix) goes to the object
+store once (`ray.put`); every task reads it from there (zero-copy on the same node), runs the same
+`loop.train_fold` as the local backend and returns the fold's probabilities, weights and metrics.
+The driver writes each result with `loop.write_fold` as it arrives, so a run trained on Ray and one
+trained locally are interchangeable (resume, merge, rank, check --manifest). Workers never read
+the driver's files.
+
+Faults: a task whose worker or node dies, or that raises an unexpected exception, is retried up to
+`cfg.max_retries` times by Ray. Errors that would repeat (bad input, out of memory, divergence)
+are returned, not retried. A fold that still fails stops the run with a RuntimeFailure (exit 3)
+naming it, after the other folds have finished and been written. Ctrl-C cancels the tasks still
+running; finished folds stay written and a rerun trains only the missing ones.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
+
+INSTALL = "pip install 'clean-labels[ray]'"
+
+
+def import_ray():
+    """The ray module, or a one-line error with the install command when it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--backend ray needs Ray, which is not installed here; install it with "
+                          f"`{INSTALL}` or use --backend local") from None
+    return ray
+
+
+def check_options(cfg: TrainConfig) -> None:
+    """Validate the Ray options before anything is written."""
+    import_ray()
+    if not cfg.cpus_per_fold > 0:
+        raise ConfigError(f"--cpus-per-fold {cfg.cpus_per_fold:g} must be > 0 (e.g. 1)")
+    if cfg.gpus_per_fold is not None and cfg.gpus_per_fold < 0:
+        raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} must be >= 0 (0: CPU folds; "
+                          f"0.5: two folds share a GPU)")
+    if cfg.gpus_per_fold and str(cfg.device).lower() == "cpu":
+        raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} reserves GPUs that --device cpu "
+                          f"does not use; drop one of the two options")
+    if cfg.max_retries < 0:
+        raise ConfigError(f"--max-retries {cfg.max_retries} must be >= 0")
+
+
+@dataclass
+class FoldFailure:
+    """A fold that failed with an error that would happen again on a retry."""
+    kind: str
+    message: str
+
+
+def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
+    """Body of the Ray task: one `loop.train_fold` in a worker, with the fold's thread count."""
+    import ray
+
+    from cleanlab_lite.train import loop
+
+    t = time.perf_counter()
+    # X stays the read-only object-store buffer (zero-copy); the small label/weight/row vectors
+    # are copied because torch wants writable memory for them.
+    ds = replace(ds, labels=np.array(ds.labels),
+                 weights=None if ds.weights is None else np.array(ds.weights))
+    job = replace(job, train_rows=np.array(job.train_rows), val_rows=np.array(job.val_rows))
+    try:
+        with loop._threads(threads):
+            result = loop.train_fold(ds, job, cfg)
+    except (UserInputError, RuntimeFailure) as e:     # would fail again: do not retry
+        return FoldFailure(type(e).__name__, str(e))
+    result.record["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    result.record["task_s"] = time.perf_counter() - t
+    return result
+
+
+def _connect(ray, cfg: TrainConfig) -> bool:
+    """Join the Ray of this process, the cluster at cfg.ray_address, or start a local one (all
+    of this machine's CPUs and GPUs). Returns True when this call started it (and must stop it)."""
+    if ray.is_initialized():
+        return False
+    try:
+        if cfg.ray_address:
+            ray.init(address=cfg.ray_address, logging_level=logging.WARNING)
+        else:
+            ray.init(include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        where = f"at --ray-address {cfg.ray_address}" if cfg.ray_address else "locally"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"could not start or reach Ray {where} ({first}); check the address "
+                          f"(`ray status` on the head node) or drop --ray-address") from None
+    return True
+
+
+def _resources(ray, cfg: TrainConfig) -> tuple[float, float, str]:
+    """(CPUs, GPUs per task, worker device) for this cluster and config."""
+    total_gpus = float(ray.cluster_resources().get("GPU", 0))
+    device = str(cfg.device).lower()
+    gpus = cfg.gpus_per_fold
+    if gpus is None:
+        gpus = 1.0 if total_gpus > 0 and device != "cpu" else 0.0
+    if device.startswith("cuda") and gpus == 0:
+        raise ConfigError(f"--device {cfg.device} with --backend ray needs GPUs per fold, but the "
+                          f"cluster has {total_gpus:g} GPUs and --gpus-per-fold is {gpus:g}; "
+                          f"pass --gpus-per-fold 1 on a GPU cluster or use --device cpu")
+    fits = [n for n in ray.nodes() if n.get("Alive")
+            and n["Resources"].get("CPU", 0) >= cfg.cpus_per_fold
+            and n["Resources"].get("GPU", 0) >= gpus]
+    if not fits:
+        raise ConfigError(f"no Ray node has {cfg.cpus_per_fold:g} CPUs and {gpus:g} GPUs free for "
+                          f"one fold (cluster: {ray.cluster_resources()}); lower --cpus-per-fold "
+                          f"or --gpus-per-fold")
+    return float(cfg.cpus_per_fold), float(gpus), ("cuda" if gpus > 0 else "cpu")
+
+
+def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
+    """Run `jobs` (loop.FoldJob) as Ray tasks; call finish(job, FoldResult) in the driver as each
+    one completes. Returns the seconds spent putting the data into the object store."""
+    from tqdm.auto import tqdm
+
+    from cleanlab_lite.train import loop
+
+    ray = import_ray()
+    started = _connect(ray, cfg)
+    try:
+        cpus, gpus, device = _resources(ray, cfg)
+        worker_cfg = replace(cfg, quiet=True, device=device if cfg.device == "auto" else cfg.device)
+        threads = loop.cpu_threads(cfg, ds.X) or max(1, int(cpus))
+        t = time.perf_counter()
+        data = ray.put(Dataset(ds.kind, np.asarray(ds.X), ds.labels, ds.classes, ds.weights))
+        put_s = time.perf_counter() - t
+        task = ray.remote(_fold_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=cfg.max_retries,
+                                              retry_exceptions=True, name="clean-labels-fold")
+        refs = {task.remote(data, job, worker_cfg, threads): job for job in jobs}
+        failures = _collect(ray, refs, finish, cfg, tqdm)
+    finally:
+        if started:
+            ray.shutdown()
+    if failures:
+        kept = len(jobs) - len(failures)
+        names = "; ".join(f"{job.desc} in {job.files.dir} ({why})" for job, why in failures)
+        raise RuntimeFailure(f"{len(failures)} of {len(jobs)} folds failed on Ray after "
+                             f"{cfg.max_retries + 1} attempts: {names}; the {kept} finished folds "
+                             f"are kept and rerunning the same command trains only the failed ones")
+    return put_s
+
+
+def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
+    """Wait for every task, writing results as they come; one progress bar over folds.
+    Returns [(job, reason)] for the folds that failed."""
+    from cleanlab_lite.train import loop
+
+    failures = []
+    pending = list(refs)
+    bar = tqdm(total=len(refs), desc="folds on Ray", unit="fold", file=sys.stderr,
+               disable=cfg.quiet, dynamic_ncols=True)
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            job = refs[ready[0]]
+            try:
+                result = ray.get(ready[0])
+            except ray.exceptions.RayError as e:
+                cause = getattr(e, "cause", None) or e     # a task's own exception, or Ray's
+                result = FoldFailure(type(cause).__name__, _first_line(cause))
+            if isinstance(result, FoldFailure):
+                failures.append((job, f"{result.kind}: {result.message}"))
+                loop._say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
+            else:
+                finish(job, result)
+                rec = result.record
+                loop._say(f"{job.desc} done on {rec['node']} ({rec['device']}, "
+                          f"{rec['train_s'] + rec['predict_s']:.1f} s)", cfg.quiet)
+            bar.update(1)
+    except KeyboardInterrupt:   # a running task gets KeyboardInterrupt; its worker survives
+        for ref in pending:
+            ray.cancel(ref)
+        raise
+    finally:
+        bar.close()
+    return failures
+
+
+def _first_line(e) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

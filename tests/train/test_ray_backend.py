@@ -1,0 +1,161 @@
+"""`--backend ray` on a real local Ray (2 CPUs, started once for this module): the same result as
+the local backend, interchangeable run folders, retries, a failing fold, Ctrl-C and resume.
+
+Faults are injected by $CLEAN_LABELS_FAULT, read by the driver and acted on inside the task
+(`loop._inject_fault`): a raised exception or a worker process that really exits."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cleanlab_lite.cli import main
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.train import loop, train_folds
+
+FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
+TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 << 20,
+             logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+def image_ds(n: int = 36, k: int = 3) -> Dataset:
+    """Class c has a bright square in quadrant c, plus noise."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % k
+    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
+    for c in range(k):
+        r, q = divmod(c, 2)
+        X[y == c, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
+    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
+
+
+def fold_files(run: Path) -> list[str]:
+    return sorted(str(p.relative_to(run)) for p in (run / "folds").rglob("*") if p.is_file())
+
+
+def done(run: Path, i: int) -> bool:
+    return (run / "folds" / f"fold-{i}" / "done.json").is_file()
+
+
+def test_ray_equals_local_and_the_runs_are_interchangeable(ray_cluster, tmp_path):
+    ds = image_ds()
+    folds = np.repeat(np.random.default_rng(1).permutation(12) % 3, 3)[None, :]
+    local = train_folds(ds, folds, TrainConfig(folds=3, **FAST), tmp_path / "local")
+    on_ray = train_folds(ds, folds, TrainConfig(folds=3, backend="ray", **FAST), tmp_path / "ray")
+    np.testing.assert_allclose(on_ray.pred_probs, local.pred_probs, atol=1e-5)
+    assert fold_files(tmp_path / "ray") == fold_files(tmp_path / "local")
+    m = on_ray.metrics
+    assert m["backend"] == "ray" and m["trained_folds"] == 3 and m["device"] == "cpu"
+    assert [f["fold"] for f in m["per_fold"]] == [0, 1, 2]
+    assert all(f["node"] and f["device"] == "cpu" and f["task_s"] >= f["train_s"] > 0
+               for f in m["per_fold"])
+    # A local rerun on the Ray run folder (and the other way round) reuses every fold.
+    again = train_folds(ds, folds, TrainConfig(folds=3, **FAST), tmp_path / "ray")
+    back = train_folds(ds, folds, TrainConfig(folds=3, backend="ray", **FAST), tmp_path / "local")
+    assert again.metrics["reused_folds"] == back.metrics["reused_folds"] == 3
+    np.testing.assert_array_equal(again.pred_probs, on_ray.pred_probs)
+
+
+def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, tmp_path, monkeypatch):
+    # fold 0 raises on its first attempt; fold 1's worker process dies (os._exit) on its first.
+    monkeypatch.setenv(loop.FAULT_ENV, "0:raise-once,1:exit-once")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
+    assert res.exit_code == 0, res.output
+    for i in (0, 1):     # the marker each first attempt left before failing
+        assert (run / "folds" / f"fold-{i}" / ".fault-injected").is_file()
+    assert all(done(run, i) for i in range(3))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["backend"] == "ray" and metrics["trained_folds"] == 3
+    assert metrics["oof"]["accuracy"] > 0.9
+    assert np.load(run / "pred_probs.npy").shape == (120, 3)
+
+
+def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabular_csv, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setenv(loop.FAULT_ENV, "2:raise")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
+    assert res.exit_code == 3, res.output
+    # (Ray's own log of the retry may follow in the output; the error is one line.)
+    assert [line for line in res.output.splitlines() if line.startswith("Error:")] == [(
+        f"Error: 1 of 3 folds failed on Ray after 2 attempts: fold 3/3 in {run / 'folds' / 'fold-2'} "
+        f"(RuntimeError: injected fault in fold 3/3); the 2 finished folds are kept and rerunning "
+        f"the same command trains only the failed ones")]
+    assert done(run, 0) and done(run, 1) and not done(run, 2)
+    assert not (run / "pred_probs.npy").exists()
+
+
+def test_ctrl_c_keeps_finished_folds_and_a_rerun_trains_only_the_rest(ray_cluster, tabular_csv,
+                                                                        tmp_path, monkeypatch):
+    """A real SIGINT reaches this process while fold 2 hangs (folds 0 and 1 written): the run
+    exits 130 keeping folds 0 and 1, and the rerun trains fold 2 only."""
+    run = tmp_path / "run"
+    monkeypatch.setenv(loop.FAULT_ENV, "2:sleep")
+
+    def interrupt_when_two_folds_are_done():
+        deadline = time.monotonic() + 60
+        while not (done(run, 0) and done(run, 1)):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_two_folds_are_done, daemon=True).start()
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
+    assert res.exit_code == 130, res.output
+    assert "Interrupted; finished work is kept" in res.output
+    assert done(run, 0) and done(run, 1) and not done(run, 2)
+    assert not (run / "pred_probs.npy").exists()
+
+    monkeypatch.delenv(loop.FAULT_ENV)
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["trained_folds"], metrics["reused_folds"]) == (1, 2)
+    assert [f["reused"] for f in metrics["per_fold"]] == [True, True, False]
+
+
+def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)      # `import ray` raises ImportError
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), "--backend", "ray"])
+    assert res.exit_code == 2
+    assert res.output == ("Error: --backend ray needs Ray, which is not installed here; install it "
+                          "with `pip install 'clean-labels[ray]'` or use --backend local\n")
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ray-address", "auto"], "Error: --ray-address auto needs --backend ray; add --backend ray "
+                                "or drop the option"),
+    (["--backend", "ray", "--cpus-per-fold", "0"], "Error: --cpus-per-fold 0 must be > 0 (e.g. 1)"),
+    (["--backend", "ray", "--device", "cpu", "--gpus-per-fold", "1"],
+     "Error: --gpus-per-fold 1 reserves GPUs that --device cpu does not use; drop one of the "
+     "two options"),
+])
+def test_bad_backend_options_are_exit_2_before_anything_is_written(tabular_csv, tmp_path, args,
+                                                                    message):
+    pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *args])
+    assert res.exit_code == 2 and res.output == message + "\n"
+    assert not run.exists()
