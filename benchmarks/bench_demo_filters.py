@@ -16,7 +16,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cleanlab_lite.scoring import find_label_issues  # noqa: E402
-from cleanlab_lite.scoring.api import FILTERS  # noqa: E402
+from cleanlab_lite.scoring.api import DEFAULT_FILTER, FILTERS  # noqa: E402
 
 
 def prf(flags: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     print("| filter | precision | recall | F1 |\n|---|---|---|---|")
     for f in FILTERS:
         p, r, f1 = prf(find_label_issues(labels, pp, filter_by=f), flipped)
-        print(f"| {f}{' (our default)' if f == 'prune_by_class' else ''} | {p:.3f} | {r:.3f} | {f1:.3f} |")
+        print(f"| {f}{' (our default)' if f == DEFAULT_FILTER else ''} | {p:.3f} | {r:.3f} | {f1:.3f} |")
     from cleanlab.filter import find_label_issues as cl_find
 
     p, r, f1 = prf(cl_find(labels, pp), flipped)

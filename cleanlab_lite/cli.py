@@ -578,14 +578,16 @@ RANK_FLAGS = ("method", "adjust_pred_probs", "filter_by", "frac_noise", "num_to_
                                 "confidence_weighted_entropy.")
 @click.option("--adjust-pred-probs/--no-adjust-pred-probs", default=False,
               help="Subtract the per-class confident thresholds before scoring.")
-@click.option("--filter-by", help="Flagging rule: prune_by_noise_rate | prune_by_class | both | "
+@click.option("--filter-by", help="Flagging rule: adaptive (default) | prune_by_noise_rate | "
+                                   "prune_by_class | both | "
                                    "confident_learning | predicted_neq_given | low_self_confidence "
                                    "| low_normalized_margin.")
 @click.option("--frac-noise", type=float, help="Flag only this fraction of the estimated issues.")
 @click.option("--num-to-remove-per-class", help="Comma list, one count per class (prune_by_* only).")
 @click.option("--min-examples-per-class", type=int, help="Never prune a class below this many rows.")
 @click.option("--cj-argmax", help="confident (argmax over classes above threshold) | cleanlab.")
-@click.option("--estimation-method", help="off_diagonal | off_diagonal_calibrated.")
+@click.option("--estimation-method", help="adaptive (default) | off_diagonal | "
+                                           "off_diagonal_calibrated.")
 @click.option("--device", help="cpu | cuda | auto (torch kernels on the GPU).")
 @click.option("--renormalize", is_flag=True, default=False,
               help="Divide each pred_probs row by its sum instead of rejecting rows not summing to 1.")
@@ -651,6 +653,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
+        click.echo(f"How the count was chosen: {summary['flag_count']['how']}.")
         from cleanlab_lite.run import Run
 
         folder = Run(where)

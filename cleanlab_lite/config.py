@@ -75,7 +75,7 @@ class TrainConfig:
 class RankConfig:
     method: str = "self_confidence"     # label quality score (see scoring.METHODS)
     adjust_pred_probs: bool = False     # subtract per-class confident thresholds first
-    filter_by: str = "prune_by_class"  # see scoring.FILTERS; chosen by F1 (docs/scoring.md)
+    filter_by: str = "adaptive"         # see scoring.FILTERS; chosen by F1 (docs/scoring.md)
     frac_noise: float = 1.0
     num_to_remove_per_class: tuple[int, ...] | None = None
     min_examples_per_class: int = 1
@@ -84,7 +84,7 @@ class RankConfig:
     chunk_rows: int | None = None       # rows per chunk for out-of-core; None: automatic
     # scoring helper's fields (see docs/scoring.md)
     cj_argmax: str = "confident"        # confident (argmax over classes above threshold) | cleanlab
-    estimation_method: str = "off_diagonal"  # off_diagonal | off_diagonal_calibrated
+    estimation_method: str = "adaptive"  # adaptive | off_diagonal | off_diagonal_calibrated
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig, "rank": RankConfig}

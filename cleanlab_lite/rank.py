@@ -96,7 +96,9 @@ def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
     py, nm, inm = cl_count.latent(cal, counts)
     est_off = eng.num_issues("off_diagonal")
     est_cal = eng.num_issues("off_diagonal_calibrated")
-    if cfg.estimation_method == "off_diagonal":
+    if cfg.estimation_method == "adaptive":
+        per_class_est = np.bincount(y[issues_from(eng, "adaptive")], minlength=eng.k)
+    elif cfg.estimation_method == "off_diagonal":
         per_class_est = np.bincount(y[eng.off_diagonal() & ~eng.reduce_mask], minlength=eng.k)
     else:
         joint = cl_count.joint_distribution(cal, counts)
@@ -110,7 +112,51 @@ def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
             "noise_matrix": nm, "inv_noise_matrix": inm, "label_counts": counts,
             "estimated_off_diagonal": est_off, "estimated_calibrated": est_cal,
             "per_class_estimated": per_class_est, "thresholds": s["thresholds"],
+            "estimated_adaptive": eng.num_issues("adaptive"),
+            "flag_count": explain_count(eng, cfg.filter_by, int(issues.sum())),
             "device": eng.device}
+
+
+FILTER_HOW = {
+    "prune_by_noise_rate": "per (given, other) class pair, the calibrated confident joint's count "
+                           "of rows with the largest margin toward the other class",
+    "prune_by_class": "per class, the calibrated confident joint's off-diagonal count of rows "
+                      "with the lowest self-confidence",
+    "both": "rows flagged by both prune_by_noise_rate and prune_by_class",
+    "confident_learning": "rows off the confident joint's diagonal (another class passes its "
+                          "threshold, the mean self-confidence of the rows labeled with it)",
+    "predicted_neq_given": "rows whose most likely class is not the given label",
+    "low_self_confidence": "the off_diagonal estimate's count of rows with the lowest "
+                           "self-confidence",
+    "low_normalized_margin": "the off_diagonal estimate's count of rows with the lowest "
+                             "normalized margin",
+}
+
+
+def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
+    """How the number of flags was chosen: the rule, the estimate and its inputs, one sentence.
+    Written to summary.json as `flag_count` and printed by `rank`."""
+    off = eng.num_issues("off_diagonal")
+    out = {"rule": filter_by, "num_flagged": num_flagged, "confident_learning_count": off,
+           "predicted_neq_given": int((~eng.reduce_mask).sum())}
+    if filter_by != "adaptive":
+        out["how"] = (f"{num_flagged} rows flagged by {filter_by}: {FILTER_HOW[filter_by]}; "
+                      f"plain confident learning counts {off}")
+        return out
+    from cleanlab_lite.scoring.adaptive import adaptive_count
+    a = adaptive_count(eng)
+    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "sample_rows",
+                                  "candidate_sample_rows", "exact")})
+    sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
+                                     f"spaced rows, the count from {a['candidate_sample_rows']} "
+                                     "of the candidates)")
+    out["how"] = (f"the {num_flagged} rows with the lowest self-confidence among the "
+                  f"{a['candidates']} predicted as another class; {a['num_issues']} is how many of "
+                  f"those are off the confident joint's diagonal after temperature scaling to "
+                  f"T = {a['sharpen']} x T_fit = {a['temperature']:.3f} (T_fit = "
+                  f"{a['temperature_fit']:.3f}, fitted to the given labels){sampled}; plain "
+                  f"confident learning (T = 1) counts {off}")
+    return out
 
 
 def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
@@ -137,8 +183,8 @@ def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
     n = res["n"]
-    est = res["estimated_off_diagonal"] if cfg.estimation_method == "off_diagonal" \
-        else res["estimated_calibrated"]
+    est = {"adaptive": res["estimated_adaptive"], "off_diagonal": res["estimated_off_diagonal"],
+           "off_diagonal_calibrated": res["estimated_calibrated"]}[cfg.estimation_method]
     flagged = np.bincount(res["labels"][res["issues"]], minlength=res["k"])
     per_class = [{"class": str(c), "count": int(res["label_counts"][i]), "flagged": int(flagged[i]),
                   "estimated_issues": int(res["per_class_estimated"][i])}
@@ -152,6 +198,8 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "estimation_method": cfg.estimation_method,
         "estimated_num_issues_off_diagonal": int(res["estimated_off_diagonal"]),
         "estimated_num_issues_calibrated": int(res["estimated_calibrated"]),
+        "estimated_num_issues_adaptive": int(res["estimated_adaptive"]),
+        "flag_count": res["flag_count"],
         "method": cfg.method, "adjust_pred_probs": bool(cfg.adjust_pred_probs),
         "filter_by": cfg.filter_by, "cj_argmax": cfg.cj_argmax,
         "classes": [str(c) for c in classes],
@@ -184,6 +232,7 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
         print(f"rank: {summary['num_flagged']} of {summary['n']} rows flagged "
               f"({cfg.filter_by}); estimated noise rate {summary['estimated_noise_rate']:.1%}; "
               f"wrote {out.ranking_path} and summary.json")
+        print(f"how: {summary['flag_count']['how']}")
     return summary
 
 

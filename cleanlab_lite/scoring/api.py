@@ -14,14 +14,17 @@ from __future__ import annotations
 import numpy as np
 
 from cleanlab_lite.scoring import count
+from cleanlab_lite.scoring.adaptive import adaptive_count, lowest
 from cleanlab_lite.scoring.engine import Engine
 
 METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+FILTERS = ("adaptive", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
            "predicted_neq_given", "low_self_confidence", "low_normalized_margin")
-ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
+CLEANLAB_FILTERS = FILTERS[1:]          # the filters cleanlab 2.9 has, with its meanings
+ESTIMATION_METHODS = ("adaptive", "off_diagonal", "off_diagonal_calibrated")
 DEFAULT_METHOD = "self_confidence"
-DEFAULT_FILTER = "prune_by_class"     # best F1 vs true flips (benchmarks/bench_filters.py)
+DEFAULT_FILTER = "adaptive"     # best F1 on real and synthetic noise (docs/scoring.md)
+DEFAULT_ESTIMATION = "adaptive"
 CLIP_LOW = 1e-6
 
 
@@ -133,12 +136,15 @@ def class_priors(labels, pred_probs, *, cj_argmax: str = "confident", renormaliz
     return _latent(labels, pred_probs, cj_argmax, renormalize, device)[0]
 
 
-def estimate_num_issues(labels, pred_probs, *, estimation_method: str = "off_diagonal",
+def estimate_num_issues(labels, pred_probs, *, estimation_method: str = DEFAULT_ESTIMATION,
                         cj_argmax: str = "confident", renormalize: bool = False,
                         device: str = "cpu") -> int:
     """Estimated number of label issues.
 
-    'off_diagonal': rows counted off the confident joint's diagonal whose given label is not
+    'adaptive' (default; cleanlab's default is 'off_diagonal'): the rows predicted as another
+    class that are off the confident joint's diagonal after the pred_probs are temperature-scaled
+    to the given labels and sharpened (scoring/adaptive.py); it does not collapse on a sharp
+    model and tracks human label noise (docs/scoring.md). 'off_diagonal': rows counted off the confident joint's diagonal whose given label is not
     (within 1e-6) the argmax; 'off_diagonal_calibrated': N * (1 - trace of the calibrated joint
     distribution). Same as cleanlab's `num_label_issues`.
     """
@@ -152,8 +158,10 @@ num_label_issues = estimate_num_issues
 
 # ---- filters --------------------------------------------------------------------------------
 def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
-                num_to_remove_per_class=None, min_examples_per_class: int = 1) -> np.ndarray:
-    """Boolean mask of shape (N,): True where the label is flagged as an issue."""
+                num_to_remove_per_class=None, min_examples_per_class: int = 1,
+                joint: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of shape (N,): True where the label is flagged as an issue. `joint`: the
+    (K, K) joint the prune_by_* filters count from (default: the engine's calibrated joint)."""
     _choice("filter_by", filter_by, FILTERS)
     y, n, k = eng.labels, eng.n, eng.k
     if num_to_remove_per_class is not None:
@@ -165,6 +173,10 @@ def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
                              f"it needs one per class ({k})")
     if not 0.0 <= float(frac_noise) <= 1.0:
         raise ValueError(f"frac_noise={frac_noise} is not valid; use a fraction in [0, 1]")
+    if filter_by == "adaptive":
+        eng.ensure_a()
+        candidates = np.where(eng.reduce_mask, np.inf, eng.stats["given"])
+        return lowest(candidates, int(round(adaptive_count(eng)["num_issues"] * frac_noise)))
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         scores = scores_from(eng, filter_by[4:])
         num = eng.num_issues("off_diagonal")
@@ -179,8 +191,8 @@ def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
         mask = eng.off_diagonal().copy()
     else:
         counts = eng.label_counts
-        pcm = count.keep_at_least_n_per_class(eng.calibrated_joint().T, min_examples_per_class,
-                                              frac_noise)
+        joint = eng.calibrated_joint() if joint is None else np.asarray(joint)
+        pcm = count.keep_at_least_n_per_class(joint.T, min_examples_per_class, frac_noise)
         if num_to_remove_per_class is not None:
             pcm = count.prune_counts_per_class(pcm, counts, num_to_remove_per_class)
         eligible = (counts > min_examples_per_class) & (counts > 1)
@@ -232,7 +244,13 @@ def find_label_issues(labels, pred_probs, *, filter_by: str = DEFAULT_FILTER,
     """Flag likely label errors. Returns a boolean mask of shape (N,) (True = issue), or, with
     `return_indices_ranked_by=<method>`, the flagged row indices sorted most suspect first.
 
-    filter_by (cleanlab's meanings):
+    filter_by:
+      adaptive             (default, not in cleanlab) the estimate_num_issues(...,
+                           estimation_method="adaptive") rows with the lowest self-confidence
+                           among those predicted as another class; the count is confident
+                           learning's on temperature-calibrated, sharpened pred_probs
+                           (scoring/adaptive.py, docs/scoring.md)
+    and cleanlab's, with cleanlab's meanings:
       prune_by_noise_rate  per (given k, true j) flag the C[k, j] rows of class k with the
                            largest p_j - p_k (C = calibrated confident joint)
       prune_by_class       per class k flag the rows with the lowest p_k, as many as the joint's

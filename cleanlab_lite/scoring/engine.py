@@ -17,7 +17,7 @@ import numpy as np
 
 from cleanlab_lite.errors import LabelsError, PredProbsError
 from cleanlab_lite.scoring import _kernels, count
-from cleanlab_lite.scoring._source import as_source, concat, map_chunks
+from cleanlab_lite.scoring._source import ArraySource, as_source, concat, map_chunks
 
 CJ_ARGMAX = ("confident", "cleanlab")
 DEVICES = ("cpu", "cuda", "torch-cpu")  # torch-cpu: the torch kernels on the CPU (tests the GPU path)
@@ -162,6 +162,30 @@ class Engine:
             res = self._map(_kernels.pass_adj, renormalize=self.renormalize, t=have["thresholds"])
             have["max_other_adj"] = concat(res, "max_other_adj") if res else np.empty(0)
 
+    def set_thresholds(self, thresholds: np.ndarray) -> None:
+        """Use these per-class thresholds, shape (K,), instead of the mean self-confidences
+        (cleanlab's `thresholds=`); drops everything computed from the old ones."""
+        self.ensure_a()
+        for key in ("guess", "has", "cj", "max_other_adj", "adaptive"):
+            self.stats.pop(key, None)
+        self.stats["thresholds"] = np.asarray(thresholds, dtype=np.float64).reshape(self.k)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The pred_probs rows `rows` (sorted indices) as float64, shape (len(rows), K),
+        renormalized when the engine renormalizes. A file is read chunk by chunk."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if isinstance(self.source, ArraySource):
+            P = np.asarray(self.source.array[rows], dtype=np.float64)
+        else:
+            def fn(chunk, start, stop):
+                lo, hi = np.searchsorted(rows, (start, stop))
+                return {"p": np.asarray(chunk[rows[lo:hi] - start], dtype=np.float64)}
+            res = map_chunks(self.source, fn, chunk_rows=self.chunk_rows, threads=self.threads)
+            P = np.concatenate([r["p"] for r in res]) if res else np.empty((0, self.k))
+        if self.renormalize and len(P):
+            P /= P.sum(axis=1, keepdims=True)
+        return P.reshape(len(rows), self.k)
+
     # ---- derived quantities -------------------------------------------------------------
     @property
     def label_counts(self) -> np.ndarray:
@@ -206,11 +230,14 @@ class Engine:
     def num_issues(self, estimation_method: str = "off_diagonal") -> int:
         if estimation_method == "off_diagonal":
             return int((self.off_diagonal() & ~self.reduce_mask).sum())
+        if estimation_method == "adaptive":
+            from cleanlab_lite.scoring.adaptive import adaptive_count
+            return adaptive_count(self)["num_issues"]
         if estimation_method == "off_diagonal_calibrated":
             joint = count.joint_distribution(self.calibrated_joint(), self.label_counts)
             return int(np.rint((1.0 - joint.trace()) * self.n))
         raise ValueError(f"estimation_method={estimation_method!r} is not valid; use one of "
-                         "off_diagonal, off_diagonal_calibrated")
+                         "adaptive, off_diagonal, off_diagonal_calibrated")
 
     def margin_candidates(self, prune: np.ndarray) -> np.ndarray:
         """Rows flagged by prune_by_noise_rate: for each given class k and other class j, the

@@ -1,0 +1,144 @@
+"""The adaptive flag count: confident learning on calibrated, sharpened pred_probs.
+
+Confident learning counts a row as an issue when another class j passes its threshold t_j (the
+mean p_j of the rows labeled j). That count is too low on human label noise (the mislabeled
+images are the ambiguous ones, rarely above t_j) and collapses on a sharp model (every t_j is
+near 1). The rule here keeps the count but changes the probabilities it is taken on:
+
+  1. fit a temperature T_fit to the GIVEN labels (minimum mean negative log-likelihood of
+     softmax(log p / T); the truth is never used), which undoes the model's over/under-confidence;
+  2. sharpen by a fixed factor: T = SHARPEN * T_fit; as T -> 0 the count grows from the
+     confident-learning count toward the number of rows predicted as another class;
+  3. recompute the thresholds and count the rows, predicted as another class, that are off the
+     confident joint's diagonal at temperature T.
+
+The flags are then the `count` rows with the lowest self-confidence (`filter_by="adaptive"`).
+SHARPEN was tuned on one model per dataset of the real-noise sets (docs/scoring.md). Monotone per
+row, the temperature never changes a row's argmax. On large inputs T_fit and the thresholds come
+from an evenly spaced sample of rows (SAMPLE_CELLS values), and the count from an evenly spaced
+sample of the candidate rows; below that size everything is exact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cleanlab_lite.scoring import count
+
+SHARPEN = 0.45              # T = SHARPEN * T_fit (tuned on the resnet50d real-noise sets)
+SAMPLE_CELLS = 1_000_000    # rows x K used for T_fit and thresholds, and for the candidate test
+LOG_FLOOR = 1e-12           # log(p) floor: an exact zero probability stays finite
+BETA_RANGE = (1e-2, 1e3)    # 1/T searched in this range
+EPS = 1e-6                  # threshold tolerance, as cleanlab's
+
+
+def _softmax(z: np.ndarray, beta: float) -> np.ndarray:
+    a = z * beta
+    a -= a.max(axis=1, keepdims=True)
+    np.exp(a, out=a)
+    a /= a.sum(axis=1, keepdims=True)
+    return a
+
+
+def fit_temperature(P: np.ndarray, y: np.ndarray, iters: int = 60) -> float:
+    """T minimizing the mean NLL of labels `y` under softmax(log P / T); P (n, K), y (n,).
+
+    The NLL is convex in beta = 1/T (its second derivative is the variance of log p under the
+    tempered distribution), so a Newton step kept inside a shrinking bracket converges in a few
+    steps. Returns T in [1/BETA_RANGE[1], 1/BETA_RANGE[0]]."""
+    if len(y) == 0:
+        return 1.0
+    z = np.log(np.clip(P, LOG_FLOOR, None))
+    zy = z[np.arange(len(y)), y]
+    lo, hi = BETA_RANGE
+    beta = 1.0
+    for _ in range(iters):
+        q = _softmax(z, beta)
+        ez = np.einsum("ij,ij->i", q, z)
+        grad = float(np.mean(ez - zy))
+        hess = float(np.mean(np.einsum("ij,ij->i", q, z * z) - ez * ez))
+        if grad > 0:
+            hi = beta
+        else:
+            lo = beta
+        new = beta - grad / hess if hess > 1e-12 else np.nan
+        if not lo < new < hi:
+            new = float(np.sqrt(lo * hi))          # bisect in log space
+        if abs(new - beta) <= 1e-6 * beta or hi / lo < 1 + 1e-9:
+            beta = new
+            break
+        beta = new
+    return float(1.0 / beta)
+
+
+def tempered_thresholds(P: np.ndarray, y: np.ndarray, k: int, temperature: float) -> np.ndarray:
+    """Per-class thresholds (mean tempered self-confidence of the rows labeled k), shape (K,)."""
+    z = np.log(np.clip(P, LOG_FLOOR, None))
+    q = _softmax(z, 1.0 / temperature)
+    return count.confident_thresholds(y, q[np.arange(len(y)), y], k)
+
+
+def off_diagonal_at(P: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
+                    temperature: float) -> np.ndarray:
+    """Rows (of P, shape (n, K)) counted off the confident joint's diagonal at `temperature`:
+    some class passes its threshold and the most likely passing class is not the given one."""
+    if len(y) == 0:
+        return np.zeros(0, dtype=bool)
+    q = _softmax(np.log(np.clip(P, LOG_FLOOR, None)), 1.0 / temperature)
+    q *= q >= thresholds - EPS
+    guess = q.argmax(axis=1)
+    return (q[np.arange(len(y)), guess] > 0) & (guess != y)
+
+
+def evenly_spaced(idx: np.ndarray, m: int) -> np.ndarray:
+    """At most m entries of idx, evenly spaced (all of them when len(idx) <= m)."""
+    if len(idx) <= m:
+        return idx
+    return idx[(np.arange(m, dtype=np.int64) * len(idx)) // m]
+
+
+def adaptive_count(eng) -> dict:
+    """The adaptive number of label issues of an Engine, and how it was obtained.
+
+    Returns {"num_issues", "candidates" (rows whose given label is not the argmax),
+    "counted" (candidates off the diagonal at T, before scaling a sample), "temperature_fit",
+    "sharpen", "temperature", "sample_rows", "candidate_sample_rows", "exact"}."""
+    if "adaptive" in eng.stats:
+        return dict(eng.stats["adaptive"])
+    eng.ensure_a()
+    n, k = eng.n, eng.k
+    y = eng.labels
+    cand = np.flatnonzero(~eng.reduce_mask)
+    budget = max(1, SAMPLE_CELLS // k)
+    sample = evenly_spaced(np.arange(n, dtype=np.int64), budget)
+    cand_s = evenly_spaced(cand, budget)
+    rows = np.union1d(sample, cand_s)
+    P = eng.take(rows)
+    at = {"sample": np.searchsorted(rows, sample), "cand": np.searchsorted(rows, cand_s)}
+    ps, ys = P[at["sample"]], y[sample]
+    t_fit = fit_temperature(ps, ys)
+    temp = SHARPEN * t_fit
+    thr = tempered_thresholds(ps, ys, k, temp)
+    off = off_diagonal_at(P[at["cand"]], y[cand_s], thr, temp)
+    counted = int(off.sum())
+    num = counted if len(cand_s) == len(cand) else int(round(counted * len(cand) / len(cand_s)))
+    info = {"num_issues": num, "candidates": int(len(cand)), "counted": counted,
+            "temperature_fit": t_fit, "sharpen": SHARPEN, "temperature": temp,
+            "sample_rows": int(len(sample)), "candidate_sample_rows": int(len(cand_s)),
+            "exact": bool(len(sample) == n and len(cand_s) == len(cand))}
+    eng.stats["adaptive"] = info
+    return dict(info)
+
+
+def lowest(scores: np.ndarray, m: int) -> np.ndarray:
+    """Mask of the m rows with the lowest score (ties: the lower row index first), shape (N,)."""
+    n = len(scores)
+    mask = np.zeros(n, dtype=bool)
+    m = int(min(max(m, 0), n))
+    if m == 0:
+        return mask
+    cut = np.partition(scores, m - 1)[m - 1]
+    mask = scores < cut
+    short = m - int(mask.sum())
+    if short > 0:
+        mask[np.flatnonzero(scores == cut)[:short]] = True
+    return mask

@@ -1,0 +1,118 @@
+"""The adaptive flag count (filter_by="adaptive", the default) on constructed cases: a sharp model
+where confident learning collapses, sparse noise where it must not over-flag, human-like noise on
+ambiguous rows where confident learning under-counts; and its parts (temperature fit, sampling)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cleanlab_lite.scoring as S
+from cleanlab_lite.scoring import adaptive
+from cleanlab_lite.scoring.engine import Engine
+
+
+def _probs(true, top, k, rng, second=None, second_p=None):
+    """Rows with probability `top` on `true`, the rest spread over the other classes (or
+    `second_p` on class `second` where given)."""
+    n = len(true)
+    p = np.zeros((n, k))
+    others = (true[:, None] + 1 + np.arange(k - 1)[None, :]) % k
+    np.put_along_axis(p, others, (1 - top)[:, None] * rng.dirichlet(np.ones(k - 1), n), axis=1)
+    p[np.arange(n), true] = top
+    if second is not None:
+        rows = np.flatnonzero(second >= 0)
+        p[rows] *= ((1 - second_p[rows]) / (1 - p[rows, second[rows]]))[:, None]
+        p[rows, second[rows]] = second_p[rows]
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def sharp_model(n=5000, k=10, flips=40, seed=0):
+    """A 99%+ accurate, very confident model; the flipped rows are predicted as their true class
+    with 0.6-0.95 (ambiguous images), below every class's mean self-confidence (~0.998)."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, flips, replace=False)
+    given[f] = (true[f] + rng.integers(1, k, flips)) % k
+    top = 1 - 10 ** rng.uniform(-5, -2.5, n)
+    top[f] = rng.uniform(0.6, 0.95, flips)
+    return given, _probs(true, top, k, rng), given != true
+
+
+def sparse_noise(n=4000, k=10, rate=0.05, seed=1):
+    """A decent model (true class 0.55-0.99) with 5% labels flipped into ONE other class each,
+    and 10% hard clean rows where the model leans toward another class (0.3-0.45)."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, int(rate * n), replace=False)
+    given[f] = (true[f] + 1) % k
+    top = rng.uniform(0.55, 0.99, n)
+    hard = np.setdiff1d(rng.choice(n, n // 10, replace=False), f)
+    top[hard] = rng.uniform(0.4, 0.5, len(hard))
+    second = np.full(n, -1)
+    second[hard] = (true[hard] + 2) % k
+    second_p = np.zeros(n)
+    second_p[hard] = rng.uniform(0.3, 0.39, len(hard))
+    return given, _probs(true, top, k, rng, second, second_p), given != true
+
+
+def test_sharp_model_escapes_the_confident_learning_collapse():
+    y, p, truth = sharp_model()
+    assert S.find_label_issues(y, p, filter_by="confident_learning").sum() == 0
+    assert S.find_label_issues(y, p, filter_by="prune_by_noise_rate").sum() == 0
+    flags = S.find_label_issues(y, p)                          # default: adaptive
+    assert flags.sum() >= 10                                   # cleanlab: 0
+    assert (flags & truth).sum() == flags.sum()                # and every flag is a flipped row
+    assert S.estimate_num_issues(y, p) == flags.sum()
+
+
+def test_sparse_noise_is_not_over_flagged():
+    y, p, truth = sparse_noise()
+    flags = S.find_label_issues(y, p)
+    pneq = S.find_label_issues(y, p, filter_by="predicted_neq_given")
+    assert pneq.sum() > 2 * truth.sum()                        # the argmax count would double it
+    assert truth.sum() * 0.8 <= flags.sum() <= truth.sum() * 1.2
+    tp = (flags & truth).sum()
+    assert 2 * tp / (flags.sum() + truth.sum()) >= 0.85
+
+
+def test_flags_are_the_lowest_self_confidence_rows_predicted_as_another_class():
+    y, p, _ = sparse_noise(seed=3)
+    flags = S.find_label_issues(y, p)
+    sc = p[np.arange(len(y)), y]
+    other = p.argmax(axis=1) != y
+    assert not (flags & ~other).any()
+    assert sc[flags].max() <= sc[other & ~flags].min()
+    ranked = S.find_label_issues(y, p, return_indices_ranked_by="self_confidence")
+    np.testing.assert_array_equal(np.sort(ranked), np.flatnonzero(flags))
+    half = S.find_label_issues(y, p, frac_noise=0.5)
+    assert half.sum() == round(flags.sum() * 0.5) and not (half & ~flags).any()
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (20000, 5))
+    truth_p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (truth_p.cumsum(axis=1) < rng.random((20000, 1))).sum(axis=1)   # y ~ softmax(logits)
+    over = np.exp(logits * 2.0)                                          # a model 2x too sharp
+    over /= over.sum(axis=1, keepdims=True)
+    assert adaptive.fit_temperature(over, y) == pytest.approx(2.0, rel=0.05)
+    assert adaptive.fit_temperature(truth_p, y) == pytest.approx(1.0, rel=0.05)
+
+
+def test_sampled_estimate_is_close_to_the_exact_one(monkeypatch):
+    y, p, _ = sparse_noise(n=8000, seed=5)
+    exact = adaptive.adaptive_count(Engine.create(y, p))
+    monkeypatch.setattr(adaptive, "SAMPLE_CELLS", 20000)      # 2,000 rows of 10 classes
+    sampled = adaptive.adaptive_count(Engine.create(y, p))
+    assert exact["exact"] and not sampled["exact"] and sampled["sample_rows"] == 2000
+    assert abs(sampled["num_issues"] - exact["num_issues"]) <= 0.1 * exact["num_issues"]
+
+
+def test_degenerate_inputs():
+    y = np.array([0, 1, 1, 0])
+    p = np.eye(2)[[0, 1, 1, 0]].astype(np.float32)             # every label is the argmax
+    assert S.find_label_issues(y, p).sum() == 0 and S.estimate_num_issues(y, p) == 0
+    empty = S.find_label_issues(np.zeros(0, int), np.zeros((0, 3)))
+    assert empty.shape == (0,)
