@@ -182,7 +182,7 @@ def main(argv=None):
         loaded[path.stem] = (p, y, truth)
         recs.append(evaluate(path.stem, p, y, truth))
         r = recs[-1]
-        print(f"  {path.stem:32s} ours {r['seconds_ours']:.2f} s, cleanlab "
+        print(f"  {path.stem:32s} all our filters {r['seconds_ours']:.2f} s, cleanlab default "
               f"{r['seconds_cleanlab']:.2f} s", flush=True)
     ens, ens_f1 = {}, {}
     for data in sorted({k.rsplit("_", 1)[0] for k in loaded}):

@@ -16,7 +16,9 @@ $GITHUB_STEP_SUMMARY.
 
 A baseline is a CSV of accepted rows. It matches rows by `id` when both the baseline and the
 ranking have an `id` column, otherwise by (`row`, `given_label`), so a row whose label changed
-since it was accepted counts again.
+since it was accepted counts again. A decisions file written by `clean-labels review` (it has a
+`decision` column) is a baseline too: every reviewed row (keep, relabel or drop) is accepted,
+matched with its given label (and a relabeled row also with its new label).
 """
 from __future__ import annotations
 
@@ -117,6 +119,8 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
                             f"rewrite it with --write-baseline") from None
     except pd.errors.EmptyDataError:
         df = pd.DataFrame(columns=["row", "given_label"])
+    if "decision" in df.columns:
+        return _decisions_baseline(path)
     has_id = "id" in df.columns
     has_row = {"row", "given_label"} <= set(df.columns)
     if not (has_id or has_row):
@@ -128,20 +132,43 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _decisions_baseline(path: Path) -> pd.DataFrame:
+    """A decisions file (from `clean-labels review`) as a baseline: every reviewed row is
+    accepted with its given label, and a relabeled row also with its new label (so a run
+    retrained on the exported manifest does not count it again)."""
+    from cleanlab_lite.run import read_decisions
+
+    d = read_decisions(path)
+    rel = d[d["decision"] == "relabel"]
+    out = pd.concat([d, rel.assign(given_label=rel["label"])], ignore_index=True)
+    out.attrs["reviewed"] = True
+    return out
+
+
+def _pairs_isin(ranking: pd.DataFrame, baseline: pd.DataFrame, key: str) -> np.ndarray:
+    """Rows of `ranking` whose (key, given_label) pair is in `baseline`."""
+    def pairs(df):
+        k = df[key].to_numpy(np.int64) if key == "row" else df[key].astype(str).to_numpy()
+        return pd.MultiIndex.from_arrays([k, df["given_label"].astype(str).to_numpy()])
+    return pairs(ranking).isin(pairs(baseline))
+
+
 def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None) -> tuple[np.ndarray, str]:
-    """(accepted (N,) bool, how rows were matched: 'id' | 'row+given_label' | 'none')."""
+    """(accepted (N,) bool, how rows were matched: 'id' | 'id+given_label' | 'row+given_label' |
+    'none'). A decisions file always matches the given label too: a row whose label changed
+    after it was reviewed counts again."""
     n = len(ranking)
     if baseline is None:
         return np.zeros(n, dtype=bool), "none"
-    if "id" in baseline.columns and "id" in ranking.columns:
+    reviewed = baseline.attrs.get("reviewed", False)
+    has_ids = "id" in baseline.columns and (not reviewed or (baseline["id"] != "").all())
+    if has_ids and "id" in ranking.columns:
+        if reviewed:
+            return _pairs_isin(ranking, baseline, "id"), "id+given_label"
         keys = set(baseline["id"].astype(str))
         return ranking["id"].astype(str).isin(keys).to_numpy(), "id"
     if {"row", "given_label"} <= set(baseline.columns):
-        left = pd.MultiIndex.from_arrays([ranking["row"].to_numpy(np.int64),
-                                          ranking["given_label"].astype(str).to_numpy()])
-        right = pd.MultiIndex.from_arrays([baseline["row"].to_numpy(np.int64),
-                                           baseline["given_label"].astype(str).to_numpy()])
-        return left.isin(right), "row+given_label"
+        return _pairs_isin(ranking, baseline, "row"), "row+given_label"
     raise BaselineError("the baseline matches rows by `id` but ranking.csv has no id column; "
                         "add `row` and `given_label` columns to the baseline or rerun train with "
                         "--id-col")

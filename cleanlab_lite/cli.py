@@ -109,8 +109,8 @@ def _overrides(ctx: click.Context) -> dict:
 @click.option("--max-class-issue-rate", metavar="RATE",
               help="Fail when any class has more than this share of its rows flagged: 5% or 0.05.")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV of reviewed, accepted rows (column id, or row + given_label); "
-                   "they do not count.")
+              help="CSV of reviewed, accepted rows (column id, or row + given_label), or a "
+                   "decisions.csv from `review`; they do not count.")
 @click.option("--write-baseline", "write_baseline_to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every flagged row to this CSV as accepted, then check against it.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -143,6 +143,7 @@ def check(ctx, run, manifest, max_issue_rate, max_issues, max_class_issue_rate, 
       clean-labels check run1 --write-baseline accepted.csv      # accept today's suspects
       clean-labels check run1 --baseline accepted.csv --max-issues 0
       clean-labels check run1 --manifest data/manifest.csv --max-issue-rate 5%
+      clean-labels check run1 --baseline run1/decisions.csv --max-issues 0  # reviewed rows
     """
     from cleanlab_lite import check as gate
     from cleanlab_lite.config import load_yaml
@@ -235,6 +236,38 @@ def predict(ctx, run, manifest, out, device, **_):
     click.echo(f"Wrote {res.out}: {res.n} rows x {len(res.classes)} classes, the mean of "
                f"{res.folds} fold models ({res.kind}) in {res.seconds:.1f} s.")
     click.echo(f"Columns are the run's classes, in order: {shown}")
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--top", default=None, type=click.IntRange(1, 1000000),
+              help="Review the N most suspect rows (default: every flagged row).")
+@click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
+@handle_errors
+def review(run, port, top, no_browser):
+    """Review the suspects in the browser; decisions are saved to RUN/decisions.csv.
+
+    Serves a page on 127.0.0.1 (the printed URL carries a random token) showing the suspects in
+    ranking order. Keys: j/k move, a accepts the suggestion, 1-9 pick a top class, / relabels to
+    any class, space keeps, x drops, s skips, u undoes. Each decision is saved at once, so a
+    reload or a restart resumes. Stop with Ctrl-C, then apply the decisions with export.
+
+    \b
+    Examples:
+      clean-labels review run1
+      clean-labels review run1 --top 300 --port 8765 --no-browser
+      clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+    """
+    from cleanlab_lite.review import serve
+
+    res = serve(run, port=port, top=top, open_browser=not no_browser, log=click.echo)
+    c = res.counts
+    click.echo(f"{res.decided} decisions in {res.path} (keep {c['keep']}, relabel {c['relabel']}, "
+               f"drop {c['drop']}).")
+    click.echo(f"Next: clean-labels export {run} --decisions {res.path}   (add --drop-flagged to "
+               f"also drop the flagged rows not reviewed)")
 
 
 # --- data + train (lead) -----------------------------------------------------------------------
@@ -458,8 +491,11 @@ def _print_export(res) -> None:
               help="Output manifest (default RUN/cleaned.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]), default=None,
               help="Output format (default: the input manifest's).")
+@click.option("--decisions", type=click.Path(dir_okay=False), default=None,
+              help="Reviewed decisions (RUN/decisions.csv from `review`, or a spreadsheet with "
+                   "row, given_label, decision, label), applied before the mode.")
 @handle_errors
-def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt):
+def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions):
     """Write a cleaned or relabeled manifest for retraining (never over the input).
 
     \b
@@ -468,15 +504,21 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt):
       clean-labels export run1 --drop-top 250 --out clean.csv
       clean-labels export run1 --drop-flagged --format parquet
       clean-labels export run1 --relabel --min-confidence 0.9
+      clean-labels export run1 --decisions run1/decisions.csv               # reviewed rows only
+      clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+
+    With --decisions, reviewed rows follow their decision (keep stays, relabel gets the new
+    label, drop goes) and the mode acts on the other rows.
     """
     from cleanlab_lite.export import export_run
 
     chosen = [m for m, on in (("drop_top", drop_top is not None), ("drop_flagged", drop_flagged),
                               ("relabel", relabel)) if on]
-    if len(chosen) != 1:
-        raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel")
-    res = export_run(run, mode=chosen[0], drop_top=drop_top, min_confidence=min_confidence,
-                     out=out, fmt=fmt)
+    if len(chosen) > 1 or (not chosen and decisions is None):
+        raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
+                        "(or only --decisions FILE)")
+    res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
+                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
     _print_export(res)
 
 

@@ -38,5 +38,9 @@ class RunFolderError(UserInputError):
     """A run folder is missing a file the command needs (e.g. rank before train)."""
 
 
+class DecisionsError(UserInputError):
+    """A decisions file is unreadable, lacks a column, or names a row or class the run lacks."""
+
+
 class RuntimeFailure(Exception):
     """A failure that is not the user's input (e.g. GPU out of memory); message names the way out."""

@@ -17,7 +17,7 @@ import pandas as pd
 from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.io import file_sha256
-from cleanlab_lite.run import Run
+from cleanlab_lite.run import DECISION_VALUES, Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 
@@ -82,12 +82,20 @@ def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.Dat
     return full.join(rows)
 
 
-def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
+def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None,
                min_confidence: float = 0.0, out: str | Path | None = None,
-               fmt: str | None = None) -> ExportResult:
-    """Write the cleaned or relabeled manifest. `mode` is one of MODES."""
+               fmt: str | None = None, decisions: str | Path | None = None) -> ExportResult:
+    """Write the cleaned or relabeled manifest. `mode` is one of MODES, or None with `decisions`
+    (apply the reviewed decisions only).
+
+    `decisions` (a decisions.csv, see cleanlab_lite.review) come first: relabel rows get the new
+    label (the old one in original_label), drop rows go, keep rows stay as they are; the mode
+    then acts on the rows without a decision. A decision whose given_label no longer matches
+    the row's label is not applied and is listed in the result's notes."""
     run = Run(run)
-    if mode not in MODES:
+    if mode is None and decisions is None:
+        raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
+    if mode is not None and mode not in MODES:
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
@@ -99,15 +107,18 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
     out = Path(out) if out else run.cleaned_path(EXTENSIONS[fmt])
     inputs = [Path(cfg["manifest"]), run.rows_path, run.ranking_path]
+    if decisions is not None:
+        inputs.append(Path(decisions))
     for p in inputs:
         if out.resolve() == p.resolve():
             raise UserInputError(f"--out {out} is an input of this run ({p}); export never "
                                  "overwrites its input: choose another path")
     notes: list[str] = []
-    table = _source_table(run, cfg, fmt, notes)
-    label_col = cfg["data"]["label_col"]
     classes = run.read_classes()
     by_name = {str(c): c for c in classes}
+    reviewed = _reviewed(decisions, ranking, [str(c) for c in classes], notes)
+    table = _source_table(run, cfg, fmt, notes)
+    label_col = cfg["data"]["label_col"]
 
     ranked_rows = ranking["row"].to_numpy(dtype=np.int64)
     ranked = np.zeros(len(table), dtype=bool)
@@ -117,43 +128,78 @@ def export_run(run: str | Path, *, mode: str, drop_top: str | None = None,
     given = ranking["given_label"].astype(str)
     per_class = pd.DataFrame({"class": [str(c) for c in classes]})
     per_class["rows"] = _per_class_counts(per_class, given)
+    open_rows = ranking[~ranking["row"].isin(reviewed["row"])]  # rows the mode decides
+    new_label = pd.Series(dtype=object)                         # row -> new class name
 
     if mode in ("drop_top", "drop_flagged"):
         if mode == "drop_top":
             if drop_top is None:
                 raise UserInputError("--drop-top needs a count or a percentage, e.g. --drop-top 10%")
             k = parse_count(drop_top, len(ranking))
-            drop = ranking.iloc[:k]
+            drop = open_rows[open_rows["row"].isin(ranking["row"].iloc[:k])]
         else:
-            drop = ranking[ranking["is_label_issue"]]
+            drop = open_rows[open_rows["is_label_issue"]]
         keep[drop["row"].to_numpy(dtype=np.int64)] = False
         per_class["dropped"] = _per_class_counts(per_class, drop["given_label"])
-        result = table.iloc[np.flatnonzero(keep)]
-    else:
-        conf = ranking["suggested_confidence"] if "suggested_confidence" in ranking else 1.0
-        change = ranking[ranking["is_label_issue"]
-                         & (ranking["suggested_label"] != ranking["given_label"])
-                         & (pd.Series(conf, index=ranking.index) >= min_confidence)]
-        result = table.iloc[np.flatnonzero(keep)].copy()
-        rows = change["row"].to_numpy(dtype=np.int64)
-        new_vals = [by_name.get(s, s) for s in change["suggested_label"]]
-        if label_col not in result.columns:
-            raise RunFolderError(f"manifest has no column {label_col!r} any more; rerun train")
-        original = pd.Series([None] * len(result), index=result.index, dtype=object)
-        if len(rows):
-            original.loc[rows] = result.loc[rows, label_col].to_numpy()
-            col = result[label_col]
-            if col.dtype != object:
-                vals = pd.Series(new_vals, index=rows).astype(col.dtype)
-            else:
-                vals = pd.Series([str(v) if isinstance(col.iloc[0], str) else v for v in new_vals],
-                                 index=rows, dtype=object)
-            result.loc[rows, label_col] = vals
-        if fmt == "csv" and cfg["manifest_format"] == "csv":
-            original = original.fillna("")
-        result["original_label"] = original
+    elif mode == "relabel":
+        conf = open_rows["suggested_confidence"] if "suggested_confidence" in open_rows else 1.0
+        change = open_rows[open_rows["is_label_issue"]
+                           & (open_rows["suggested_label"] != open_rows["given_label"])
+                           & (pd.Series(conf, index=open_rows.index) >= min_confidence)]
+        new_label = pd.Series(change["suggested_label"].to_numpy(), index=change["row"].to_numpy())
         per_class["relabeled_from"] = _per_class_counts(per_class, change["given_label"])
         per_class["relabeled_to"] = _per_class_counts(per_class, change["suggested_label"])
+    if decisions is not None:
+        for what in DECISION_VALUES:
+            d = reviewed[reviewed["decision"] == what]
+            per_class[f"review_{what}"] = _per_class_counts(per_class, d["given_label"])
+        dropped = reviewed.loc[reviewed["decision"] == "drop", "row"].to_numpy(dtype=np.int64)
+        keep[dropped] = False
+        rel = reviewed[reviewed["decision"] == "relabel"]
+        per_class["review_to"] = _per_class_counts(per_class, rel["label"])
+        new_label = pd.concat([new_label, pd.Series(rel["label"].to_numpy(),
+                                                    index=rel["row"].to_numpy())])
+    result = table.iloc[np.flatnonzero(keep)]
+    if mode == "relabel" or len(new_label):
+        result = _apply_labels(result, new_label, label_col, by_name,
+                               blank_original=fmt == "csv" and cfg["manifest_format"] == "csv")
     write_manifest(result.reset_index(drop=True), out, fmt)
-    return ExportResult(out=out, mode=mode, n_in=len(table), n_out=len(result),
+    name = "+".join(x for x in (mode, "decisions" if decisions is not None else None) if x)
+    return ExportResult(out=out, mode=name, n_in=len(table), n_out=len(result),
                         per_class=per_class, unreadable_dropped=unreadable, notes=notes)
+
+
+def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[str]) -> pd.DataFrame:
+    """The decisions that apply (row, given_label, decision, label); stale ones go to `notes`."""
+    if decisions is None:
+        return pd.DataFrame({"row": pd.Series(dtype=np.int64), "decision": pd.Series(dtype=str)})
+    from cleanlab_lite.review import match_decisions, stale_note
+    from cleanlab_lite.run import read_decisions
+
+    matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))
+    if len(matched.stale):
+        notes.append(stale_note(matched.stale, str(decisions)))
+    return matched.applied
+
+
+def _apply_labels(result: pd.DataFrame, new_label: pd.Series, label_col: str, by_name: dict,
+                  blank_original: bool) -> pd.DataFrame:
+    """Set result[label_col] at the rows of `new_label` (class names), keeping the old value in
+    a new column original_label (empty for rows not relabeled)."""
+    if label_col not in result.columns:
+        raise RunFolderError(f"manifest has no column {label_col!r} any more; rerun train")
+    result = result.copy()
+    rows = new_label.index.to_numpy(dtype=np.int64)
+    new_vals = [by_name.get(s, s) for s in new_label]
+    original = pd.Series([None] * len(result), index=result.index, dtype=object)
+    if len(rows):
+        original.loc[rows] = result.loc[rows, label_col].to_numpy()
+        col = result[label_col]
+        if col.dtype != object:
+            vals = pd.Series(new_vals, index=rows).astype(col.dtype)
+        else:
+            vals = pd.Series([str(v) if isinstance(col.iloc[0], str) else v for v in new_vals],
+                             index=rows, dtype=object)
+        result.loc[rows, label_col] = vals
+    result["original_label"] = original.fillna("") if blank_original else original
+    return result

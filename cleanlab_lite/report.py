@@ -417,9 +417,12 @@ def _heatmap_html(nm: np.ndarray, classes: list[str]) -> str:
 
 def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, shown: int,
                 per_class_html: str, noise_html: str, confusions: list[tuple], plots: list[str],
-                notes: list[str], footer: str) -> str:
+                notes: list[str], footer: str, review_html: str = "") -> str:
     """The page; every dynamic string reaching here is already escaped by its builder."""
-    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
+    from cleanlab_lite.review_page import REVIEW_CSS, REVIEW_JS
+
+    script = SCRIPT + REVIEW_JS
+    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
            f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'")
     card_html = "".join(f'<div class="card"><b>{v}</b>{_e(k)}</div>' for k, v in cards)
@@ -435,7 +438,7 @@ def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, sh
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{CSS}</style></head>
+<title>{_e(title)}</title><style>{CSS}{REVIEW_CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
 <div class="cards">{card_html}</div>
@@ -445,6 +448,7 @@ def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, sh
   aria-label="filter rows"> <label><input id="only-flagged" type="checkbox"> flagged only</label>
   <span class="muted">showing <span id="shown">{shown}</span> of {shown} rows</span></p>
 {worst_html}
+{review_html}
 <h2>Per-class issue rates and out-of-fold accuracy</h2>
 {per_class_html}
 <h2>Estimated noise matrix</h2>
@@ -456,7 +460,7 @@ cells are shaded relative to the largest of them; the diagonal is grey.</p>
 <h2>Plots</h2>
 <div class="plots">{''.join(plots)}</div>
 <p class="muted">{footer}</p>
-<script>{SCRIPT}</script>
+<script>{script}</script>
 </body></html>
 """
 
@@ -498,14 +502,16 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     worst = ranking.head(top).reset_index(drop=True)
     image_src = _image_source(config, rows, run)
     cells: list[tuple[str, str]] = []
+    thumbs: dict[int, str] = {}
     missing = 0
     kind = config.get("kind") or ("image" if image_src else
                                   "tabular" if rows is not None else "pred_probs")
     if image_src is not None:
         col, root = image_src
         paths = rows.set_index("row")[col].reindex(worst["row"]).to_numpy()
-        for p in tqdm(paths, desc="thumbnails", unit="img", disable=None if progress is None else not progress,
-                      leave=False):
+        bar = tqdm(paths, desc="thumbnails", unit="img", leave=False,
+                   disable=None if progress is None else not progress)
+        for row, p in zip(worst["row"].tolist(), bar):
             if p is None or (isinstance(p, float) and np.isnan(p)):
                 cells.append(("thumb", '<span class="muted">no path</span>'))
                 missing += 1
@@ -513,6 +519,7 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
             full = Path(str(p)) if Path(str(p)).is_absolute() else root / str(p)
             try:
                 uri = thumbnail_data_uri(full, thumb_size)
+                thumbs[int(row)] = uri
                 cells.append(("thumb", f'<img alt="{_e(p)}" title="{_e(p)}" src="{uri}" '
                                        f'width="{thumb_size}">'
                                        f'<span class="muted">{_e(_short(str(p), 40))}</span>'))
@@ -585,10 +592,29 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         title=f"clean-labels report: {run.resolve().name}", cards=cards,
         worst_html=_worst_rows_html(worst, cells, kind_label), shown=len(worst),
         per_class_html=_per_class_html(per_class), noise_html=noise_html,
-        confusions=top_confusions(summary, classes), plots=plot_imgs, notes=notes, footer=footer)
+        confusions=top_confusions(summary, classes), plots=plot_imgs, notes=notes, footer=footer,
+        review_html=_review_html(run, ranking, classes, top, thumbs))
     write_text(html_path, page)
     return ReportResult(run=run, html_path=html_path, plots=plot_files, kind=kind, n=n, k=len(names),
                         flagged=flagged, shown=len(worst), missing_images=missing, notes=notes)
+
+
+def _review_html(run: Path, ranking: pd.DataFrame, classes: list[str], top: int,
+                 thumbs: dict[int, str]) -> str:
+    """The review controls (cleanlab_lite.review_page) over the rows shown, folded away until
+    opened: decisions stay in this browser's local storage and download as decisions.csv."""
+    from cleanlab_lite.review import review_items
+    from cleanlab_lite.review_page import fragment
+
+    items, kind = review_items(Run(run), ranking, classes, top=top, images=thumbs)
+    data = {"run_key": str(run.resolve()), "classes": classes, "items": items,
+            "has_id": "id" in ranking.columns, "kind": kind}
+    where = (f"Decisions stay in this browser; download decisions.csv, then apply it with "
+             f"`clean-labels export {run} --decisions decisions.csv`, or use `clean-labels review "
+             f"{run}`, which saves them into the run folder.")
+    return (f'<details id="review-section"><summary><b>Review these {len(items)} rows</b> '
+            f'(keep / relabel / drop, keyboard first)</summary>{fragment("static", data, where)}'
+            f"</details>")
 
 
 def summary_text(result: ReportResult) -> str:

@@ -14,7 +14,8 @@ one line what to do when a file is missing or unreadable. No other module opens 
 Layout (see DESIGN.md "The run folder"):
 
     config.yaml   rows.parquet   classes.json   labels.npy   pred_probs.npy   metrics.json
-    skipped.csv   ranking.csv    summary.json   decisions.csv   report.html   cleaned.<ext>
+    skipped.csv   ranking.csv    summary.json   decisions.csv   review.lock   report.html
+    cleaned.<ext>
     folds/fold-<i>/{model.pt, oof_probs.npy, oof_rows.npy, done.json}
     cache/        the decoded-image cache
     delta/        outputs of `check --manifest`
@@ -49,6 +50,7 @@ SKIPPED = "skipped.csv"
 RANKING = "ranking.csv"
 SUMMARY = "summary.json"
 DECISIONS = "decisions.csv"
+REVIEW_LOCK = "review.lock"  # held by a running `clean-labels review`
 REPORT = "report.html"
 FOLDS = "folds"
 CACHE = "cache"
@@ -56,7 +58,7 @@ DELTA = "delta"
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
 # the files this module owns at the top of a run folder
 NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, SUMMARY,
-         DECISIONS, REPORT)
+         DECISIONS, REVIEW_LOCK, REPORT)
 
 # ranking.csv
 RANKING_COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label",
@@ -67,6 +69,10 @@ TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
 FALSE_STRINGS = {"false", "0", "no", "f", "n", ""}
 CSV_BLOCK_ROWS = 200_000    # ranking.csv rows per CSV block formatted on one thread
 DECIMALS = 6                # ranking.csv float columns (short strings format 3x faster)
+
+# decisions.csv
+DECISION_VALUES = ("keep", "relabel", "drop")
+DECISION_COLUMNS = ("row", "id", "given_label", "decision", "label", "time")
 
 # fold folders
 MODEL = "model.pt"
@@ -119,6 +125,7 @@ class Run:
     ranking_path = property(lambda self: self.path / RANKING)
     summary_path = property(lambda self: self.path / SUMMARY)
     decisions_path = property(lambda self: self.path / DECISIONS)
+    review_lock_path = property(lambda self: self.path / REVIEW_LOCK)
     report_path = property(lambda self: self.path / REPORT)
     folds_dir = property(lambda self: self.path / FOLDS)
     cache_dir = property(lambda self: self.path / CACHE)
@@ -425,6 +432,71 @@ class Run:
                 if best is None or data.stat().st_mtime > best[0].stat().st_mtime:
                     best = (data, shape)
         return None if best is None else np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
+
+
+def read_decisions(path: str | os.PathLike):
+    """A decisions CSV (RUN/decisions.csv from `review`, or one made in a spreadsheet) as a
+    DataFrame: row (int64, when the file has it), id, given_label, decision, label, time
+    (strings) and line (its line in the file). Lines whose decision is empty or `skip` are left
+    out; anything else that is not keep | relabel | drop is a DecisionsError naming the line."""
+    import pandas as pd
+
+    from cleanlab_lite.errors import DecisionsError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DecisionsError(f"decisions file {path} not found; write it with `clean-labels review "
+                             "RUN` or as a CSV with columns row, given_label, decision, label")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame(columns=["row", "given_label", "decision", "label"])
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DecisionsError(f"decisions file {path} is not a readable CSV ({type(e).__name__}); "
+                             "save it as UTF-8 CSV") from None
+    if not ({"given_label", "decision"} <= set(df.columns) and {"row", "id"} & set(df.columns)):
+        raise DecisionsError(f"decisions file {path} has columns {', '.join(df.columns) or '(none)'}; "
+                             "it needs given_label, decision and row (or id) columns")
+    for col in ("label", "time"):
+        if col not in df.columns:
+            df[col] = ""
+    df["line"] = np.arange(2, len(df) + 2)
+    df["decision"] = df["decision"].str.strip().str.lower()
+    df = df[~df["decision"].isin(["", "skip"])].copy()
+    bad = ~df["decision"].isin(DECISION_VALUES)
+    if bad.any():
+        r = df[bad].iloc[0]
+        raise DecisionsError(f"decisions file {path} line {r['line']}: decision {r['decision']!r} "
+                             "is not keep, relabel, drop or skip; fix that cell")
+    empty = (df["decision"] == "relabel") & (df["label"].str.strip() == "")
+    if empty.any():
+        raise DecisionsError(f"decisions file {path} line {df[empty].iloc[0]['line']}: relabel needs "
+                             "the new class in column label; fill it in or choose keep or drop")
+    key = "row" if "row" in df.columns else "id"
+    if key == "row":
+        rows = pd.to_numeric(df["row"], errors="coerce")
+        nonint = rows.isna() | (rows != rows.round())
+        if nonint.any():
+            r = df[nonint].iloc[0]
+            raise DecisionsError(f"decisions file {path} line {r['line']}: row {r['row']!r} is not "
+                                 "a row number; use the row column of ranking.csv")
+        df["row"] = rows.astype(np.int64)
+    dup = df[key].duplicated(keep=False)
+    if dup.any():
+        first = df.loc[dup, key].iloc[0]
+        lines = df.loc[dup & (df[key] == first), "line"].tolist()
+        raise DecisionsError(f"decisions file {path}: {key} {first} has decisions on lines "
+                             f"{', '.join(map(str, lines))}; keep one of them")
+    return df.reset_index(drop=True)
+
+
+def write_decisions(path: str | os.PathLike, decisions, *, with_id: bool) -> None:
+    """Write decisions (a DataFrame with DECISION_COLUMNS) sorted by row, atomically; the id
+    column only `with_id`."""
+    cols = [c for c in DECISION_COLUMNS if with_id or c != "id"]
+    out = decisions.reindex(columns=cols).fillna("").sort_values("row", kind="stable")
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def test_bad_config_file(tabular_csv, tmp_path):
 def test_export_needs_exactly_one_mode(tmp_path):
     r = run("export", tmp_path, "--drop-flagged", "--relabel")
     assert r.exit_code == 2
-    assert error_line(r) == "Error: choose exactly one of --drop-top N|P%, --drop-flagged or --relabel"
+    assert error_line(r) == ("Error: choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
+                              "(or only --decisions FILE)")
 
 
 def test_export_before_train(tmp_path):

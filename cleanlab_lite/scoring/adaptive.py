@@ -15,8 +15,9 @@ near 1). The rule here keeps the count but changes the probabilities it is taken
 The flags are then the `count` rows with the lowest self-confidence (`filter_by="adaptive"`).
 SHARPEN was tuned on one model per dataset of the real-noise sets (docs/scoring.md). Monotone per
 row, the temperature never changes a row's argmax. On large inputs T_fit and the thresholds come
-from an evenly spaced sample of rows (SAMPLE_CELLS values), and the count from an evenly spaced
-sample of the candidate rows; below that size everything is exact.
+from an evenly spaced sample of the rows ordered by class (SAMPLE_CELLS values, at least
+MIN_ROWS_PER_CLASS rows per class on average), and the count from an evenly spaced sample of the
+candidate rows; below that size everything is exact.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from cleanlab_lite.scoring import count
 
 SHARPEN = 0.45              # T = SHARPEN * T_fit (tuned on the resnet50d real-noise sets)
 SAMPLE_CELLS = 1_000_000    # rows x K used for T_fit and thresholds, and for the candidate test
+MIN_ROWS_PER_CLASS = 20     # ... but at least this many rows per class on average (large K)
 LOG_FLOOR = 1e-12           # log(p) floor: an exact zero probability stays finite
 BETA_RANGE = (1e-2, 1e3)    # 1/T searched in this range
 EPS = 1e-6                  # threshold tolerance, as cleanlab's
@@ -49,13 +51,14 @@ def fit_temperature(P: np.ndarray, y: np.ndarray, iters: int = 60) -> float:
         return 1.0
     z = np.log(np.clip(P, LOG_FLOOR, None))
     zy = z[np.arange(len(y)), y]
+    z2 = z * z
     lo, hi = BETA_RANGE
     beta = 1.0
     for _ in range(iters):
         q = _softmax(z, beta)
         ez = np.einsum("ij,ij->i", q, z)
         grad = float(np.mean(ez - zy))
-        hess = float(np.mean(np.einsum("ij,ij->i", q, z * z) - ez * ez))
+        hess = float(np.mean(np.einsum("ij,ij->i", q, z2) - ez * ez))
         if grad > 0:
             hi = beta
         else:
@@ -108,8 +111,10 @@ def adaptive_count(eng) -> dict:
     n, k = eng.n, eng.k
     y = eng.labels
     cand = np.flatnonzero(~eng.reduce_mask)
-    budget = max(1, SAMPLE_CELLS // k)
-    sample = evenly_spaced(np.arange(n, dtype=np.int64), budget)
+    budget = max(SAMPLE_CELLS // k, MIN_ROWS_PER_CLASS * k)
+    small = y.astype(np.int16) if k < 2**15 else y          # radix sort for small ints
+    by_class = np.argsort(small, kind="stable")          # a sample spread over every class
+    sample = np.sort(evenly_spaced(by_class, budget))
     cand_s = evenly_spaced(cand, budget)
     rows = np.union1d(sample, cand_s)
     P = eng.take(rows)

@@ -116,3 +116,12 @@ def test_degenerate_inputs():
     assert S.find_label_issues(y, p).sum() == 0 and S.estimate_num_issues(y, p) == 0
     empty = S.find_label_issues(np.zeros(0, int), np.zeros((0, 3)))
     assert empty.shape == (0,)
+
+
+def test_sample_covers_every_class_when_k_is_large(monkeypatch):
+    y, p, _ = sparse_noise(n=6000, k=50, rate=0.1, seed=7)
+    exact = adaptive.adaptive_count(Engine.create(y, p))
+    monkeypatch.setattr(adaptive, "SAMPLE_CELLS", 1000)       # would be 20 rows for 50 classes
+    sampled = adaptive.adaptive_count(Engine.create(y, p))
+    assert sampled["sample_rows"] == adaptive.MIN_ROWS_PER_CLASS * 50
+    assert abs(sampled["num_issues"] - exact["num_issues"]) <= 0.15 * exact["num_issues"]
