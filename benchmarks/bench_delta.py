@@ -39,6 +39,7 @@ import pandas as pd
 FLIP_FRAC = 0.01        # share of the base rows whose label the edit flips
 NEW_FRAC = 0.02         # new rows, as a share of all rows
 NEW_WRONG_FRAC = 0.2    # share of the new rows that carry a wrong label
+GATE_LIMIT = "5%"       # --max-issue-rate of the gate: at most 5% of the changed rows suspect
 
 
 def _cli() -> list[str]:
@@ -128,7 +129,8 @@ def gate(work: Path, run: Path, *, repeats: int = 2) -> dict:
     runs = []
     for _ in range(repeats):
         res = timed(_cli() + ["check", str(run), "--manifest", str(work / "current.csv"),
-                              "--json", str(work / "check.json")], work / "check.log")
+                              "--max-issue-rate", GATE_LIMIT, "--json", str(work / "check.json")],
+                    work / "check.log")
         if res["rc"] not in (0, 1):
             raise SystemExit(f"check failed (exit {res['rc']}):\n{res['out']}")
         runs.append(res)
