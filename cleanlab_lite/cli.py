@@ -179,8 +179,11 @@ def check(ctx, run, manifest, max_issue_rate, max_issues, max_class_issue_rate, 
                    f"{result.delta['ranking']}) or accept reviewed rows with --write-baseline.")
         ctx.exit(1)
     if not result.passed:
-        click.echo(f"Next: review with `clean-labels report {run}`, then accept reviewed rows with "
-                   f"--write-baseline or drop them with `clean-labels export {run} --drop-flagged`.")
+        from cleanlab_lite.run import Run
+
+        click.echo(f"Next: review with `clean-labels review {run}` and pass its decisions with "
+                   f"--baseline {Run(run).decisions_path}, accept today's suspects with "
+                   f"--write-baseline, or drop them with `clean-labels export {run} --drop-flagged`.")
         ctx.exit(1)
 
 
@@ -273,7 +276,7 @@ def review(run, port, top, no_browser):
 # --- data + train (lead) -----------------------------------------------------------------------
 
 DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings", "data_root",
-                "group_col", "weight_col", "image_size", "skip_bad")
+                "group_col", "weight_col", "image_size", "skip_bad", "allow_outside_root")
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
                  "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
                  "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
@@ -300,8 +303,11 @@ def data_options(fn):
         click.option("--image-size", type=int, default=None,
                      help="Resize images to SxS pixels (default: their own size if all equal)."),
         click.option("--skip-bad", is_flag=True,
-                     help="Leave out missing/corrupt images (listed in RUN/skipped.csv) "
-                          "instead of stopping."),
+                     help="Leave out missing/corrupt images and rows with unparsable numbers "
+                          "(listed in RUN/skipped.csv) instead of stopping."),
+        click.option("--allow-outside-root", is_flag=True,
+                     help="Accept image paths that resolve outside --data-root (absolute, ../, "
+                          "symlinks)."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -386,8 +392,9 @@ def build_configs(ctx: click.Context, config_path):
     ydata = dict(y.get("data", {}))
     if "feature_cols" in ydata:
         ydata["feature_cols"] = _split_cols(ydata["feature_cols"])
-    data_cfg = build(DataConfig, ydata, data_layer, source=str(config_path or "flags"))
-    train_cfg = build(TrainConfig, y.get("train", {}), train_layer, source=str(config_path or "flags"))
+    sources = (str(config_path), "flags")
+    data_cfg = build(DataConfig, ydata, data_layer, source=sources)
+    train_cfg = build(TrainConfig, y.get("train", {}), train_layer, source=sources)
     return data_cfg, train_cfg
 
 
@@ -666,7 +673,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
             raise ConfigError(f"--num-to-remove-per-class {flags['num_to_remove_per_class']!r} is not "
                               "a comma list of integers; write e.g. 5,0,1") from None
     cfg = build(RankConfig, load_yaml(config_path).get("rank", {}), flags,
-                source=str(config_path or "flags"))
+                source=(str(config_path), "flags"))
     if pred_probs:
         if run:
             raise ConfigError(f"pass either a run folder ({run}) or --pred-probs, not both")
@@ -702,5 +709,6 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
         _print_top_suspects(folder)
-        click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
-                   f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")
+        click.echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
+                   f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
+                   f"{where} --max-issue-rate 2%")

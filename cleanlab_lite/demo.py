@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.config import DataConfig, RankConfig, TrainConfig
+from cleanlab_lite.config import DataConfig, RankConfig, TrainConfig, build
+from cleanlab_lite.errors import ConfigError
 
 
 def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str = "auto",
@@ -20,12 +21,14 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     from cleanlab_lite.run import Run
 
     t0 = time.perf_counter()
+    if not 0.0 <= noise < 1.0:     # checked before anything is written
+        raise ConfigError(f"--noise {noise!r} must be at least 0 and below 1; use e.g. 0.1")
+    data_cfg = DataConfig(id_col="id", feature_cols=None)
+    train_cfg = build(TrainConfig, {"device": device, "quiet": quiet, "seed": seed}, source="flags")
     out = Path(out)
     manifest = write_digits(out / "data", noise=noise, seed=seed)
     log(f"Wrote 1797 digit images and {manifest} with {noise:.0%} of labels flipped")
     run = Run(out / "run")
-    data_cfg = DataConfig(id_col="id", feature_cols=None)
-    train_cfg = TrainConfig(device=device, quiet=quiet, seed=seed)
     summary = run_train(manifest, data_cfg, train_cfg, run.path, log=log)
     m = summary["metrics"]
     log(f"train:  5-fold {m.get('model', '')} on {m.get('device', '?')}, out-of-fold accuracy "

@@ -80,3 +80,28 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def check_input_file(path, what: str, exc: type[Exception] | None = None) -> Path:
+    """`path` as a Path when it is a regular file; else `exc` (default UserInputError) naming
+    `what` (e.g. 'manifest'). FIFOs, devices and sockets are refused before anything opens them,
+    so a named pipe cannot hang a job."""
+    import stat
+
+    from cleanlab_lite.errors import UserInputError
+
+    exc = exc or UserInputError
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise exc(f"{what} {p} not found; check the path") from None
+    except OSError as e:
+        raise exc(f"{what} {p} cannot be read ({e.strerror}); check the path and its "
+                  "permissions") from None
+    if stat.S_ISDIR(mode):
+        raise exc(f"{what} {p} is a folder; pass a file")
+    if not stat.S_ISREG(mode):
+        raise exc(f"{what} {p} is not a regular file (a FIFO, device or socket); pass a "
+                  "regular file")
+    return p

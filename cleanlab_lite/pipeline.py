@@ -27,6 +27,20 @@ def _check_out(manifest: Path, out: Path) -> None:
                              "choose another folder")
 
 
+def _check_against_data(ds, cfg: TrainConfig) -> None:
+    """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
+    run before any run file is written; the values alone were checked by config.RULES."""
+    import torch
+
+    from cleanlab_lite.train import losses, models
+    from cleanlab_lite.train.loop import resolve_device
+
+    resolve_device(cfg.device)
+    models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
+    losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
+    losses.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
@@ -45,10 +59,12 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     ds = loaded.dataset
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
+    _check_against_data(ds, train_cfg)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
         count = run.write_skipped(loaded.skipped)
-        log(f"Skipped {count} unreadable image(s) (--skip-bad): listed in {run.skipped_path}")
+        log(f"Warning: left out {count} unusable row(s) (--skip-bad), e.g. row "
+            f"{loaded.skipped[0][0]}: {loaded.skipped[0][2]}; listed in {run.skipped_path}")
     data_root = data_cfg.data_root or str(manifest.parent)
     resolved = {
         "manifest": str(manifest.resolve()),

@@ -17,40 +17,12 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
+from cleanlab_lite.io import check_input_file
 from cleanlab_lite.run import Run
-from cleanlab_lite.scoring import CJ_ARGMAX, FILTERS, METHODS, ESTIMATION_METHODS
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 
-
-
-# ---- config checks -------------------------------------------------------------------------
-def check_config(cfg: RankConfig) -> RankConfig:
-    """Turn invalid option values into one-line ConfigErrors (exit 2) naming the valid ones."""
-    def one_of(opt, value, valid):
-        if value not in valid:
-            raise ConfigError(f"--{opt.replace('_', '-')} {value!r} is not valid; use one of "
-                              f"{', '.join(valid)}")
-    one_of("method", cfg.method, METHODS)
-    one_of("filter_by", cfg.filter_by, FILTERS)
-    one_of("cj_argmax", cfg.cj_argmax, CJ_ARGMAX)
-    one_of("estimation_method", cfg.estimation_method, ESTIMATION_METHODS)
-    one_of("device", cfg.device, ("cpu", "cuda", "auto"))
-    if cfg.adjust_pred_probs and cfg.method == "confidence_weighted_entropy":
-        raise ConfigError("--adjust-pred-probs does not apply to --method confidence_weighted_entropy; "
-                          "use self_confidence or normalized_margin, or drop --adjust-pred-probs")
-    if not 0.0 <= float(cfg.frac_noise) <= 1.0:
-        raise ConfigError(f"--frac-noise {cfg.frac_noise} is not valid; use a fraction in [0, 1]")
-    if int(cfg.min_examples_per_class) < 0:
-        raise ConfigError(f"--min-examples-per-class {cfg.min_examples_per_class} is negative; use 0 or more")
-    if cfg.chunk_rows is not None and int(cfg.chunk_rows) < 1:
-        raise ConfigError(f"--chunk-rows {cfg.chunk_rows} is not valid; use a positive row count")
-    if cfg.num_to_remove_per_class is not None and cfg.filter_by not in (
-            "prune_by_noise_rate", "prune_by_class", "both"):
-        raise ConfigError("--num-to-remove-per-class works only with --filter-by prune_by_class, "
-                          f"prune_by_noise_rate or both, not {cfg.filter_by}")
-    return cfg
 
 
 def resolve_device(device: str) -> str:
@@ -72,7 +44,6 @@ def resolve_device(device: str) -> str:
 # ---- the computation -----------------------------------------------------------------------
 def score(labels: np.ndarray, pred_probs, cfg: RankConfig) -> dict:
     """Scores, flags and estimates for one (labels, pred_probs) pair; arrays of shape (N,)."""
-    cfg = check_config(cfg)
     eng = Engine.create(labels, pred_probs, renormalize=cfg.renormalize, cj_argmax=cfg.cj_argmax,
                         device=resolve_device(cfg.device), chunk_rows=cfg.chunk_rows)
     # ask pass A for everything it will be needed for, so each pass runs once
@@ -238,8 +209,15 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
 
 # ---- entry points ---------------------------------------------------------------------------
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
-    """Map label values (names or integer indices) to class indices; returns (labels, classes)."""
+    """Map label values (names or integer indices) to class indices; returns (labels, classes).
+    Float values must be whole numbers (3.0 is class 3; 2.5 is an error, not a class name)."""
     vals = np.asarray(values)
+    if vals.dtype.kind == "f":
+        bad = ~np.isfinite(vals) | (vals != np.round(vals))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise LabelsError(f"{where}, row {i}: label {float(vals[i])!r} is not a whole number; labels "
+                              "are class indices (0..K-1) or class names")
     if classes is not None:
         index = {str(c): i for i, c in enumerate(classes)}
         keys = vals.astype(str) if vals.dtype.kind != "f" else np.array(
@@ -265,7 +243,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     """Rank a train run folder: reads pred_probs.npy (in chunks), labels.npy (or rows.parquet +
     the label column), classes.json; writes ranking.csv and summary.json into it."""
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     run = Run(run_dir)
     run.require_dir("pass the --out folder of `clean-labels train`")
     pp = run.require_pred_probs()
@@ -325,7 +303,7 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
     """
     t0 = time.perf_counter()
-    cfg = check_config(cfg or RankConfig())
+    cfg = cfg or RankConfig()   # checked when made (config.RULES)
     out = Run(out_dir)
     if out.path.exists() and not out.path.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
@@ -350,9 +328,7 @@ def _k_of(pred_probs) -> int:
 def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str | None = None):
     """Labels for `rank --labels`: a `.npy` of ints, or a manifest (csv/parquet/jsonl) column.
     Returns (labels, classes, ids)."""
-    p = Path(path)
-    if not p.is_file():
-        raise LabelsError(f"labels file {p} not found; pass a .npy of class indices or a manifest")
+    p = check_input_file(path, "labels file", LabelsError)
     if p.suffix.lower() == ".npy":
         try:
             vals = np.load(p, allow_pickle=False)
@@ -365,13 +341,11 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
             return check_labels(vals, len(vals), k, name=str(p)), cls, None
         labels, cls = labels_from_values(vals, classes, k, str(p))
         return labels, cls, None
-    try:
-        from cleanlab_lite.data.manifest import read_manifest
-        df = read_manifest(p)
-    except ImportError:  # pragma: no cover - the lead's module is part of the package
-        import pandas as pd
-        df = pd.read_csv(p)
+    from cleanlab_lite.data.load import check_unique_ids
+    from cleanlab_lite.data.manifest import read_manifest
+
     col = label_col or "label"
+    df = read_manifest(p, text_cols=(col, id_col))
     if col not in df.columns:
         raise LabelsError(f"manifest {p} has no column {col!r} (columns: {', '.join(map(str, df.columns[:10]))}); "
                           "pass the label column with --label-col")
@@ -382,6 +356,7 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
     if id_col:
         if id_col not in df.columns:
             raise LabelsError(f"manifest {p} has no id column {id_col!r}; fix --id-col")
+        check_unique_ids(df[id_col], f"manifest {p}", id_col)
         ids = df[id_col].astype(str).to_numpy()
     labels, cls = labels_from_values(df[col].to_numpy(), classes, k, f"manifest {p} column {col!r}")
     return labels, cls, ids

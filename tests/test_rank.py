@@ -218,7 +218,7 @@ def test_cli_rank_ensemble_of_two_files(tmp_path):
     (["--method", "bogus"], "Error: --method 'bogus' is not valid; use one of self_confidence, "
                             "normalized_margin, confidence_weighted_entropy"),
     (["--filter-by", "x"], "Error: --filter-by 'x' is not valid; use one of adaptive, prune_by_noise_rate"),
-    (["--frac-noise", "2"], "Error: --frac-noise 2.0 is not valid; use a fraction in [0, 1]"),
+    (["--frac-noise", "2"], "Error: --frac-noise 2.0 must be in [0, 1]; use e.g. 1.0"),
     (["--num-to-remove-per-class", "1,a"], "Error: --num-to-remove-per-class '1,a' is not a comma list"),
     (["--device", "cuda"], None),
 ])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,10 +34,13 @@ class DecodedImages:
 
 
 def _probe(path: str):
-    """(width, height, mode) from the header only, or an error string."""
+    """(width, height, mode) from the header only, or an error string. Only regular files are
+    opened: a FIFO or device would block or never end."""
     from PIL import Image
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "is not a regular file (a folder, FIFO or device)"
         with Image.open(path) as im:
             return im.size[0], im.size[1], im.mode
     except FileNotFoundError:
@@ -137,6 +141,32 @@ def _choose_size(good: list[tuple[int, int, str]], image_size: int | None) -> tu
     return channels, int(image_size)
 
 
+def available_memory() -> int:
+    """Bytes of memory available to this process now (MemAvailable), or total RAM."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(n: int, channels: int, size: int, workers: int) -> None:
+    """Refuse, before decoding, a size whose pixels cannot fit: training holds the (N, C, S, S)
+    uint8 array in memory, and each decode worker holds about 8 bytes per pixel of one image
+    (RGB copy, resize buffer, float intermediates)."""
+    need = n * channels * size * size + workers * 8 * channels * size * size
+    have = available_memory()
+    if need > have:
+        fits = int((have / (n * channels + workers * 8 * channels)) ** 0.5)
+        raise ImageError(f"--image-size {size} needs about {need / 2**30:.1f} GiB of memory for "
+                         f"{n} images of {channels} channel(s), more than the "
+                         f"{have / 2**30:.1f} GiB available; use --image-size {min(fits, 224)} "
+                         "or less")
+
+
 def _decode_all(paths, target: Path, spans, workers, path_col, rows, image_size, skip_bad):
     """Probe headers, then decode into `target` (written atomically). Returns (shape, bad)."""
     # Pass 1: headers only (cheap) -> sizes, modes and the files that are missing or corrupt.
@@ -148,6 +178,7 @@ def _decode_all(paths, target: Path, spans, workers, path_col, rows, image_size,
     if not good:
         raise ImageError("no image in the manifest could be read; check --path-col and --data-root")
     channels, size = _choose_size(good, image_size)
+    _check_memory(len(paths), channels, size, workers)
     shape = (len(paths), channels, size, size)
     # Pass 2: pixels. Files whose header read but whose pixels did not decode join `bad`.
     with atomic_path(target) as tmp:
@@ -179,7 +210,6 @@ def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col:
         reused = False
         if cache_dir is not None:
             cache_dir = Path(cache_dir)
-            cache_dir.mkdir(parents=True, exist_ok=True)
             key = _cache_key(paths, image_size)
             cache_path = cache_dir / f"images-{key}.u8"
             meta_path = cache_dir / f"images-{key}.json"

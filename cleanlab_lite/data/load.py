@@ -1,16 +1,18 @@
 """Turn a manifest into a validated Dataset: columns, labels, class map, features or images."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.config import DataConfig
+from cleanlab_lite.config import LABEL_COLUMNS, DataConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.data.manifest import read_manifest
-from cleanlab_lite.errors import ColumnError, DataError
+from cleanlab_lite.errors import ColumnError, DataError, ImageError
+from cleanlab_lite.io import check_input_file
 
 RESERVED = ("row", "fold")
 
@@ -53,31 +55,107 @@ def encode_labels(values: pd.Series, manifest, col: str) -> tuple[np.ndarray, li
     return codes.astype(np.int64), [str(c) for c in classes]
 
 
-def _numeric_matrix(df: pd.DataFrame, cols: list[str], manifest) -> np.ndarray:
+def _rows_text(rows) -> str:
+    rows = [int(r) for r in rows]
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows[:5])) + more
+
+
+def _as_numbers(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """(column as numbers, mask of non-empty cells that are not numbers)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col, np.zeros(len(col), dtype=bool)
+    num = pd.to_numeric(col, errors="coerce")
+    return num, (num.isna() & col.notna()).to_numpy()
+
+
+def _is_mostly_numeric(col: pd.Series) -> bool:
+    """A column whose non-empty cells are numbers, but for a minority (stray text)."""
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    num, bad = _as_numbers(col)
+    return bool(num.notna().sum() > bad.sum())
+
+
+def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool):
+    """(X float32 (N', D), kept positions, skipped (row, '', reason)) for feature columns `cols`.
+
+    A cell that is not a number is an error naming its rows, or with skip_bad its row is left
+    out (and listed in skipped)."""
+    numbers, bad_any = {}, np.zeros(len(df), dtype=bool)
+    skipped = []
     for c in cols:
-        if not pd.api.types.is_numeric_dtype(df[c]):
+        num, bad = _as_numbers(df[c])
+        if bad.all():
             raise ColumnError(f"manifest {manifest}: feature column {c!r} is not numeric "
                               f"(dtype {df[c].dtype}); encode it as numbers or leave it out "
                               "of --feature-cols")
-    X = df[cols].to_numpy(dtype=np.float32)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        r, j = map(int, np.argwhere(bad)[0])
-        raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[r])}: feature {cols[j]!r} "
-                        f"is {X[r, j]} (NaN or infinite); fill or drop such rows before training")
-    return X
+        if bad.any():
+            rows = df["row"].to_numpy()[bad]
+            first = df[c].to_numpy()[bad][0]
+            if not skip_bad:
+                verb = "holds" if len(rows) == 1 else "hold"
+                raise DataError(f"manifest {manifest}, column {c!r}: {_rows_text(rows)} {verb} text "
+                                f"that is not a number (e.g. {first!r}); fix the cells, leave "
+                                "the column out of --feature-cols, or pass --skip-bad to drop "
+                                "those rows")
+            skipped += [(int(r), "", f"column {c!r}: {v!r} is not a number")
+                        for r, v in zip(rows, df[c].to_numpy()[bad])]
+        numbers[c] = num
+        bad_any |= bad
+    kept = np.flatnonzero(~bad_any)
+    X = pd.DataFrame(numbers).iloc[kept].to_numpy(dtype=np.float32)
+    nonfinite = ~np.isfinite(X)
+    if nonfinite.any():
+        r, j = map(int, np.argwhere(nonfinite)[0])
+        raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[kept[r]])}: feature "
+                        f"{cols[j]!r} is {X[r, j]} (NaN or infinite); fill or drop such rows "
+                        "before training")
+    return X, kept, sorted(skipped)
+
+
+def check_unique_ids(ids: pd.Series, where: str, col: str) -> None:
+    """Every id present and distinct, so one id names one row (baselines, decisions)."""
+    empty = ids.isna().to_numpy()
+    if empty.any():
+        raise DataError(f"{where}, row {int(np.flatnonzero(empty)[0])}: id column {col!r} "
+                        "(--id-col) is empty; give every row an id")
+    dup = ids.astype(str).duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = ids.astype(str).to_numpy()[dup][0]
+        rows = np.flatnonzero(ids.astype(str).to_numpy() == first)
+        raise DataError(f"{where}: id {first!r} (column {col!r}, --id-col) is on {_rows_text(rows)}; "
+                        "ids must be unique: fix them or drop --id-col")
+
+
+def _outside_root(paths: list[str], root: Path) -> int | None:
+    """Position of the first path that resolves (symlinks included) outside `root`, or None."""
+    top = os.path.realpath(root)
+    prefix = top.rstrip(os.sep) + os.sep
+    real_dirs: dict[str, str] = {}
+    for i, p in enumerate(paths):
+        d, name = os.path.split(os.path.normpath(p))
+        if d not in real_dirs:
+            real_dirs[d] = os.path.realpath(d)
+        real = os.path.join(real_dirs[d], name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
+        if not real.startswith(prefix):
+            return i
+    return None
 
 
 def feature_columns(df: pd.DataFrame, cfg: DataConfig, manifest) -> list[str]:
-    """Tabular feature columns: --feature-cols, else every numeric (not bool) column except the
-    label, id, group, weight and `row` columns."""
+    """Tabular feature columns: --feature-cols, else every mostly numeric column except the
+    label, id, group, weight, `row` and known label-like columns."""
     if cfg.feature_cols:
         for c in cfg.feature_cols:
             _require(df, manifest, c, "--feature-cols")
         return list(cfg.feature_cols)
-    skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row"}
-    cols = [c for c in df.columns if c not in skip
-            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row", *LABEL_COLUMNS}
+    cols = [c for c in df.columns if c not in skip and _is_mostly_numeric(df[c])]
     if not cols:
         raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
                           "feature columns; pass --path-col for images, --feature-cols for "
@@ -90,7 +168,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given."""
     manifest = Path(manifest)
     if df is None:
-        df = read_manifest(manifest)
+        df = read_manifest(manifest, text_cols=(cfg.label_col, cfg.id_col, cfg.group_col))
     for c in RESERVED:
         if c in df.columns:
             raise ColumnError(f"manifest {manifest} has a column named {c!r}, which the run folder "
@@ -101,6 +179,8 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     _require(df, manifest, cfg.weight_col, "--weight-col")
     df = df.reset_index(drop=True)
     df.insert(0, "row", np.arange(len(df), dtype=np.int64))
+    if cfg.id_col:
+        check_unique_ids(df[cfg.id_col], f"manifest {manifest}", cfg.id_col)
 
     kind = "embedding" if cfg.embeddings else ("image" if cfg.path_col in df.columns else "tabular")
     if cfg.embeddings is None and cfg.feature_cols is None and cfg.path_col not in df.columns \
@@ -122,6 +202,12 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
             raise DataError(f"manifest {manifest}, row {r}: column {cfg.path_col!r} (--path-col) "
                             "is empty; every row needs an image path")
         paths = [str(p if Path(p).is_absolute() else root / p) for p in col.astype(str)]
+        outside = None if cfg.allow_outside_root else _outside_root(paths, root)
+        if outside is not None:
+            raise ImageError(f"manifest {manifest}, row {outside}: image {col.iloc[outside]!r} "
+                             f"(column {cfg.path_col!r}) is outside the data root "
+                             f"{os.path.realpath(root)}; fix the path, set --data-root, or pass "
+                             "--allow-outside-root")
         dec = decode_images(paths, rows=df["row"].to_numpy(), path_col=cfg.path_col,
                             image_size=cfg.image_size, skip_bad=cfg.skip_bad,
                             cache_dir=cache_dir, workers=cfg.decode_workers)
@@ -135,7 +221,9 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
         X = _load_embeddings(cfg.embeddings, len(df))
     else:
         cols = feature_columns(df, cfg, manifest)
-        X = _numeric_matrix(df, cols, manifest)
+        X, kept, skipped = _features(df, cols, manifest, cfg.skip_bad)
+        if len(kept) < len(df):
+            df = df.iloc[kept].reset_index(drop=True)
         feature_names = cols
 
     labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)
@@ -163,9 +251,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
 
 
 def _load_embeddings(path: str, n_rows: int) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"embeddings file {p} not found; pass an existing .npy to --embeddings")
+    p = check_input_file(path, "embeddings file", DataError)
     try:
         E = np.load(p, mmap_mode="r", allow_pickle=False)
     except Exception as e:  # noqa: BLE001

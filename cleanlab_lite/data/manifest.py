@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from cleanlab_lite.errors import ManifestError
-from cleanlab_lite.io import atomic_path
+from cleanlab_lite.io import atomic_path, check_input_file
 
 FORMATS = {
     ".csv": "csv", ".tsv": "csv",
@@ -26,25 +26,24 @@ def manifest_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def read_manifest(path: str | Path, *, raw: bool = False) -> pd.DataFrame:
+def read_manifest(path: str | Path, *, raw: bool = False, text_cols=()) -> pd.DataFrame:
     """Read a manifest into a DataFrame.
 
     raw=True keeps CSV cells as the exact strings of the file (used by export, so kept rows are
-    written back unchanged); otherwise pandas infers column types.
+    written back unchanged); otherwise pandas infers column types. In CSV columns named in
+    `text_cols` (labels, ids) only an empty cell is missing: a class or id spelled None, NA,
+    null or nan stays that string.
     """
     path = Path(path)
     fmt = manifest_format(path)
-    if not path.exists():
-        raise ManifestError(f"manifest {path} not found; check the path")
-    if not path.is_file():
-        raise ManifestError(f"manifest {path} is not a file; pass the manifest file, not a folder")
+    check_input_file(path, "manifest", ManifestError)
     try:
         if fmt == "csv":
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             if raw:
                 df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
             else:
-                df = pd.read_csv(path, sep=sep)
+                df = _read_csv(path, sep, {c for c in text_cols if c})
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         else:
@@ -63,6 +62,17 @@ def read_manifest(path: str | Path, *, raw: bool = False) -> pd.DataFrame:
         raise ManifestError(f"manifest {path} has no rows; add at least one row per class")
     df.columns = [str(c) for c in df.columns]
     return df
+
+
+def _read_csv(path: Path, sep: str, text_cols: set) -> pd.DataFrame:
+    """pandas' usual parse, except that in `text_cols` only empty cells are missing."""
+    if not text_cols:
+        return pd.read_csv(path, sep=sep)
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    na = {c: ([""] if c in text_cols else sorted(STR_NA_VALUES)) for c in header}
+    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=na)
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
