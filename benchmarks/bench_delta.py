@@ -126,11 +126,12 @@ def gate(work: Path, run: Path, *, repeats: int = 2) -> dict:
     import shutil
 
     shutil.rmtree(run / "delta", ignore_errors=True)
+    images = os.path.commonpath(pd.read_csv(work / "current.csv")["path"].tolist())  # absolute
     runs = []
     for _ in range(repeats):
         res = timed(_cli() + ["check", str(run), "--manifest", str(work / "current.csv"),
-                              "--max-issue-rate", GATE_LIMIT, "--json", str(work / "check.json")],
-                    work / "check.log")
+                              "--data-root", images, "--max-issue-rate", GATE_LIMIT,
+                              "--json", str(work / "check.json")], work / "check.log")
         if res["rc"] not in (0, 1):
             raise SystemExit(f"check failed (exit {res['rc']}):\n{res['out']}")
         runs.append(res)
