@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.errors import ConfigError, UserInputError
+from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
 from cleanlab_lite.io import atomic_path, write_json, write_text
 from cleanlab_lite.run import Run, int_column
 
@@ -42,6 +42,10 @@ from cleanlab_lite.run import Run, int_column
 
 class BaselineError(UserInputError):
     """The baseline file is missing or lacks the columns that identify rows."""
+
+
+# GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
+MARKDOWN_SUFFIXES = (".md", ".markdown", "")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ def parse_rate(value: Any, name: str = "--max-issue-rate") -> float | None:
                           f"got {text!r}") from None
     if pct:
         num /= 100.0
+    elif num == 1:
+        raise ConfigError(f"{name} {text} is ambiguous; write 100% (no limit), 1% or a fraction "
+                          f"like 0.01")
     elif num > 1:
         raise ConfigError(f"{name} must be a fraction in [0, 1] or a percentage, got {text!r}; "
                           f"write {text}% if you meant percent")
@@ -293,12 +300,15 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
 
 def run_check(run: str | os.PathLike, limits: CheckConfig, *,
               baseline: str | os.PathLike | None = None,
-              ranking: pd.DataFrame | None = None) -> CheckResult:
+              ranking: pd.DataFrame | None = None, allow_empty: bool = False) -> CheckResult:
     """Read RUN/ranking.csv (unless given, as Run.read_ranking returns it), drop baseline-accepted
     rows and compare the rest with `limits`."""
     folder = Run(run)
     if ranking is None:
         ranking = folder.read_ranking()
+    if len(ranking) == 0 and not allow_empty:      # with --manifest: nothing changed, a pass
+        raise RunFolderError(f"{folder.ranking_path} has no rows, so there is nothing to gate; rank a "
+                             f"run with at least one row (`clean-labels rank {run}`)")
     classes = folder.class_names(ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
@@ -406,8 +416,13 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
 
 def append_markdown(path: str | os.PathLike, text: str) -> None:
     """Append to a file (GitHub's step summary is appended to by each step, not replaced)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text if text.endswith("\n") else text + "\n")
+    from cleanlab_lite.io import unwritable
+
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+    except OSError as e:
+        raise unwritable(Path(path), e) from None
 
 
 def to_junit(result: CheckResult) -> str:
@@ -462,11 +477,25 @@ def write_outputs(result: CheckResult, *, json_path=None, junit_path=None,
         append_markdown(markdown_path, to_markdown(result))
 
 
+def check_outputs(folder: Run, baseline, write_baseline_to, json_path, junit_path, markdown_path,
+                  inputs: tuple = ()) -> None:
+    """Every output path checked (run.check_output) before any is written."""
+    for path, option, suffixes in ((write_baseline_to, "--write-baseline", (".csv",)),
+                                   (json_path, "--json", (".json",)),
+                                   (junit_path, "--junit", (".xml",)),
+                                   (markdown_path, "--markdown", MARKDOWN_SUFFIXES)):
+        if path:
+            folder.check_output(path, option, suffixes=suffixes,
+                                inputs=inputs if path == write_baseline_to else (baseline, *inputs))
+
+
 def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_baseline_to=None,
          json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
     """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
     run against `limits` (and the baseline), then write the requested reports."""
-    ranking = Run(run).read_ranking()
+    folder = Run(run)
+    ranking = folder.read_ranking()
+    check_outputs(folder, baseline, write_baseline_to, json_path, junit_path, markdown_path)
     if write_baseline_to is not None:
         write_baseline(write_baseline_to, ranking)
         baseline = write_baseline_to
@@ -500,12 +529,14 @@ def gate_changes(run: str | os.PathLike, manifest: str | os.PathLike, limits: Ch
     requested reports. Removed rows are listed in the ranking but never count."""
     from cleanlab_lite.delta import judge_changes
 
+    check_outputs(Run(run), baseline, write_baseline_to, json_path, junit_path, markdown_path,
+                  inputs=(manifest,))
     d = judge_changes(run, manifest, overrides=overrides, device=device)
     judged = d.changed
     if write_baseline_to is not None:
         write_baseline(write_baseline_to, judged)
         baseline = write_baseline_to
-    result = run_check(run, limits, baseline=baseline, ranking=judged)
+    result = run_check(run, limits, baseline=baseline, ranking=judged, allow_empty=True)
     base = read_baseline(baseline) if baseline is not None else None
     accepted = baseline_mask(judged, base)[0]
     result.delta = {

@@ -174,8 +174,9 @@ def test_missing_label_column_or_fold_model_exits_2(tab, tmp_path):
     r = cli("check", run, "--manifest", tmp_path / "cur.csv")
     assert r.exit_code == 2
     assert r.output.strip() == (
-        f"Error: {run / 'folds' / 'fold-1'} has no finished fold model (model.pt and done.json); "
-        f"predicting needs every fold: finish the run with `clean-labels train MANIFEST --out {run}`")
+        f"Error: {run / 'folds' / 'fold-1'} has no finished fold model (model.pt or model.joblib, "
+        f"and done.json); predicting needs every fold: finish the run with `clean-labels train "
+        f"MANIFEST --out {run}`")
 
 
 def test_tabular_rows_without_ids_match_by_feature_values(tmp_path):
@@ -260,5 +261,56 @@ def test_predict_writes_the_fold_ensemble_probabilities(img_base, tmp_path):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     classes = json.loads((root / "run" / "classes.json").read_text())
     assert [classes[i] for i in p.argmax(axis=1)] == spare["label"].tolist()
-    r = cli("predict", root / "run", root / "unlabeled.csv", "--out", root / "run" / "p.npy")
-    assert r.exit_code == 2 and "inside the run folder" in r.output
+    r = cli("predict", root / "run", root / "unlabeled.csv", "--out",
+            root / "run" / "pred_probs.npy")
+    assert r.exit_code == 2 and "is a file of run folder" in r.output
+
+
+# ---- every kind of fold model in the package ---------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["hgb", "logreg", "mlp"])
+def test_tabular_models_of_every_kind_judge_new_rows(model, tmp_path):
+    df = blob_table(n_per_class=30, k=3)
+    spare = df.groupby("label").tail(2)
+    base = df.drop(index=spare.index)
+    base.to_csv(tmp_path / "base.csv", index=False)
+    r = cli("train", tmp_path / "base.csv", "--out", tmp_path / "run", "--id-col", "id",
+            "--model", model, "--folds", "3", "--quiet")
+    assert r.exit_code == 0, r.output
+    cur = pd.concat([base, spare])
+    wrong = spare.index[0]                            # a 'cat' row, given 'eel'
+    cur.loc[wrong, "label"] = "eel"
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    r = cli("check", tmp_path / "run", "--manifest", tmp_path / "cur.csv", "--max-issues", "0")
+    assert r.exit_code == 1, r.output
+    assert "0 label edited, 6 new, 0 content changed, 0 removed, 84 unchanged" in r.output
+    assert f"(id {df.loc[wrong, 'id']}), new: given 'eel', suggested 'cat'" in r.output
+    d = delta_ranking(tmp_path / "run")
+    assert d.loc[d["is_label_issue"], "id"].tolist() == [df.loc[wrong, "id"]]
+    spare.drop(columns=["label"]).to_csv(tmp_path / "unlabeled.csv", index=False)
+    r = cli("predict", tmp_path / "run", tmp_path / "unlabeled.csv", "--out", tmp_path / "p.npy")
+    assert r.exit_code == 0, r.output
+    p = np.load(tmp_path / "p.npy")
+    assert p.shape == (6, 3) and np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert [["cat", "dog", "eel"][i] for i in p.argmax(axis=1)] == spare["label"].tolist()
+
+
+def test_embed_once_runs_embed_new_images_as_training_did(tmp_path):
+    from cleanlab_lite.predict import FoldEnsemble
+    from cleanlab_lite.data.like_run import run_rows
+
+    df = write_pngs(tmp_path / "img", n_per_class=10, k=2, size=32)
+    df.to_csv(tmp_path / "base.csv", index=False)
+    r = cli("train", tmp_path / "base.csv", "--out", tmp_path / "run", "--backbone", "resnet18",
+            "--head", "logreg", "--folds", "2", "--quiet")
+    assert r.exit_code == 0, r.output
+    cached = np.load(next((tmp_path / "run" / "cache").glob("embed-*.npy")))
+    ens = FoldEnsemble.load(tmp_path / "run")
+    import torch
+    again = ens._embed(run_rows(tmp_path / "run").X, torch.device("cpu"))
+    np.testing.assert_allclose(again, cached, rtol=1e-4, atol=1e-5)
+    df.drop(columns=["label"]).to_csv(tmp_path / "unlabeled.csv", index=False)
+    r = cli("predict", tmp_path / "run", tmp_path / "unlabeled.csv", "--out", tmp_path / "p.npy")
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "p.npy").shape == (20, 2)
