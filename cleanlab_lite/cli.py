@@ -277,9 +277,9 @@ def predict(ctx, run, manifest, out, device, **_):
 
     res = predict_manifest(run, manifest, out=out, device=device, overrides=_overrides(ctx))
     shown = ", ".join(map(str, res.classes[:10])) + (", ..." if len(res.classes) > 10 else "")
-    click.echo(f"Wrote {res.out}: {res.n} rows x {len(res.classes)} classes, the mean of "
+    echo(f"Wrote {res.out}: {res.n} rows x {len(res.classes)} classes, the mean of "
                f"{res.folds} fold models ({res.kind}) in {res.seconds:.1f} s.")
-    click.echo(f"Columns are the run's classes, in order: {shown}")
+    echo(f"Columns are the run's classes, in order: {shown}")
 
 
 @main.command()
