@@ -58,7 +58,7 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     from cleanlab_lite.train.loop import resolve_device
 
     resolve_device(cfg.device)
-    models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
+    models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]), pretrained=cfg.pretrained)
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
 
