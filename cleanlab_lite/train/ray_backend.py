@@ -42,16 +42,9 @@ def import_ray():
 def check_options(cfg: TrainConfig) -> None:
     """Validate the Ray options before anything is written."""
     import_ray()
-    if not cfg.cpus_per_fold > 0:
-        raise ConfigError(f"--cpus-per-fold {cfg.cpus_per_fold:g} must be > 0 (e.g. 1)")
-    if cfg.gpus_per_fold is not None and cfg.gpus_per_fold < 0:
-        raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} must be >= 0 (0: CPU folds; "
-                          f"0.5: two folds share a GPU)")
     if cfg.gpus_per_fold and str(cfg.device).lower() == "cpu":
         raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} reserves GPUs that --device cpu "
                           f"does not use; drop one of the two options")
-    if cfg.max_retries < 0:
-        raise ConfigError(f"--max-retries {cfg.max_retries} must be >= 0")
 
 
 @dataclass

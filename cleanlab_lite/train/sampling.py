@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from cleanlab_lite.config import BALANCE
 from cleanlab_lite.errors import ConfigError
-
-BALANCE = ("none", "oversample", "undersample")
 
 
 class EpochSampler:

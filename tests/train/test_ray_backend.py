@@ -147,7 +147,7 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_p
 @pytest.mark.parametrize("args, message", [
     (["--ray-address", "auto"], "Error: --ray-address auto needs --backend ray; add --backend ray "
                                 "or drop the option"),
-    (["--backend", "ray", "--cpus-per-fold", "0"], "Error: --cpus-per-fold 0 must be > 0 (e.g. 1)"),
+    (["--backend", "ray", "--cpus-per-fold", "0"], "Error: --cpus-per-fold 0.0 must be greater than 0; use e.g. 1"),
     (["--backend", "ray", "--device", "cpu", "--gpus-per-fold", "1"],
      "Error: --gpus-per-fold 1 reserves GPUs that --device cpu does not use; drop one of the "
      "two options"),
