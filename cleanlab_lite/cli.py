@@ -131,8 +131,11 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
     if written:
         click.echo("Wrote " + ", ".join(written) + ".")
     if not result.passed:
-        click.echo(f"Next: review with `clean-labels report {run}`, then accept reviewed rows with "
-                   f"--write-baseline or drop them with `clean-labels export {run} --drop-flagged`.")
+        from cleanlab_lite.run import Run
+
+        click.echo(f"Next: review with `clean-labels review {run}` and pass its decisions with "
+                   f"--baseline {Run(run).decisions_path}, accept today's suspects with "
+                   f"--write-baseline, or drop them with `clean-labels export {run} --drop-flagged`.")
         ctx.exit(1)
 
 
@@ -630,5 +633,6 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
         _print_top_suspects(folder)
-        click.echo(f"Next: clean-labels report {where}  (review), clean-labels export {where} "
-                   f"--drop-flagged, or clean-labels check {where} --max-issue-rate 2%")
+        click.echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
+                   f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
+                   f"{where} --max-issue-rate 2%")

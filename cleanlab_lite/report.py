@@ -6,7 +6,10 @@ rows.parquet and config.yaml (all but ranking.csv optional) and writes RUN/repor
 - the most suspect rows: thumbnail (image runs, embedded as base64) or the row's values
   (tabular / embedding runs), given label, suggested label, label quality score;
 - per-class issue rates and out-of-fold accuracy per class;
-- the estimated noise matrix as a heatmap, and the most common estimated label confusions.
+- the estimated noise matrix as a heatmap, and the most common estimated label confusions;
+- "Review these N rows": the review controls of `clean-labels review` (cleanlab_lite.review_page)
+  over the rows shown, with decisions kept in the browser's local storage and a "download
+  decisions.csv" link (there is no server to save them).
 
 The page fetches nothing: images are data: URIs and a Content-Security-Policy forbids any other
 source, so a stray external reference shows as a console error instead of a silent request.

@@ -123,7 +123,7 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
     ([class, p] for the model's most probable classes), and image (True, or the `images` entry)
     or values ([[column, text]]).
     """
-    from cleanlab_lite.report import _format_value, value_columns
+    from cleanlab_lite.report import MAX_VALUE_COLS, _format_value, value_columns
 
     if top is None:
         flagged = int(ranking["is_label_issue"].sum())
@@ -138,7 +138,7 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
     config = run.read_config(required=False)
     table = run.read_rows()
     path_col = _image_column(config, table)
-    vcols = value_columns(table, config)[:8] if table is not None and path_col is None else []
+    vcols = value_columns(table, config)[:MAX_VALUE_COLS] if table is not None and path_col is None else []
     vals = table.set_index("row").reindex(rows) if table is not None else None
     items = []
     for i, rec in enumerate(shown.to_dict("records")):
@@ -457,6 +457,23 @@ class ReviewServer:
     def serve_forever(self) -> None:
         self.httpd.serve_forever()
 
+    def serve_until_stopped(self) -> None:
+        """Serve in this thread until Ctrl-C or SIGTERM (`kill`), both ending it cleanly."""
+        import signal
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGTERM, stop) if main else None
+        try:
+            self.httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+
     def close(self) -> None:
         """Stop serving, close the socket and release the lock (safe to call twice)."""
         if self._thread is not None:
@@ -483,7 +500,7 @@ class ReviewResult:
 
 def serve(run: str | os.PathLike, *, port: int = 0, top: int | None = None,
           open_browser: bool = True, log: Callable[[str], None] = print) -> ReviewResult:
-    """The `review` command: serve until Ctrl-C, then say what was decided."""
+    """The `review` command: serve until Ctrl-C (or SIGTERM), then say what was decided."""
     with ReviewServer(run, port=port, top=top) as srv:
         s = srv.session
         log(f"Reviewing {len(s.items)} rows of {srv.run} ({len(s.current())} already decided); "
@@ -494,10 +511,7 @@ def serve(run: str | os.PathLike, *, port: int = 0, top: int | None = None,
             import webbrowser
 
             webbrowser.open(srv.url)
-        try:
-            srv.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        srv.serve_until_stopped()
         decided = s.current()
     counts = {d: sum(1 for v in decided.values() if v["decision"] == d) for d in DECISIONS}
     return ReviewResult(path=s.path, decided=len(decided), counts=counts)

@@ -178,8 +178,9 @@ def test_a_dead_reviews_lock_is_taken_over(tmp_path):
 
 
 def test_review_command_serves_until_interrupted(tmp_path):
-    """The real command in a subprocess: prints the URL, serves, stops on SIGINT, says what was
-    decided and releases the lock."""
+    """The real command in a subprocess: prints the URL, serves, stops on SIGTERM (as `kill` or
+    a CI runner sends it; Ctrl-C takes the same path), says what was decided and releases the
+    lock."""
     import signal
     import time
     import urllib.request
@@ -201,7 +202,7 @@ def test_review_command_serves_until_interrupted(tmp_path):
                                      headers={"Content-Type": "application/json"})
         assert urllib.request.urlopen(req, timeout=10).status == 200
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, out
     assert f"1 decisions in {run / 'decisions.csv'} (keep 0, relabel 0, drop 1)." in out

@@ -1,14 +1,12 @@
 """The review page in a real browser: Playwright for Python driving the system Chromium
 (Debian package `chromium`, installed by .ci/run; Playwright's own browser download is never
 used). Skipped, with the reason, only where Playwright or Chromium cannot be found.
-
-Set REVIEW_SCREENSHOT=docs/review.png to save the screenshot the README shows.
+(docs/review_screenshot.py takes the README's screenshot the same way.)
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -133,10 +131,6 @@ def test_review_keys_reload_and_export(browser, digits_run, tmp_path):
                                                          "relabel 3 · drop 2")
         # resumes at the first row without a decision
         assert page.get_attribute("#review", "data-current-row") == str(items[6]["row"])
-        shot = tmp_path / "review.png"
-        page.screenshot(path=str(shot))
-        if os.environ.get("REVIEW_SCREENSHOT"):
-            shutil.copyfile(shot, os.environ["REVIEW_SCREENSHOT"])
         assert errors == []
         page.close()
 
