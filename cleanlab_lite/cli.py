@@ -363,6 +363,7 @@ def train(ctx, manifest, out, config_path, **_):
       clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
       clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear
       clean-labels train manifest.csv --out run1 --fold 3      # one fold of a job array
+      clean-labels train manifest.csv --out run1 --backend ray # folds as Ray tasks (docs/scale.md)
     """
     from cleanlab_lite.pipeline import run_train
 

@@ -40,7 +40,7 @@ def import_ray():
 
 
 def check_options(cfg: TrainConfig) -> None:
-    """Validate the Ray options before anything is written."""
+    """Validate the Ray options before anything is written (ranges: config.RULES)."""
     import_ray()
     if cfg.gpus_per_fold and str(cfg.device).lower() == "cpu":
         raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} reserves GPUs that --device cpu "
@@ -49,9 +49,10 @@ def check_options(cfg: TrainConfig) -> None:
 
 @dataclass
 class FoldFailure:
-    """A fold that failed with an error that would happen again on a retry."""
+    """A fold that failed: its error's type and first line, and how many attempts were made."""
     kind: str
     message: str
+    attempts: int = 1
 
 
 def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
@@ -70,7 +71,7 @@ def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
         with loop._threads(threads):
             result = loop.train_fold(ds, job, cfg)
     except (UserInputError, RuntimeFailure) as e:     # would fail again: do not retry
-        return FoldFailure(type(e).__name__, str(e))
+        return FoldFailure(type(e).__name__, _first_line(e))
     result.record["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
     result.record["task_s"] = time.perf_counter() - t
     return result
@@ -140,16 +141,17 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
             ray.shutdown()
     if failures:
         kept = len(jobs) - len(failures)
-        names = "; ".join(f"{job.desc} in {job.files.dir} ({why})" for job, why in failures)
-        raise RuntimeFailure(f"{len(failures)} of {len(jobs)} folds failed on Ray after "
-                             f"{cfg.max_retries + 1} attempts: {names}; the {kept} finished folds "
-                             f"are kept and rerunning the same command trains only the failed ones")
+        names = "; ".join(f"{job.desc} in {job.files.dir} ({f.kind}: {f.message}; "
+                          f"{f.attempts} attempt{'s' if f.attempts > 1 else ''})" for job, f in failures)
+        raise RuntimeFailure(f"{len(failures)} of {len(jobs)} folds failed on Ray: {names}; the "
+                             f"{kept} finished folds are kept and rerunning the same command "
+                             f"trains only the failed ones")
     return put_s
 
 
 def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
     """Wait for every task, writing results as they come; one progress bar over folds.
-    Returns [(job, reason)] for the folds that failed."""
+    Returns [(job, FoldFailure)] for the folds that failed."""
     from cleanlab_lite.train import loop
 
     failures = []
@@ -164,9 +166,9 @@ def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
                 result = ray.get(ready[0])
             except ray.exceptions.RayError as e:
                 cause = getattr(e, "cause", None) or e     # a task's own exception, or Ray's
-                result = FoldFailure(type(cause).__name__, _first_line(cause))
+                result = FoldFailure(type(cause).__name__, _first_line(cause), cfg.max_retries + 1)
             if isinstance(result, FoldFailure):
-                failures.append((job, f"{result.kind}: {result.message}"))
+                failures.append((job, result))
                 loop._say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
             else:
                 finish(job, result)

@@ -20,10 +20,9 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import TrainConfig
-from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import loop, train_folds
+from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
 
-FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
 
@@ -34,17 +33,6 @@ def ray_cluster():
              logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
-
-
-def image_ds(n: int = 36, k: int = 3) -> Dataset:
-    """Class c has a bright square in quadrant c, plus noise."""
-    rng = np.random.default_rng(0)
-    y = np.arange(n) % k
-    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
-    for c in range(k):
-        r, q = divmod(c, 2)
-        X[y == c, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
-    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
 
 
 def fold_files(run: Path) -> list[str]:
@@ -97,9 +85,9 @@ def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabu
     assert res.exit_code == 3, res.output
     # (Ray's own log of the retry may follow in the output; the error is one line.)
     assert [line for line in res.output.splitlines() if line.startswith("Error:")] == [(
-        f"Error: 1 of 3 folds failed on Ray after 2 attempts: fold 3/3 in {run / 'folds' / 'fold-2'} "
-        f"(RuntimeError: injected fault in fold 3/3); the 2 finished folds are kept and rerunning "
-        f"the same command trains only the failed ones")]
+        f"Error: 1 of 3 folds failed on Ray: fold 3/3 in {run / 'folds' / 'fold-2'} (RuntimeError: "
+        f"injected fault in fold 3/3; 2 attempts); the 2 finished folds are kept and rerunning the "
+        f"same command trains only the failed ones")]
     assert done(run, 0) and done(run, 1) and not done(run, 2)
     assert not (run / "pred_probs.npy").exists()
 
