@@ -114,7 +114,7 @@ REVIEW_JS = r"""
     item.top.forEach(function (t, j) {
       var b = el('button', 'rv-cls', (j + 1) + ' · ' + t[0] + ' ' + Number(t[1]).toFixed(2));
       b.type = 'button';
-      b.addEventListener('click', function (ev) { ev.stopPropagation(); go(i); relabel(t[0]); });
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); b.blur(); go(i); relabel(t[0]); });
       top.appendChild(b);
     });
     main.appendChild(top);
@@ -125,7 +125,7 @@ REVIEW_JS = r"""
      ['undo (u)', undo]].forEach(function (a) {
       var b = el('button', '', a[0]);
       b.type = 'button';
-      b.addEventListener('click', function (ev) { ev.stopPropagation(); go(i); a[1](); });
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); b.blur(); go(i); a[1](); });
       act.appendChild(b);
     });
     main.appendChild(act);

@@ -141,6 +141,20 @@ def test_items_carry_labels_as_data_and_the_page_escapes(served):
     assert EVIL not in page and "innerHTML" not in page  # rows are built with textContent
 
 
+def test_tabular_rows_show_their_values_not_the_label(tmp_path):
+    run = make_ranked_run(tmp_path, flagged={"cat": 1, "dog": 2, "bird": 0})
+    with ReviewServer(run, port=0) as srv:
+        srv.start()
+        data = json.loads(request(srv, "GET", "/api/items")[1])
+        assert request(srv, "GET", "/image?row=0")[0] == 404  # no images in a tabular run
+    rows = pd.read_parquet(run / "rows.parquet").set_index("row")
+    assert len(data["items"]) == 3 and data["kind"] == "values"
+    for item in data["items"]:
+        assert "image" not in item
+        assert item["values"] == [["x1", f"{rows.loc[item['row'], 'x1']:.4g}"],
+                                  ["x2", str(rows.loc[item["row"], "x2"])]]
+
+
 def test_restart_resumes_and_second_review_refuses(tmp_path):
     run = make_ranked_run(tmp_path)
     with ReviewServer(run, port=0) as srv:

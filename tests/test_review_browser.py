@@ -186,7 +186,14 @@ def test_hostile_labels_are_text_in_the_served_page(browser, tmp_path):
         sizes = page.eval_on_selector_all(".rv-media img", "els => Promise.all(els.map("
                                           "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight])))")
         assert sizes == [[12, 10]] * 3
+        # the mouse works too: a click on the second row's "drop" button decides that row
+        second = page.locator("li.rv-item").nth(1)
+        second.locator("button", has_text="drop (x)").click()
+        wait_decided(page, 1)
+        assert second.get_attribute("data-decision") == "drop"
         page.close()
+    saved = pd.read_csv(run / "decisions.csv", dtype=str)
+    assert saved["row"].tolist() == [str(srv.session.items[1]["row"])]
 
 
 def test_static_report_keeps_decisions_in_the_browser(browser, tmp_path):

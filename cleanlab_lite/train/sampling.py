@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from cleanlab_lite.config import BALANCE
 from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.train.weighting import BALANCE
 
 
 class EpochSampler:
