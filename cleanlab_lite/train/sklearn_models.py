@@ -35,10 +35,9 @@ HGB_MAX_ITER = 100
 HGB_LR = 0.1
 LOGREG_C = 0.1
 LOGREG_MAX_ITER = 1000
-# hgb+logreg: the boosting half takes at most 50 rounds at learning rate 0.2 and stops when 10 in a
-# row do not improve the loss on a 10%
-# validation split of the training folds (what scikit-learn does by itself from 10,000 rows), so
-# the pair costs little more than one model on small tables.
+# hgb+logreg: the boosting half takes at most 50 rounds at learning rate 0.2 and stops when 10
+# in a row do not improve the loss on a 10% validation split of the training folds, so the pair
+# costs little more than one model on small tables.
 PAIR_MAX_ITER = 50
 PAIR_LR = 0.2
 
