@@ -55,7 +55,7 @@ def fit_and_test(Xp, yp, wp, Xt, yt, *, seed: int, work: Path, k: int = 10) -> f
     ds = Dataset(kind="tabular", X=X, labels=y, classes=[str(c) for c in range(k)], weights=w,
                  groups=None, feature_names=None)
     folds = np.concatenate([np.ones(len(yp)), np.zeros(len(yt))]).astype(np.int64)
-    cfg = TrainConfig(folds=2, fold=0, device="cpu", seed=seed, quiet=True)
+    cfg = TrainConfig(folds=2, fold=0, device="cpu", seed=seed, quiet=True, model="mlp")
     res = train_folds(ds, folds, cfg, work)
     from cleanlab_lite.run import FoldFiles
 
@@ -70,7 +70,8 @@ def one_seed(kind: str, rate: float, seed: int, work: Path, test_size: float) ->
     Xp, Xt, yp, yt = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
     pool, feats = U.tabular_manifest(Xp, yp, work / "pool.csv")
     noisy = noise_manifest(pool, work / "noisy.csv", kind=kind, rate=rate, seed=seed).out
-    found = U.train_and_rank(noisy, work / "run", feature_cols=feats, device="cpu", seed=seed)
+    found = U.train_and_rank(noisy, work / "run", feature_cols=feats, device="cpu", seed=seed,
+                             model="mlp")
     flipped = found["labels"] != yp
     flags = U.flag_metrics(flipped, found["is_issue"])
     dropped = export_run(work / "run", mode="drop_flagged", out=work / "dropped.csv").out

@@ -70,7 +70,8 @@ def run_config(manifest: Path, feats, y_true: np.ndarray, run: Path, seed: int, 
 
     t = time.perf_counter()
     run_train(manifest, DataConfig(id_col="id", feature_cols=tuple(feats)),
-              TrainConfig(device="cpu", seed=seed, quiet=True, epochs=epochs, folds=folds, **kw), run, log=lambda *_: None)
+              TrainConfig(device="cpu", seed=seed, quiet=True, epochs=epochs, folds=folds,
+                          model="mlp", **kw), run, log=lambda *_: None)   # the MLP's figures
     pp = np.load(run / "pred_probs.npy")
     m = U.binary_metrics(y_true, pp.argmax(1), positive=1)
     m["ap"] = U.score_metrics(y_true == 1, -pp[:, 1])["ap"]   # threshold-free ranking quality

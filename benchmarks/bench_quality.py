@@ -166,6 +166,7 @@ def main(argv=None) -> int:
         base, feats = U.tabular_manifest(X, y, work / "digits.csv")
         device = args.device or "cpu"
         data = f"scikit-learn digits, {len(y)} rows x 64 pixel features, tool's tabular MLP"
+        train_kw["model"] = "mlp"     # the figures in the docs are the MLP's (auto is logreg here)
     else:
         imgs, y = U.mnist_test(args.mnist)
         if args.limit:

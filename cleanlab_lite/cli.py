@@ -201,11 +201,11 @@ def review(run, port, top, no_browser):
 
 DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings", "data_root",
                 "group_col", "weight_col", "image_size", "skip_bad", "allow_outside_root")
-TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "epochs",
-                 "batch_size", "lr", "weight_decay", "loss", "class_weight", "label_smoothing",
-                 "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance", "tta",
-                 "compile", "quiet", "hidden", "precision", "threads", "backend", "ray_address",
-                 "gpus_per_fold", "cpus_per_fold", "max_retries")
+TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "backbone",
+                 "head", "epochs", "batch_size", "lr", "weight_decay", "loss", "class_weight",
+                 "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance",
+                 "tta", "compile", "quiet", "hidden", "precision", "threads", "backend",
+                 "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
 def data_options(fn):
@@ -250,9 +250,18 @@ def train_options(fn):
                      show_default=True),
         click.option("--model", default="auto", show_default=True,
                      help="auto | cnn | resnet18 | resnet50 | efficientnet_b0 | convnext_tiny | "
-                          "mlp | linear"),
-        click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
-                     help="Local weights file for a torchvision model (never downloaded)."),
+                          "hgb | logreg | hgb+logreg | mlp | linear (auto: hgb+logreg for tables "
+                          "under 10,000 rows, else hgb; logreg for embeddings; cnn/resnet18 "
+                          "for images)"),
+        click.option("--pretrained", default=None, metavar="NAME|FILE",
+                     help="Weights for a torchvision model: imagenet (or DEFAULT, or an enum "
+                          "name such as IMAGENET1K_V2) from torch's cache ($TORCH_HOME), or a "
+                          "local state_dict file."),
+        click.option("--backbone", default=None, metavar="NAME",
+                     help="Embed the images once with this torchvision model (e.g. resnet18 "
+                          "--pretrained imagenet), then train --head on the embeddings per fold."),
+        click.option("--head", default="auto", show_default=True,
+                     help="With --backbone: auto (logreg) | logreg | hgb | linear | mlp."),
         click.option("--epochs", type=int, default=None, help="Epochs per fold (default per model)."),
         click.option("--batch-size", type=int, default=None),
         click.option("--lr", type=float, default=None),
@@ -362,6 +371,8 @@ def train(ctx, manifest, out, config_path, **_):
       clean-labels train data/manifest.csv --out run1
       clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
       clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear
+      clean-labels train table.csv --out run1 --model hgb       # missing values allowed
+      clean-labels train photos.csv --out run1 --backbone resnet18 --pretrained imagenet
       clean-labels train manifest.csv --out run1 --fold 3      # one fold of a job array
       clean-labels train manifest.csv --out run1 --backend ray # folds as Ray tasks (docs/scale.md)
     """

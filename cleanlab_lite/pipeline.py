@@ -3,6 +3,7 @@ the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -19,6 +20,19 @@ from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import Run
 
 
+NAN_OK = ("auto", "hgb")     # --model values that accept missing feature values
+
+
+def _version(dist: str) -> str:
+    """An installed package's version without importing it (scikit-learn runs never load torch)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _check_out(manifest: Path, out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file; pass a folder for the run")
@@ -29,7 +43,15 @@ def _check_out(manifest: Path, out: Path) -> None:
 
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
-    run before any run file is written; the values alone were checked by config.RULES."""
+    run before any run file is written; the values alone were checked by config.RULES.
+    cfg: the folds' config (`choose.fold_config`); a scikit-learn model never imports torch."""
+    from cleanlab_lite.train import weighting
+    from cleanlab_lite.train.choose import choose_model
+    from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
+
+    weighting.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
+    if choose_model(cfg.model, ds, cfg) in SKLEARN_MODELS:
+        return
     import torch
 
     from cleanlab_lite.train import losses, models
@@ -38,15 +60,13 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     resolve_device(cfg.device)
     models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
-    losses.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
     from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
-
-    import torch
+    from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
@@ -54,12 +74,16 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     _check_out(manifest, out)
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir)
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
+                                  allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
+    fold_cfg = fold_config(train_cfg, ds.kind)
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
-    _check_against_data(ds, train_cfg)
+    # with --backbone the folds train on embeddings (computed after the run files are written)
+    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
+                        fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
         count = run.write_skipped(loaded.skipped)
@@ -76,14 +100,23 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "data": {**to_dict(data_cfg), "data_root": str(Path(data_root).resolve()),
                  "image_size": loaded.image_size},
         "train": to_dict(train_cfg),
-        "versions": {"clean_labels": __version__, "torch": str(torch.__version__),
+        "versions": {"clean_labels": __version__, "torch": _version("torch"),
+                     "scikit_learn": _version("scikit-learn"),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
     run.write_config(resolved)
     run.write_rows(loaded.table, folds[0])
     run.write_classes(loaded.class_values)
     run.write_labels(ds.labels)
-    result = train_folds(ds, folds, train_cfg, out)
+    embedded = None
+    if train_cfg.backbone:
+        from cleanlab_lite.train.embed import embed_dataset
+
+        image_key = Path(loaded.cache_path).stem if loaded.cache_path else None
+        embedded = embed_dataset(ds, train_cfg, run, image_key)
+        log(f"Embedded {ds.n} images with {train_cfg.backbone} ({embedded.dim} features) in "
+            f"{embedded.seconds:.1f} s" + (" (cached)" if embedded.reused else ""))
+    result = train_folds(embedded.dataset if embedded else ds, folds, fold_cfg, out)
     if result.metrics.get("device"):
         resolved["device"] = result.metrics["device"]
         run.write_config(resolved)
@@ -99,6 +132,11 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     timings["load_and_decode_s"] = round(t_load, 3)
     metrics["timings"] = timings
     metrics["image_cache_reused"] = loaded.cache_reused
+    if embedded:
+        timings["embed_s"] = round(embedded.seconds, 3)
+        metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,
+                               "dim": embedded.dim, "cache_reused": embedded.reused,
+                               "cache": str(embedded.cache_path) if embedded.cache_path else None}
     run.write_metrics(metrics)
     summary["metrics"] = metrics
     return summary

@@ -76,6 +76,8 @@ DECISION_COLUMNS = ("row", "id", "given_label", "decision", "label", "time")
 
 # fold folders
 MODEL = "model.pt"
+SKLEARN_MODEL = "model.joblib"   # a fitted scikit-learn estimator (train.sklearn_models)
+EMBED_PREFIX = "embed-"          # cache/embed-<key>.npy: backbone embeddings (train.embed)
 OOF_PROBS = "oof_probs.npy"
 OOF_ROWS = "oof_rows.npy"
 DONE = "done.json"           # written last: its presence means the fold is complete
@@ -130,6 +132,10 @@ class Run:
     folds_dir = property(lambda self: self.path / FOLDS)
     cache_dir = property(lambda self: self.path / CACHE)
     delta_dir = property(lambda self: self.path / DELTA)
+
+    def embedding_path(self, key: str) -> Path:
+        """RUN/cache/embed-<key>.npy: float32 (N, D) image embeddings, reused by reruns."""
+        return self.cache_dir / f"{EMBED_PREFIX}{key}.npy"
 
     def cleaned_path(self, ext: str) -> Path:
         """export's default output, RUN/cleaned<ext> (ext with its dot: '.csv')."""
@@ -493,9 +499,10 @@ class FoldFiles:
         self.done_path.unlink(missing_ok=True)
 
     def write(self, save_model: Callable[[Path], None], probs: np.ndarray, rows: np.ndarray,
-              record: dict) -> None:
-        """Write the model (via `save_model(tmp_path)`), probs and rows, then done.json last."""
-        with atomic_path(self.model_path) as tmp:
+              record: dict, model_file: str = MODEL) -> None:
+        """Write the model (via `save_model(tmp_path)`; model_file: MODEL or SKLEARN_MODEL),
+        probs and rows, then done.json last."""
+        with atomic_path(self.dir / model_file) as tmp:
             save_model(tmp)
         write_npy(self.probs_path, probs)
         write_npy(self.rows_path, np.asarray(rows).astype(np.int64))

@@ -1,6 +1,14 @@
 """Shared fixtures: tiny manifests of every kind, made on the fly (no downloads, no ../shared)."""
 from __future__ import annotations
 
+import os
+
+# As `clean-labels` does (cleanlab_lite.train sets it before any OpenMP runtime loads): OpenMP
+# threads of torch and scikit-learn sleep instead of spinning while waiting. Test modules import
+# scikit-learn early, so set it here, first; spinning threads made hgb folds 100x slower on a
+# busy 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from pathlib import Path
 
 import numpy as np

@@ -67,10 +67,11 @@ def test_nan_feature(tmp_path):
     df.loc[5, "f1"] = np.nan
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
-    r = run("train", p, "--out", tmp_path / "run")
+    r = run("train", p, "--out", tmp_path / "run", "--model", "mlp")   # auto would pick hgb
     assert r.exit_code == 2
     assert error_line(r) == (f"Error: manifest {p}, row 5: feature 'f1' is nan (NaN or infinite); "
-                             "fill or drop such rows before training")
+                             "fill or drop such rows before training, or use --model hgb, which "
+                             "handles missing values")
 
 
 def test_missing_image(image_manifest, tmp_path):

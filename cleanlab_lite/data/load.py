@@ -79,7 +79,7 @@ def _is_mostly_numeric(col: pd.Series) -> bool:
     return bool(num.notna().sum() > bad.sum())
 
 
-def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool):
+def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool, allow_nan: bool = False):
     """(X float32 (N', D), kept positions, skipped (row, '', reason)) for feature columns `cols`.
 
     A cell that is not a number is an error naming its rows, or with skip_bad its row is left
@@ -107,12 +107,13 @@ def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool):
         bad_any |= bad
     kept = np.flatnonzero(~bad_any)
     X = pd.DataFrame(numbers).iloc[kept].to_numpy(dtype=np.float32)
-    nonfinite = ~np.isfinite(X)
+    nonfinite = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if nonfinite.any():
         r, j = map(int, np.argwhere(nonfinite)[0])
+        fix = ", or use --model hgb, which handles missing values" if np.isnan(X[r, j]) else ""
         raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[kept[r]])}: feature "
                         f"{cols[j]!r} is {X[r, j]} (NaN or infinite); fill or drop such rows "
-                        "before training")
+                        f"before training{fix}")
     return X, kept, sorted(skipped)
 
 
@@ -148,8 +149,9 @@ def _outside_root(paths: list[str], root: Path) -> int | None:
 
 
 def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
-                 df: pd.DataFrame | None = None) -> Loaded:
-    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given."""
+                 df: pd.DataFrame | None = None, allow_nan: bool = False) -> Loaded:
+    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given.
+    allow_nan: missing (NaN) tabular features are kept, for models that handle them (hgb)."""
     manifest = Path(manifest)
     if df is None:
         df = read_manifest(manifest, text_cols=(cfg.label_col, cfg.id_col, cfg.group_col))
@@ -215,7 +217,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
                 raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
                                   "feature columns; pass --path-col for images, --feature-cols for "
                                   "tabular data, or --embeddings E.npy")
-        X, kept, skipped = _features(df, cols, manifest, cfg.skip_bad)
+        X, kept, skipped = _features(df, cols, manifest, cfg.skip_bad, allow_nan)
         if len(kept) < len(df):
             df = df.iloc[kept].reset_index(drop=True)
         feature_names = cols

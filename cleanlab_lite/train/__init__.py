@@ -3,8 +3,11 @@
     from cleanlab_lite.train import train_folds
     result = train_folds(ds, folds, cfg, run_dir)   # result.pred_probs: float32 (N, K)
 
-Modules, in the order data flows: data (placement, batches, augmentation), models, losses,
-sampling (class balance), defaults (hyperparameters per model), loop (folds, resume), metrics.
+Modules, in the order data flows: choose (which model: `auto`, dispatch), foldplan (folds,
+fingerprints, resume, merge), data (placement, batches, augmentation), models, losses,
+weighting and sampling (class weights, balance), defaults (hyperparameters per model), loop (the
+torch fold loop), sklearn_models (hgb, logreg), metrics. Importing this package does not import
+torch; training a torch model does.
 """
 from __future__ import annotations
 
@@ -15,8 +18,18 @@ import os
 # 100x slower (measured on 2 cores). Only a default; an OMP_WAIT_POLICY already set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from cleanlab_lite.train.loop import (FoldJob, FoldResult, TrainResult, check_backend, fold_dir,
-                                      resolve_device, train_fold, train_folds, write_fold)
+from cleanlab_lite.train.choose import train_folds  # noqa: E402
+from cleanlab_lite.train.foldplan import (FoldJob, FoldResult, TrainResult,  # noqa: E402
+                                          check_backend, fold_dir)
 
 __all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device", "check_backend", "FoldJob",
            "FoldResult", "train_fold", "write_fold"]
+TORCH_NAMES = ("resolve_device", "train_fold", "write_fold")   # from train.loop, imported on use
+
+
+def __getattr__(name: str):
+    if name in TORCH_NAMES:
+        from cleanlab_lite.train import loop
+
+        return getattr(loop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

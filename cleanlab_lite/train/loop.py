@@ -10,73 +10,30 @@ the fold assignment. A rerun reuses a fold only when its fingerprint matches.
 
 One (repeat, fold) job is the plain function `train_fold(ds, job, cfg) -> FoldResult`; a backend
 runs the jobs (here one after another with one shared model; `train.ray_backend`: as Ray tasks)
-and hands each result to `write_fold`, so every backend writes the same files.
+and hands each result to `write_fold`, so every backend writes the same files. The plan, the
+fingerprints and the merge are in `train.foldplan`, shared with `train.sklearn_models`.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
-import os
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cleanlab_lite.config import TrainConfig, to_dict
-from cleanlab_lite.errors import ConfigError, DataError, RuntimeFailure, UserInputError
-from cleanlab_lite.run import FoldFiles, Run
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
 from cleanlab_lite.train import defaults, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.foldplan import (  # noqa: F401 - re-exported for backends and tests
+    BACKENDS, FAULT_ENV, NOT_FINGERPRINTED, PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, TrainResult,
+    _inject_fault, _say, check_backend, data_hash, fold_dir, make_plan, run_plan)
 from cleanlab_lite.train.sampling import EpochSampler
-
-# Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "backend",
-                     "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
-FAULT_ENV = "CLEAN_LABELS_FAULT"   # test hook: "FOLD:MODE[,...]", see `_inject_fault`
-PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
-HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
-
-
-@dataclass
-class TrainResult:
-    """pred_probs: float32 (N, K) out-of-fold probabilities averaged over repeats (rows sum to 1),
-    or None when only some folds were trained (cfg.fold); metrics: see `train_folds`."""
-    pred_probs: np.ndarray | None
-    metrics: dict
-    message: str = ""
-    fold_dirs: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class FoldJob:
-    """One (repeat, fold) to train: everything a worker needs besides the data and the config."""
-    repeat: int
-    fold: int
-    files: FoldFiles          # folds/[repeat-<r>/]fold-<i>/: where the driver writes the result
-    fingerprint: str
-    train_rows: np.ndarray    # int64 (n_train,)
-    val_rows: np.ndarray      # int64 (n_val,), the held-out rows it predicts
-    seed: int
-    desc: str                 # "fold 2/5" (", repeat 1/3" with repeats)
-    n_train: int              # the largest training set of this call (hyperparameter defaults)
-    fault: str | None = None  # test hook from $CLEAN_LABELS_FAULT (see `_inject_fault`)
-
-
-@dataclass
-class FoldResult:
-    """What one job returns: its metrics record, float32 (n_val, K) probabilities for the
-    held-out rows, and the trained weights (a CPU state_dict)."""
-    record: dict
-    probs: np.ndarray
-    state: dict
-
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda when available else cpu; cuda without a GPU is a user error."""
@@ -102,63 +59,6 @@ def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     if p == "fp32":
         return None
     raise ConfigError(f"--precision {precision!r} is not known; use auto, bf16 or fp32")
-
-
-def fold_dir(run_dir: Path, repeat: int, fold: int, repeats: int) -> Path:
-    """The folder of one (repeat, fold) in the run folder (see cleanlab_lite.run.Run.fold)."""
-    return Run(run_dir).fold(repeat, fold, repeats).dir
-
-
-def data_hash(ds) -> str:
-    """A short hash of X (all of it when small, else an evenly spaced sample of rows), labels and
-    weights."""
-    h = hashlib.blake2b(digest_size=16)
-    X = ds.X
-    h.update(f"{ds.kind}|{X.shape}|{X.dtype}|{ds.num_classes}".encode())
-    if X.nbytes <= HASH_FULL_BYTES:
-        rows = np.arange(X.shape[0])
-    else:
-        rows = np.unique(np.linspace(0, X.shape[0] - 1, max(1, HASH_FULL_BYTES // X[:1].nbytes)).astype(np.int64))
-    step = max(1, (1 << 26) // max(1, X[:1].nbytes))
-    for s in range(0, rows.shape[0], step):
-        h.update(np.ascontiguousarray(X[rows[s:s + step]]).tobytes())
-    h.update(np.ascontiguousarray(ds.labels, dtype=np.int64).tobytes())
-    if ds.weights is not None:
-        h.update(np.ascontiguousarray(ds.weights, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
-def _fingerprint(cfg: TrainConfig, dhash: str, fold_assign: np.ndarray, fold: int) -> str:
-    opts = {k: v for k, v in to_dict(cfg).items() if k not in NOT_FINGERPRINTED}
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps(opts, sort_keys=True, default=str).encode())
-    h.update(dhash.encode())
-    h.update(np.ascontiguousarray(fold_assign, dtype=np.int64).tobytes())
-    h.update(str(fold).encode())
-    return h.hexdigest()
-
-
-def _seed(cfg: TrainConfig, repeat: int, fold: int) -> int:
-    return int(np.random.SeedSequence([int(cfg.seed), repeat, fold]).generate_state(1)[0])
-
-
-def _check_inputs(ds, folds: np.ndarray, cfg: TrainConfig) -> np.ndarray:
-    folds = np.asarray(folds)
-    if folds.ndim == 1:
-        folds = folds[None, :]
-    if folds.shape != (cfg.repeats, ds.n):
-        raise DataError(f"folds has shape {folds.shape}; expected (repeats={cfg.repeats}, N={ds.n})")
-    if folds.min() < 0 or folds.max() >= cfg.folds:
-        raise DataError(f"fold indices must be in 0..{cfg.folds - 1}; got {folds.min()}..{folds.max()}")
-    if cfg.fold is not None and not 0 <= int(cfg.fold) < cfg.folds:
-        raise ConfigError(f"--fold {cfg.fold} is out of range; use 0..{cfg.folds - 1} with --folds {cfg.folds}")
-    if ds.kind == "image" and ds.X.ndim != 4:
-        raise DataError(f"image data must be (N, C, H, W); got shape {ds.X.shape}")
-    if ds.kind != "image" and ds.X.ndim != 2:
-        raise DataError(f"{ds.kind} data must be (N, D); got shape {ds.X.shape}")
-    if ds.weights is not None and (np.asarray(ds.weights) < 0).any():
-        raise DataError("per-sample weights (--weight-col) must be >= 0")
-    return folds
 
 
 class _Trainer:
@@ -330,28 +230,6 @@ def _progress(total: int, desc: str, quiet: bool):
                 dynamic_ncols=True)
 
 
-def _load_finished(d: FoldFiles, fingerprint: str, val_rows: np.ndarray) -> dict | None:
-    """The fold's record if it finished with the same fingerprint and its files are intact."""
-    rec = d.read_done()
-    if rec is None or rec.get("fingerprint") != fingerprint:
-        return None
-    oof = d.read_oof()
-    if oof is None:
-        return None
-    rows, probs = oof
-    if not np.array_equal(rows, val_rows) or probs.shape[0] != rows.shape[0]:
-        return None
-    rec["probs"] = probs
-    return rec
-
-
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet:
-        from tqdm.auto import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-
-
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> TrainResult:
     """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics.
 
@@ -373,115 +251,8 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     check_backend(cfg)
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
-    folds = _check_inputs(ds, folds, cfg)
-    run = Run(run_dir)
-    R, k = cfg.repeats, cfg.folds
-    wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
-    dhash = data_hash(ds)
-    faults = _parse_faults(os.environ.get(FAULT_ENV))
-
-    plan: list[tuple[FoldJob, dict | None]] = []    # (job, finished record or None)
-    for r in range(R):
-        for i in wanted:
-            val = np.flatnonzero(folds[r] == i)
-            train = np.flatnonzero(folds[r] != i)
-            if val.size == 0 or train.size == 0:
-                raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
-                                f"training rows; use fewer --folds")
-            fp = _fingerprint(cfg, dhash, folds[r], i)
-            d = run.fold(r, i, R)
-            desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
-            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc, 0,
-                          faults.get((r, i), faults.get((None, i))))
-            plan.append((job, _load_finished(d, fp, val)))
-    todo = [job for job, rec in plan if rec is None]
-    for job in todo:
-        job.n_train = max(j.train_rows.size for j in todo)
-    return _run_plan(ds, cfg, plan, todo, t0)
-
-
-BACKENDS = ("local", "ray")
-
-
-def check_backend(cfg: TrainConfig) -> None:
-    """Validate the backend options up front, before anything is written."""
-    if cfg.backend not in BACKENDS:
-        raise ConfigError(f"--backend {cfg.backend!r} is not known; use local or ray")
-    if cfg.backend != "ray":
-        for name in ("ray_address", "gpus_per_fold"):
-            if getattr(cfg, name) is not None:
-                raise ConfigError(f"--{name.replace('_', '-')} {getattr(cfg, name)} needs --backend ray; "
-                                  f"add --backend ray or drop the option")
-        return
-    from cleanlab_lite.train import ray_backend
-
-    ray_backend.check_options(cfg)
-
-
-def _run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float) -> TrainResult:
-    R, k = cfg.repeats, cfg.folds
-    records: dict[tuple[int, int], dict] = {}
-
-    def finish(job: FoldJob, result: FoldResult) -> None:
-        records[job.repeat, job.fold] = write_fold(job, result)
-
-    for job, rec in plan:
-        if rec is not None:
-            rec["reused"] = True
-            records[job.repeat, job.fold] = rec
-            _say(f"{job.desc}: reusing finished fold in {job.files.dir}", cfg.quiet)
-    for job in todo:
-        if job.files.is_done():   # stale: drop the marker first so a crash cannot revive it
-            _say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
-            job.files.clear_done()
-    prepare_s = 0.0
-    if todo:
-        if cfg.backend == "ray":
-            from cleanlab_lite.train import ray_backend
-
-            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish)
-        else:
-            prepare_s = _run_local(ds, cfg, todo, finish)
-
-    per_fold, probs_sum = [], None
-    if cfg.fold is None:
-        probs_sum = np.zeros((ds.n, ds.num_classes), dtype=np.float64)
-    for job, _ in plan:
-        rec = records[job.repeat, job.fold]
-        if probs_sum is not None:
-            probs_sum[job.val_rows] += rec["probs"]
-        per_fold.append({k_: v for k_, v in rec.items() if k_ not in ("probs", "fingerprint")})
-    trained = [f for f in per_fold if not f["reused"]]
-    first = trained[0] if trained else per_fold[0]
-    devices = sorted({str(f["device"]) for f in (trained or per_fold) if f.get("device")})
-    metrics = {
-        "backend": cfg.backend,
-        "model": first.get("model"),
-        "device": ",".join(devices) or None,
-        "threads": first.get("threads"),
-        "epochs": first.get("epochs"),
-        "batch_size": first.get("batch_size"),
-        "lr": first.get("lr"),
-        "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
-        "folds": k, "repeats": R,
-        "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
-        "timings": {"prepare_s": prepare_s, "train_s": sum(f["train_s"] for f in trained),
-                    "predict_s": sum(f["predict_s"] for f in trained)},
-        "per_fold": per_fold,
-    }
-    dirs = [job.files.dir for job, _ in plan]
-    if cfg.fold is not None:
-        msg = (f"trained fold {cfg.fold} only ({len(todo)} trained, {len(plan) - len(todo)} reused); "
-               f"run train again without --fold to train the missing folds and merge")
-        metrics["partial"] = True
-        metrics["timings"]["total_s"] = time.perf_counter() - t0
-        return TrainResult(None, metrics, msg, dirs)
-    pred = (probs_sum / R).astype(np.float32)
-    pred /= pred.sum(axis=1, keepdims=True)
-    metrics["partial"] = False
-    metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
-    metrics["timings"]["total_s"] = time.perf_counter() - t0
-    return TrainResult(pred, metrics, "", dirs)
+    plan, todo = make_plan(ds, folds, cfg, run_dir)
+    return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold)
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
@@ -548,42 +319,3 @@ def write_fold(job: FoldJob, result: FoldResult) -> dict:
     return {**result.record, "probs": result.probs}
 
 
-# -- fault injection (tests): real failures in the task path, on any backend -------------------
-
-FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
-
-
-def _parse_faults(spec: str | None) -> dict[tuple[int | None, int], str]:
-    """$CLEAN_LABELS_FAULT "FOLD:MODE" or "REPEAT/FOLD:MODE", comma separated, e.g.
-    "0:raise-once,2:raise" -> {(None, 0): "raise-once", (None, 2): "raise"}."""
-    out: dict[tuple[int | None, int], str] = {}
-    for item in filter(None, (p.strip() for p in (spec or "").split(","))):
-        where, _, mode = item.partition(":")
-        rep, _, fold = where.rpartition("/")
-        if mode not in FAULT_MODES or not fold.isdigit() or (rep and not rep.isdigit()):
-            raise ConfigError(f"${FAULT_ENV} item {item!r} is not FOLD:MODE with MODE one of "
-                              f"{', '.join(FAULT_MODES)}; fix or unset it")
-        out[(int(rep) if rep else None, int(fold))] = mode
-    return out
-
-
-def _inject_fault(job: FoldJob) -> None:
-    """raise: the fold always fails; raise-once / exit-once: the first attempt raises / kills its
-    process (a dying worker), a retry succeeds; sleep: the fold hangs for a minute first (to
-    interrupt a run mid-fold). "Once" is remembered by a file in the fold folder (so it needs the
-    driver's file system: a test hook, not a feature)."""
-    if not job.fault:
-        return
-    if job.fault == "raise":
-        raise RuntimeError(f"injected fault in {job.desc}")
-    if job.fault == "sleep":
-        time.sleep(60)
-        return
-    seen = job.files.fault_marker_path
-    if seen.exists():
-        return
-    seen.parent.mkdir(parents=True, exist_ok=True)
-    seen.touch()
-    if job.fault == "exit-once":
-        os._exit(17)
-    raise RuntimeError(f"injected fault in {job.desc} (first attempt)")

@@ -7,7 +7,6 @@ float32 (N, D). The statistics come from the training folds only (see `fit_input
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -150,31 +149,16 @@ def _torchvision_model(name: str, in_ch: int, num_classes: int, pretrained: str 
     return wrapped
 
 
-def _load_pretrained(net: nn.Module, name: str, path: str) -> None:
-    """Load a local weights file (a state_dict, or a checkpoint holding one); never downloads."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserInputError(
-            f"--pretrained {path}: file not found; weights are never downloaded, so pass a local "
-            f"{name} state_dict (.pth) or drop --pretrained to train from scratch")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
-        raise UserInputError(f"--pretrained {path}: cannot be read as PyTorch weights ({type(e).__name__}); "
-                             f"pass a state_dict saved with torch.save") from None
-    if isinstance(state, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if key in state and isinstance(state[key], dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict) or not state:
-        raise UserInputError(f"--pretrained {path}: holds no state_dict; pass weights saved with "
-                             f"torch.save(model.state_dict(), path)")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+def _load_pretrained(net: nn.Module, name: str, spec: str) -> None:
+    """Load weights by name (torchvision's published weights, via torch's cache) or from a local
+    file (see `weights`); keeps the tensors whose names and shapes match `net`."""
+    from cleanlab_lite.train.weights import load_state_dict
+
+    state = load_state_dict(name, spec)
     own = net.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if len(matched) < len(own) // 2:
-        raise UserInputError(f"--pretrained {path}: only {len(matched)} of {len(own)} tensors match "
+        raise UserInputError(f"--pretrained {spec}: only {len(matched)} of {len(own)} tensors match "
                              f"torchvision {name}; pass weights for that architecture")
     net.load_state_dict(matched, strict=False)
 

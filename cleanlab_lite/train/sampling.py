@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 
 from cleanlab_lite.errors import ConfigError
-
-BALANCE = ("none", "oversample", "undersample")
+from cleanlab_lite.train.weighting import BALANCE
 
 
 class EpochSampler:

@@ -64,7 +64,8 @@ def test_nan_feature_names_row_and_column(tmp_path):
     with pytest.raises(DataError) as e:
         load_dataset(p, DataConfig())
     assert str(e.value) == (f"manifest {p}, row 17: feature 'f2' is nan (NaN or infinite); "
-                            "fill or drop such rows before training")
+                            "fill or drop such rows before training, or use --model hgb, which "
+                            "handles missing values")
 
 
 def test_empty_label(tmp_path):

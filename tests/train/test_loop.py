@@ -133,7 +133,7 @@ def test_repeats_average_over_splits(tmp_path, count_trainings):
 def test_tabular_mlp_standardizes_on_training_rows(tmp_path):
     ds = tab_ds()
     folds = folds_for(ds.n, 3)
-    res = train_folds(ds, folds, TrainConfig(folds=3, epochs=20, quiet=True), tmp_path)
+    res = train_folds(ds, folds, TrainConfig(folds=3, model="mlp", epochs=20, quiet=True), tmp_path)
     assert res.metrics["model"] == "mlp" and res.metrics["oof"]["accuracy"] > 0.9
     state = torch.load(tmp_path / "folds" / "fold-0" / "model.pt", weights_only=True)
     train_rows = folds[0] != 0

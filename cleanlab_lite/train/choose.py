@@ -1,0 +1,112 @@
+"""Which model trains the folds: `--model auto`'s choice for tables and embeddings, and the
+dispatch to the scikit-learn models or the torch loop. Importing this does not import torch;
+only a torch model does.
+
+The auto rule comes from `benchmarks/bench_tabular.py` (tables in docs/training.md): on the
+small real tables (wine, breast cancer) the regularised logistic regression finds the flipped
+rows best and gradient boosting worst, on digits and on non-linear synthetic tables it is the
+other way round; the mean of the two's probabilities (`hgb+logreg`) stays within 0.02 F1 of the
+better one on every small table. From HGB_MIN_ROWS rows on boosting alone wins, and it is the
+only model that takes missing values. Embeddings (dense, already informative features) go to
+`logreg`, the linear probe cleanlab's tutorials use.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.errors import ConfigError, DataError
+from cleanlab_lite.train.foldplan import TrainResult
+from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS, check_options, torch_only_options
+
+TORCH_TABULAR = ("mlp", "linear")
+TABULAR_CHOICES = ("auto",) + SKLEARN_MODELS + TORCH_TABULAR
+NAN_MODELS = ("hgb",)          # models that take missing feature values as they are
+HGB_MIN_ROWS = 10_000          # tables with at least this many rows: auto picks hgb alone
+
+
+def auto_model(kind: str, n_rows: int, has_nan: bool = False, torch_options: bool = False) -> str:
+    """`--model auto` for tabular features and embeddings (see the module docstring). When the
+    options given only fit a torch model (--backend ray, --epochs, --loss, --batch-size...), it is
+    the torch MLP, as before scikit-learn models existed."""
+    if torch_options and not has_nan:
+        return "mlp"
+    if has_nan or (kind == "tabular" and n_rows >= HGB_MIN_ROWS):
+        return "hgb"
+    return "hgb+logreg" if kind == "tabular" else "logreg"
+
+
+def choose_model(name: str, ds, cfg: TrainConfig | None = None) -> str:
+    """The concrete model for `ds`; image data keeps `name` (the torch loop resolves it)."""
+    name = str(name).lower()
+    if ds.kind == "image":
+        return name
+    if name not in TABULAR_CHOICES:
+        raise ConfigError(f"--model {name} does not fit {ds.kind} data; use one of "
+                          f"{', '.join(TABULAR_CHOICES)}")
+    if name == "auto":
+        torch_opts = cfg is not None and bool(torch_only_options(cfg, "hgb+logreg"))
+        return auto_model(ds.kind, ds.n, bool(np.isnan(ds.X).any()), torch_opts)
+    return name
+
+
+def check_missing(ds, name: str) -> None:
+    """Missing feature values (NaN) only go to models that handle them."""
+    if ds.kind == "image" or name in NAN_MODELS:
+        return
+    nan = np.isnan(ds.X)
+    if nan.any():
+        r, j = map(int, np.argwhere(nan)[0])
+        col = ds.feature_names[j] if ds.feature_names else f"column {j}"
+        raise DataError(f"row {r}: feature {col!r} is missing (NaN), which --model {name} cannot "
+                        f"use; fill or drop such rows, or use --model hgb (handles missing values)")
+
+
+def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
+    """The config the folds train with, checked before anything is written: with --backbone,
+    --head on the embeddings (the weights belong to the backbone); otherwise cfg itself."""
+    head = str(cfg.head).lower()
+    target = cfg.backbone or str(cfg.model).lower()
+    if cfg.pretrained and target != "auto" and kind == "image":
+        from cleanlab_lite.train import weights
+
+        if weights.is_name(cfg.pretrained):     # fetch (or fail offline) before writing anything
+            weights.named_state_dict(target, cfg.pretrained)
+    if cfg.backbone:
+        if kind != "image":
+            raise ConfigError(f"--backbone {cfg.backbone} needs image data (a path column); for "
+                              f"{kind} data drop --backbone, or pass ready embeddings with --embeddings")
+        if str(cfg.model).lower() != "auto":
+            raise ConfigError(f"--model {cfg.model} and --backbone {cfg.backbone} were both given; "
+                              f"with --backbone choose the model trained on the embeddings with --head")
+        if head not in TABULAR_CHOICES:
+            raise ConfigError(f"--head {cfg.head} is not known; use one of {', '.join(TABULAR_CHOICES)}")
+        cfg, kind = dataclasses.replace(cfg, model=head, pretrained=None), "embedding"
+    elif head != "auto":
+        raise ConfigError(f"--head {cfg.head} applies only with --backbone NAME (embed the "
+                          f"images once, then train the head); use --model without --backbone")
+    name = str(cfg.model).lower()
+    if kind != "image" and name not in TABULAR_CHOICES:
+        raise ConfigError(f"--model {cfg.model} does not fit {kind} data; use one of "
+                          f"{', '.join(TABULAR_CHOICES)}")
+    if name in SKLEARN_MODELS:
+        check_options(cfg, name)
+    return cfg
+
+
+def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult:
+    """Out-of-fold probabilities for every row (see `loop.train_folds` for the arguments, the
+    run-folder layout and the metrics), with the model `cfg.model` resolves to."""
+    name = choose_model(cfg.model, ds, cfg)
+    check_missing(ds, name)
+    if ds.kind != "image":
+        cfg = dataclasses.replace(cfg, model=name)     # the fingerprint names the model trained
+    if name in SKLEARN_MODELS:
+        from cleanlab_lite.train import sklearn_models
+
+        return sklearn_models.train_folds(ds, folds, cfg, run_dir, name)
+    from cleanlab_lite.train import loop
+
+    return loop.train_folds(ds, folds, cfg, run_dir)
