@@ -25,7 +25,6 @@ import numpy as np
 
 from cleanlab_lite.noise import inject_noise
 from cleanlab_lite.scoring import METHODS, Engine, issues_from, scores_from
-from cleanlab_lite.scoring.adaptive import adaptive_count, lowest
 
 CACHE = Path(os.environ.get("BENCH_CACHE", Path(tempfile.gettempdir()) / "clean_labels_bench_filters"))
 CJ_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
@@ -96,8 +95,6 @@ def candidate_rules(eng):
         "argmax_and_below_given_threshold": off & (s["given"] < t[y]),
         "argmax_and_pred_above_threshold": off & (s["maxp"] >= t[s["argmax"]]),
         "prune_by_class_or_noise_rate": pbc | issues_from(eng, "prune_by_noise_rate"),
-        "adaptive_floor_half_candidates": lowest(s["given"], max(adaptive_count(eng)["num_issues"],
-                                                                 (adaptive_count(eng)["candidates"] + 1) // 2)),
     }
 
 

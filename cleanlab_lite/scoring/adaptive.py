@@ -12,7 +12,8 @@ near 1). The rule here keeps the count but changes the probabilities it is taken
   3. recompute the thresholds and count the rows, predicted as another class, that are off the
      confident joint's diagonal at temperature T.
 
-The flags are then the `count` rows with the lowest self-confidence (`filter_by="adaptive"`).
+The flags are then the `count` rows with the lowest self-confidence among the rows predicted as
+another class (`filter_by="adaptive"`). Probabilities are floored at 1% of uniform first.
 SHARPEN was tuned on one model per dataset of the real-noise sets (docs/scoring.md). Monotone per
 row, the temperature never changes a row's argmax. On large inputs T_fit and the thresholds come
 from an evenly spaced sample of the rows ordered by class (SAMPLE_CELLS values, at least
@@ -28,9 +29,15 @@ from cleanlab_lite.scoring import count
 SHARPEN = 0.45              # T = SHARPEN * T_fit (tuned on the resnet50d real-noise sets)
 SAMPLE_CELLS = 1_000_000    # rows x K used for T_fit and thresholds, and for the candidate test
 MIN_ROWS_PER_CLASS = 20     # ... but at least this many rows per class on average (large K)
-LOG_FLOOR = 1e-12           # log(p) floor: an exact zero probability stays finite
+FLOOR = 0.01                # probabilities below FLOOR / K count as FLOOR / K (1% of uniform):
+                            # exact zeros (kNN, tree models) would otherwise dominate T_fit
 BETA_RANGE = (1e-2, 1e3)    # 1/T searched in this range
 EPS = 1e-6                  # threshold tolerance, as cleanlab's
+
+
+def _log(P: np.ndarray) -> np.ndarray:
+    """log of the probabilities, floored at FLOOR / K."""
+    return np.log(np.clip(P, FLOOR / max(1, P.shape[1]), None))
 
 
 def _softmax(z: np.ndarray, beta: float) -> np.ndarray:
@@ -49,7 +56,7 @@ def fit_temperature(P: np.ndarray, y: np.ndarray, iters: int = 60) -> float:
     steps. Returns T in [1/BETA_RANGE[1], 1/BETA_RANGE[0]]."""
     if len(y) == 0:
         return 1.0
-    z = np.log(np.clip(P, LOG_FLOOR, None))
+    z = _log(P)
     zy = z[np.arange(len(y)), y]
     z2 = z * z
     lo, hi = BETA_RANGE
@@ -75,7 +82,7 @@ def fit_temperature(P: np.ndarray, y: np.ndarray, iters: int = 60) -> float:
 
 def tempered_thresholds(P: np.ndarray, y: np.ndarray, k: int, temperature: float) -> np.ndarray:
     """Per-class thresholds (mean tempered self-confidence of the rows labeled k), shape (K,)."""
-    z = np.log(np.clip(P, LOG_FLOOR, None))
+    z = _log(P)
     q = _softmax(z, 1.0 / temperature)
     return count.confident_thresholds(y, q[np.arange(len(y)), y], k)
 
@@ -86,7 +93,7 @@ def off_diagonal_at(P: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
     some class passes its threshold and the most likely passing class is not the given one."""
     if len(y) == 0:
         return np.zeros(0, dtype=bool)
-    q = _softmax(np.log(np.clip(P, LOG_FLOOR, None)), 1.0 / temperature)
+    q = _softmax(_log(P), 1.0 / temperature)
     q *= q >= thresholds - EPS
     guess = q.argmax(axis=1)
     return (q[np.arange(len(y)), guess] > 0) & (guess != y)

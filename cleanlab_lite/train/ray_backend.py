@@ -27,6 +27,7 @@ from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
 
 INSTALL = "pip install 'clean-labels[ray]'"
+_owned = False      # True while this module holds a Ray connection it made (and must close)
 
 
 def import_ray():
@@ -40,11 +41,15 @@ def import_ray():
 
 
 def check_options(cfg: TrainConfig) -> None:
-    """Validate the Ray options before anything is written (ranges: config.RULES)."""
-    import_ray()
+    """Validate the Ray options before anything is written (ranges: config.RULES); a cluster
+    address is connected to here, so an unreachable one fails first."""
+    ray = import_ray()
     if cfg.gpus_per_fold and str(cfg.device).lower() == "cpu":
         raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} reserves GPUs that --device cpu "
                           f"does not use; drop one of the two options")
+    if cfg.ray_address:
+        _check_reachable(cfg.ray_address)
+        _connect(ray, cfg)
 
 
 @dataclass
@@ -77,22 +82,38 @@ def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
     return result
 
 
-def _connect(ray, cfg: TrainConfig) -> bool:
+def _connect(ray, cfg: TrainConfig) -> None:
     """Join the Ray of this process, the cluster at cfg.ray_address, or start a local one (all
-    of this machine's CPUs and GPUs). Returns True when this call started it (and must stop it)."""
+    of this machine's CPUs and GPUs); a connection made here is closed at the end of run_jobs."""
+    global _owned
     if ray.is_initialized():
-        return False
+        return
     try:
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, logging_level=logging.WARNING)
         else:
-            ray.init(include_dashboard=False, logging_level=logging.WARNING)
+            ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = f"at --ray-address {cfg.ray_address}" if cfg.ray_address else "locally"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"could not start or reach Ray {where} ({first}); check the address "
                           f"(`ray status` on the head node) or drop --ray-address") from None
-    return True
+    _owned = True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A host:port (or ray://host:port) address must accept a TCP connection: Ray itself keeps
+    retrying an address where nothing listens for many minutes."""
+    import socket
+
+    host, sep, port = address.split("://")[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return      # "auto" and other forms: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(f"no Ray answers at --ray-address {address} ({e.strerror or e}); check "
+                          f"the address (`ray status` on the head node) or drop --ray-address") from None
 
 
 def _resources(ray, cfg: TrainConfig) -> tuple[float, float, str]:
@@ -123,8 +144,9 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
 
     from cleanlab_lite.train import loop
 
+    global _owned
     ray = import_ray()
-    started = _connect(ray, cfg)
+    _connect(ray, cfg)
     try:
         cpus, gpus, device = _resources(ray, cfg)
         worker_cfg = replace(cfg, quiet=True, device=device if cfg.device == "auto" else cfg.device)
@@ -137,8 +159,9 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
         refs = {task.remote(data, job, worker_cfg, threads): job for job in jobs}
         failures = _collect(ray, refs, finish, cfg, tqdm)
     finally:
-        if started:
+        if _owned:
             ray.shutdown()
+            _owned = False
     if failures:
         kept = len(jobs) - len(failures)
         names = "; ".join(f"{job.desc} in {job.files.dir} ({f.kind}: {f.message}; "

@@ -92,12 +92,16 @@ def test_flags_are_the_lowest_self_confidence_rows_predicted_as_another_class():
 
 def test_temperature_fit_recovers_a_known_temperature():
     rng = np.random.default_rng(0)
-    logits = rng.normal(0, 2, (20000, 5))
+    logits = rng.normal(0, 1, (20000, 5))          # few probabilities below the floor (1% of 1/K)
     truth_p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     y = (truth_p.cumsum(axis=1) < rng.random((20000, 1))).sum(axis=1)   # y ~ softmax(logits)
     over = np.exp(logits * 2.0)                                          # a model 2x too sharp
     over /= over.sum(axis=1, keepdims=True)
     assert adaptive.fit_temperature(over, y) == pytest.approx(2.0, rel=0.05)
+    zeros = over.copy()                        # 5% of given labels at probability exactly 0 (kNN)
+    hit = rng.random(len(y)) < 0.05
+    zeros[hit, y[hit]] = 0.0
+    assert adaptive.fit_temperature(zeros / zeros.sum(axis=1, keepdims=True), y) < 3.0  # not 13
     assert adaptive.fit_temperature(truth_p, y) == pytest.approx(1.0, rel=0.05)
 
 
@@ -125,3 +129,31 @@ def test_sample_covers_every_class_when_k_is_large(monkeypatch):
     sampled = adaptive.adaptive_count(Engine.create(y, p))
     assert sampled["sample_rows"] == adaptive.MIN_ROWS_PER_CLASS * 50
     assert abs(sampled["num_issues"] - exact["num_issues"]) <= 0.15 * exact["num_issues"]
+
+
+def test_rank_explains_the_count_in_summary_and_output(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cleanlab_lite.cli import main
+
+    y, p, truth = sharp_model()
+    np.save(tmp_path / "p.npy", p.astype(np.float32))
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["rank", "--pred-probs", str(tmp_path / "p.npy"), "--labels",
+                                  str(tmp_path / "y.npy"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    fc = s["flag_count"]
+    assert fc["rule"] == "adaptive" and fc["num_flagged"] == s["num_flagged"] >= 10
+    assert fc["confident_learning_count"] == 0 and fc["predicted_neq_given"] == truth.sum()
+    assert fc["exact"] and 0 < fc["temperature"] < fc["temperature_fit"]
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("How the count was chosen:"))
+    assert f"the {s['num_flagged']} rows with the lowest self-confidence among the {truth.sum()}" \
+        in line and "plain confident learning (T = 1) counts 0" in line
+    r = CliRunner().invoke(main, ["rank", "--pred-probs", str(tmp_path / "p.npy"), "--labels",
+                                  str(tmp_path / "y.npy"), "--out", str(out), "--filter-by",
+                                  "prune_by_noise_rate"])
+    assert "How the count was chosen: 0 rows flagged by prune_by_noise_rate" in r.output

@@ -29,7 +29,7 @@ TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-re
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 << 20,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=128 << 20,
              logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
@@ -75,6 +75,8 @@ def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, t
     assert metrics["backend"] == "ray" and metrics["trained_folds"] == 3
     assert metrics["oof"]["accuracy"] > 0.9
     assert np.load(run / "pred_probs.npy").shape == (120, 3)
+    res = CliRunner().invoke(main, ["rank", str(run)])     # the later stages work as on a local run
+    assert res.exit_code == 0 and (run / "ranking.csv").is_file(), res.output
 
 
 def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabular_csv, tmp_path,
@@ -135,6 +137,9 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_p
 @pytest.mark.parametrize("args, message", [
     (["--ray-address", "auto"], "Error: --ray-address auto needs --backend ray; add --backend ray "
                                 "or drop the option"),
+    (["--backend", "ray", "--ray-address", "127.0.0.1:1"],
+     "Error: no Ray answers at --ray-address 127.0.0.1:1 (Connection refused); check the address "
+     "(`ray status` on the head node) or drop --ray-address"),
     (["--backend", "ray", "--cpus-per-fold", "0"], "Error: --cpus-per-fold 0.0 must be greater than 0; use e.g. 1"),
     (["--backend", "ray", "--device", "cpu", "--gpus-per-fold", "1"],
      "Error: --gpus-per-fold 1 reserves GPUs that --device cpu does not use; drop one of the "
