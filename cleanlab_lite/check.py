@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.errors import ConfigError, UserInputError
+from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
 from cleanlab_lite.io import atomic_path, write_json, write_text
 from cleanlab_lite.run import Run, int_column
 
@@ -42,6 +42,10 @@ from cleanlab_lite.run import Run, int_column
 
 class BaselineError(UserInputError):
     """The baseline file is missing or lacks the columns that identify rows."""
+
+
+# GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
+MARKDOWN_SUFFIXES = (".md", ".markdown", "")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ def parse_rate(value: Any, name: str = "--max-issue-rate") -> float | None:
                           f"got {text!r}") from None
     if pct:
         num /= 100.0
+    elif num == 1:
+        raise ConfigError(f"{name} {text} is ambiguous; write 100% (no limit), 1% or a fraction "
+                          f"like 0.01")
     elif num > 1:
         raise ConfigError(f"{name} must be a fraction in [0, 1] or a percentage, got {text!r}; "
                           f"write {text}% if you meant percent")
@@ -297,6 +304,9 @@ def run_check(run: str | os.PathLike, limits: CheckConfig, *,
     folder = Run(run)
     if ranking is None:
         ranking = folder.read_ranking()
+    if len(ranking) == 0:
+        raise RunFolderError(f"{folder.ranking_path} has no rows, so there is nothing to gate; rank a "
+                             f"run with at least one row (`clean-labels rank {run}`)")
     classes = folder.class_names(ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
@@ -401,8 +411,13 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
 
 def append_markdown(path: str | os.PathLike, text: str) -> None:
     """Append to a file (GitHub's step summary is appended to by each step, not replaced)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text if text.endswith("\n") else text + "\n")
+    from cleanlab_lite.io import unwritable
+
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+    except OSError as e:
+        raise unwritable(Path(path), e) from None
 
 
 def to_junit(result: CheckResult) -> str:
@@ -459,7 +474,15 @@ def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_ba
          json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
     """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
     run against `limits` (and the baseline), then write the requested reports."""
-    ranking = Run(run).read_ranking()
+    folder = Run(run)
+    ranking = folder.read_ranking()
+    for path, option, suffixes in ((write_baseline_to, "--write-baseline", (".csv",)),
+                                   (json_path, "--json", (".json",)),
+                                   (junit_path, "--junit", (".xml",)),
+                                   (markdown_path, "--markdown", MARKDOWN_SUFFIXES)):
+        if path:    # every output checked before any is written
+            folder.check_output(path, option, suffixes=suffixes,
+                                inputs=() if path == write_baseline_to else (baseline,))
     if write_baseline_to is not None:
         write_baseline(write_baseline_to, ranking)
         baseline = write_baseline_to

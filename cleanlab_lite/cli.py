@@ -1,12 +1,16 @@
 """The `clean-labels` command line: click commands only. Each command parses its options,
 builds a config, calls one library function and prints a short summary.
 
-Errors the user can fix print one `Error: ...` line and exit 2; runtime failures exit 3;
-`check` exits 1 when its gate fails.
+Errors the user can fix print one `Error: ...` line and exit 2; runtime failures exit 3, and so
+does any unexpected exception, as one line (`--debug` or CLEAN_LABELS_DEBUG=1 shows the
+traceback); `check` exits 1 when its gate fails. Every printed line goes through `echo`, which
+shows terminal control characters (from labels, ids, paths) as escapes instead of sending them.
 """
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -27,19 +31,52 @@ class FailureError(click.ClickException):
     exit_code = 3
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` with terminal control characters (escape sequences, carriage returns, bidi
+    overrides) written as escapes like \\x1b; newlines and tabs are kept."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+
+
+def echo(message="", err: bool = False) -> None:
+    """click.echo of `message` with control characters escaped (see printable)."""
+    click.echo(printable(message), err=err)
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    flag = bool(ctx and ctx.find_root().params.get("debug"))
+    return flag or os.environ.get("CLEAN_LABELS_DEBUG", "") not in ("", "0")
+
+
 def handle_errors(fn):
-    """Turn library exceptions into one-line click errors with the contract's exit codes."""
+    """Turn library exceptions into one-line click errors with the contract's exit codes:
+    UserInputError 2, RuntimeFailure and any unexpected exception 3 (never 1, which is the
+    gate's)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except UserInputError as e:
-            raise UserError(str(e)) from None
+            raise UserError(printable(e)) from None
         except RuntimeFailure as e:
-            raise FailureError(str(e)) from None
+            raise FailureError(printable(e)) from None
         except KeyboardInterrupt:
-            click.echo("Interrupted; finished work is kept and a rerun resumes from it.", err=True)
+            echo("Interrupted; finished work is kept and a rerun resumes from it.", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:
+            if _debug():
+                import traceback
+                traceback.print_exc()
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise FailureError(printable(
+                f"unexpected {type(e).__name__}{': ' + first if first else ''} (not a problem with "
+                f"your input that clean-labels knows of); rerun with --debug or CLEAN_LABELS_DEBUG=1 "
+                f"for the traceback and report it")) from None
     return wrapper
 
 
@@ -59,7 +96,9 @@ def config_option(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clean-labels")
-def main():
+@click.option("--debug", is_flag=True, envvar="CLEAN_LABELS_DEBUG",
+              help="Show the traceback of an unexpected error (also CLEAN_LABELS_DEBUG=1).")
+def main(debug):
     """Find wrong labels in a classification dataset and write a cleaned one.
 
     \b
@@ -121,21 +160,21 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
     limits = gate.make_config(values, source=f"config {config_path}" if config_path else "check")
     result = gate.gate(run, limits, baseline=baseline, write_baseline_to=write_baseline_to,
                        json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
-    click.echo(gate.format_table(result))
-    click.echo(gate.verdict(result))
+    echo(gate.format_table(result))
+    echo(gate.verdict(result))
     if limits == gate.CheckConfig():
-        click.echo("No limits set, so the gate cannot fail; add e.g. --max-issue-rate 2%.")
+        echo("No limits set, so the gate cannot fail; add e.g. --max-issue-rate 2%.")
     if write_baseline_to:
-        click.echo(f"Baseline: {result.accepted} flagged rows written to {write_baseline_to}.")
+        echo(f"Baseline: {result.accepted} flagged rows written to {write_baseline_to}.")
     written = [str(p) for p in (json_path, junit_path, markdown_path) if p]
     if written:
-        click.echo("Wrote " + ", ".join(written) + ".")
+        echo("Wrote " + ", ".join(written) + ".")
     if not result.passed:
         from cleanlab_lite.run import Run
 
-        click.echo(f"Next: review with `clean-labels review {run}` and pass its decisions with "
-                   f"--baseline {Run(run).decisions_path}, accept today's suspects with "
-                   f"--write-baseline, or drop them with `clean-labels export {run} --drop-flagged`.")
+        echo(f"Next: review with `clean-labels review {run}` and pass its decisions with "
+             f"--baseline {Run(run).decisions_path}, accept today's suspects with "
+             f"--write-baseline, or drop them with `clean-labels export {run} --drop-flagged`.")
         ctx.exit(1)
 
 
@@ -162,7 +201,7 @@ def report(run, out_path, top, thumb_size):
     from cleanlab_lite import report as rep
 
     result = rep.build_report(run, out=out_path, top=top, thumb_size=thumb_size)
-    click.echo(rep.summary_text(result))
+    echo(rep.summary_text(result))
 
 
 @main.command()
@@ -189,11 +228,11 @@ def review(run, port, top, no_browser):
     """
     from cleanlab_lite.review import serve
 
-    res = serve(run, port=port, top=top, open_browser=not no_browser, log=click.echo)
+    res = serve(run, port=port, top=top, open_browser=not no_browser, log=echo)
     c = res.counts
-    click.echo(f"{res.decided} decisions in {res.path} (keep {c['keep']}, relabel {c['relabel']}, "
+    echo(f"{res.decided} decisions in {res.path} (keep {c['keep']}, relabel {c['relabel']}, "
                f"drop {c['drop']}).")
-    click.echo(f"Next: clean-labels export {run} --decisions {res.path}   (add --drop-flagged to "
+    echo(f"Next: clean-labels export {run} --decisions {res.path}   (add --drop-flagged to "
                f"also drop the flagged rows not reviewed)")
 
 
@@ -344,14 +383,14 @@ def _print_metrics(summary: dict) -> None:
         parts.append(f"balanced {bal:.4f}")
     if f1 is not None:
         parts.append(f"macro-F1 {f1:.4f}")
-    click.echo("Trained: " + ", ".join(parts))
+    echo("Trained: " + ", ".join(parts))
     feats = summary.get("features")
     if feats:
         shown = ", ".join(feats[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
-        click.echo(f"Features: {shown} (choose with --feature-cols)")
+        echo(f"Features: {shown} (choose with --feature-cols)")
     wall = m.get("timings", {}).get("total_s") or m.get("timings", {}).get("train_s")
     if wall is not None:
-        click.echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")
+        echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")
 
 
 @main.command()
@@ -379,15 +418,15 @@ def train(ctx, manifest, out, config_path, **_):
     from cleanlab_lite.pipeline import run_train
 
     data_cfg, train_cfg = build_configs(ctx, config_path)
-    summary = run_train(manifest, data_cfg, train_cfg, out, log=click.echo)
+    summary = run_train(manifest, data_cfg, train_cfg, out, log=echo)
     if not summary["complete"]:
-        click.echo(f"Fold {train_cfg.fold} done in {out}. Run the same command without --fold "
+        echo(f"Fold {train_cfg.fold} done in {out}. Run the same command without --fold "
                    "to train any missing folds and merge.")
         return
     _print_metrics(summary)
     from cleanlab_lite.run import Run
 
-    click.echo(f"Wrote {Run(out).pred_probs_path} and metrics.json. "
+    echo(f"Wrote {Run(out).pred_probs_path} and metrics.json. "
                f"Next: clean-labels rank {out}")
 
 
@@ -399,25 +438,25 @@ def _print_top_suspects(run, n: int = 5) -> None:
     top = top[top["is_label_issue"].str.lower() == "true"]
     if top.empty:
         return
-    click.echo("Most suspect:")
+    echo("Most suspect:")
     for r in top.to_dict(orient="records"):
         ident = f" (id {r['id']})" if r.get("id") else ""
-        click.echo(f"  row {r['row']}{ident}: given {r['given_label']!r}, suggested "
+        echo(f"  row {r['row']}{ident}: given {r['given_label']!r}, suggested "
                    f"{r['suggested_label']!r} (p={float(r['suggested_confidence']):.2f}), "
                    f"label quality {float(r['label_quality']):.4f}")
 
 
 def _print_export(res) -> None:
-    click.echo(f"Wrote {res.out}: {res.n_out} of {res.n_in} rows ({res.mode}).")
+    echo(f"Wrote {res.out}: {res.n_out} of {res.n_in} rows ({res.mode}).")
     cols = [c for c in res.per_class.columns if c not in ("class", "rows")]
-    click.echo(f"  {'class':<16}{'rows':>8}" + "".join(f"{c:>16}" for c in cols))
+    echo(f"  {'class':<16}{'rows':>8}" + "".join(f"{c:>16}" for c in cols))
     for d in res.per_class.to_dict(orient="records"):
-        click.echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
+        echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
     if res.unreadable_dropped:
-        click.echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
+        echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
     for note in res.notes:
-        click.echo(f"Note: {note}")
-    click.echo(f"Next: retrain on it, e.g. clean-labels train {res.out} --out RUN2")
+        echo(f"Note: {note}")
+    echo(f"Next: retrain on it, e.g. clean-labels train {res.out} --out RUN2")
 
 
 @main.command()
@@ -485,17 +524,17 @@ def demo(out, noise, seed, device, quiet):
     """
     from cleanlab_lite.demo import run_demo
 
-    res = run_demo(out, noise=noise, seed=seed, device=device, quiet=quiet, log=click.echo)
-    click.echo("")
-    click.echo(f"Flags vs injected flips: precision {res['precision']:.3f}, recall "
+    res = run_demo(out, noise=noise, seed=seed, device=device, quiet=quiet, log=echo)
+    echo("")
+    echo(f"Flags vs injected flips: precision {res['precision']:.3f}, recall "
                f"{res['recall']:.3f} ({res['true_positives']} of {res['num_flipped']} flips "
                f"found, {res['num_flagged']} rows flagged)")
-    click.echo(f"Out-of-fold accuracy {res['oof_accuracy']:.4f} against the noisy labels, "
+    echo(f"Out-of-fold accuracy {res['oof_accuracy']:.4f} against the noisy labels, "
                f"{res['oof_accuracy_true']:.4f} against the true labels")
-    click.echo(f"Total time {res['seconds']:.1f} s")
-    click.echo(f"Files: manifest {res['manifest']}, run folder {res['run']}, "
+    echo(f"Total time {res['seconds']:.1f} s")
+    echo(f"Files: manifest {res['manifest']}, run folder {res['run']}, "
                f"ranking {res['run']}/ranking.csv, cleaned manifest {res['cleaned']}")
-    click.echo(f"Next: clean-labels report {res['run']}   or   "
+    echo(f"Next: clean-labels report {res['run']}   or   "
                f"clean-labels check {res['run']} --max-issue-rate 2%")
 
 
@@ -533,10 +572,10 @@ def noise(manifest, rate, kind, out, seed, label_col, true_col, trace, sparsity)
 
     res = noise_manifest(manifest, out, kind=kind, rate=parse_rate(rate), trace=trace,
                          sparsity=sparsity, seed=seed, label_col=label_col, true_col=true_col)
-    click.echo(f"Wrote {res.out}: {res.num_flipped} of {res.n} labels flipped "
+    echo(f"Wrote {res.out}: {res.num_flipped} of {res.n} labels flipped "
                f"({res.num_flipped / res.n:.1%}, {kind}, seed {seed}); true labels in {true_col!r}.")
     diag = res.realized_matrix.diagonal()
-    click.echo("  per-class share flipped: " + ", ".join(
+    echo("  per-class share flipped: " + ", ".join(
         f"{str(c)[:12]} {1 - d:.2f}" for c, d in zip(res.classes, diag)))
 
 
@@ -634,17 +673,19 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         summary = rank_run(run, cfg, quiet=True)
         where = run
     if not quiet:
-        click.echo(f"Flagged {summary['num_flagged']} of {summary['n']} rows "
+        echo(f"Flagged {summary['num_flagged']} of {summary['n']} rows "
                    f"({summary['num_flagged'] / max(1, summary['n']):.1%}, {summary['filter_by']}); "
                    f"estimated noise rate {summary['estimated_noise_rate']:.1%} "
                    f"({summary['estimated_num_issues']} rows).")
-        click.echo(f"How the count was chosen: {summary['flag_count']['how']}.")
+        echo(f"How the count was chosen: {summary['flag_count']['how']}.")
         from cleanlab_lite.run import Run
 
         folder = Run(where)
-        click.echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
+        echo(f"Wrote {folder.ranking_path} and {folder.summary_path} "
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
         _print_top_suspects(folder)
-        click.echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
-                   f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
-                   f"{where} --max-issue-rate 2%")
+        for w in summary.get("warnings", []):
+            echo(f"Warning: {w}")
+        echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
+             f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
+             f"{where} --max-issue-rate 2%")

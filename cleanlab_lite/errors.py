@@ -44,3 +44,7 @@ class DecisionsError(UserInputError):
 
 class RuntimeFailure(Exception):
     """A failure that is not the user's input (e.g. GPU out of memory); message names the way out."""
+
+
+class OutputError(UserInputError):
+    """An output path that cannot or must not be written (an input, a run file, unwritable)."""

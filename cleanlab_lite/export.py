@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.data.manifest import EXTENSIONS, read_manifest, write_manifest
+from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
+                                         write_manifest)
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import DECISION_VALUES, Run
@@ -99,20 +100,15 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
-    cfg = run.read_config()
+    cfg = run.read_train_config()
     ranking = _read_ranking(run)
     fmt_in = cfg["manifest_format"]
-    fmt = fmt or fmt_in
+    fmt = fmt or (manifest_format(out) if out else fmt_in)
     if fmt not in EXTENSIONS:
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
-    out = Path(out) if out else run.cleaned_path(EXTENSIONS[fmt])
-    inputs = [Path(cfg["manifest"]), run.rows_path, run.ranking_path]
-    if decisions is not None:
-        inputs.append(Path(decisions))
-    for p in inputs:
-        if out.resolve() == p.resolve():
-            raise UserInputError(f"--out {out} is an input of this run ({p}); export never "
-                                 "overwrites its input: choose another path")
+    own = run.cleaned_path(EXTENSIONS[fmt])
+    out = run.check_output(out or own, "--out", own=own, inputs=(decisions,),
+                           suffixes=tuple(e for e, f in FORMATS.items() if f == fmt))
     notes: list[str] = []
     classes = run.read_classes()
     by_name = {str(c): c for c in classes}

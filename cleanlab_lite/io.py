@@ -16,18 +16,34 @@ import numpy as np
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it to `path`, else delete it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise unwritable(path, e) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give outputs the usual mode
-        os.replace(tmp, path)
-    except BaseException:
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise unwritable(path, e) from None
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(e, OSError) and e.filename in (None, str(tmp)):   # e.g. the disk is full
+            raise unwritable(path, e) from None
         raise
+
+
+def unwritable(path: Path, e: OSError):
+    """The one-line OutputError (exit 2) for an output that cannot be written."""
+    from cleanlab_lite.errors import OutputError
+
+    return OutputError(f"cannot write {path} ({e.strerror or type(e).__name__}); choose a writable "
+                       f"path or fix the permissions of {path.parent}")
 
 
 def _umask() -> int:

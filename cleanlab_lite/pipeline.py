@@ -58,7 +58,7 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     from cleanlab_lite.train.loop import resolve_device
 
     resolve_device(cfg.device)
-    models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
+    models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]), pretrained=cfg.pretrained)
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
 
@@ -94,6 +94,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "manifest": str(manifest.resolve()),
         "manifest_format": fmt,
         "manifest_sha256": file_sha256(manifest),
+        "embeddings_sha256": file_sha256(data_cfg.embeddings) if data_cfg.embeddings else None,
         "kind": ds.kind,
         "n": ds.n,
         "num_classes": ds.num_classes,
@@ -138,6 +139,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                                "dim": embedded.dim, "cache_reused": embedded.reused,
                                "cache": str(embedded.cache_path) if embedded.cache_path else None}
     run.write_metrics(metrics)
+    run.record_train_outputs(resolved)      # last: config.yaml with `outputs` means train finished
     summary["metrics"] = metrics
     return summary
 

@@ -10,6 +10,7 @@ rows in well under a second); class names are a dictionary take, not a per-row P
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -18,11 +19,14 @@ import numpy as np
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.io import check_input_file
-from cleanlab_lite.run import Run
+from cleanlab_lite.run import Run, file_record
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 
+
+NEAR_CHANCE = 0.10          # warn when accuracy < chance + this share of the headroom above it
+MAX_FLAGGED_SHARE = 0.5     # warn when more than this share of rows is flagged
 
 
 def resolve_device(device: str) -> str:
@@ -144,12 +148,30 @@ def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
 
 
 # ---- writing --------------------------------------------------------------------------------
-def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None) -> None:
-    """ranking.csv, most suspect first (see Run.write_ranking for the format)."""
-    run.write_ranking(ranking_order(res["scores"], res["issues"]), rows=rows, classes=classes,
+def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None) -> dict:
+    """ranking.csv, most suspect first (see Run.write_ranking for the format); its record."""
+    return run.write_ranking(ranking_order(res["scores"], res["issues"]), rows=rows, classes=classes,
                       given=res["labels"], predicted=res["predicted"], suggested=res["suggested"],
                       quality=res["scores"], is_issue=res["issues"],
                       suggested_confidence=res["suggested_confidence"], ids=ids)
+
+
+def warnings_for(res: dict) -> list[str]:
+    """What a reader of the ranking must know first: a model near chance level (its flags are
+    mostly noise), or more than half the rows flagged."""
+    n = res["n"]
+    out = []
+    acc = float(np.mean(res["predicted"] == res["labels"]))
+    chance = float(np.max(res["label_counts"]) / n)
+    if acc < chance + NEAR_CHANCE * (1 - chance):
+        out.append(f"out-of-fold accuracy {acc:.1%} is near chance ({chance:.1%}, always predicting "
+                   f"the largest class), so the flags say little about the labels; train a "
+                   f"stronger model (more --epochs, another --model or features) before acting on them")
+    rate = float(res["issues"].mean())
+    if rate > MAX_FLAGGED_SHARE:
+        out.append(f"{rate:.1%} of rows are flagged, more than half; the model or the label column is "
+                   f"likely wrong (check --label-col and the out-of-fold accuracy) rather than the labels")
+    return out
 
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
@@ -181,29 +203,33 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "calibrated_joint": res["calibrated_joint"].tolist(),
         "class_priors": np.round(res["class_priors"], 6).tolist(),
         "confident_thresholds": np.round(res["thresholds"], 6).tolist(),
+        "oof_accuracy": float(np.mean(res["predicted"] == res["labels"])),
+        "warnings": warnings_for(res),
         "device": res["device"], "pred_probs": source,
         "config": to_dict(cfg), "seconds": seconds,
     }
 
 
 def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float, t_score: float,
-            source: str, quiet: bool) -> dict:
+            source: str, quiet: bool, inputs: dict) -> dict:
     if len(classes) != res["k"]:
         raise LabelsError(f"there are {len(classes)} class names but pred_probs has {res['k']} "
                           "columns; pass one class name per pred_probs column, in column order")
     import pyarrow.csv  # noqa: F401  (import time is not write time)
     t1 = time.perf_counter()
-    write_ranking(out, res, classes, rows, ids)
+    ranking = write_ranking(out, res, classes, rows, ids)
     t2 = time.perf_counter()
     seconds = {"score": round(t_score - t0, 4), "write": round(t2 - t1, 4)}
     summary = build_summary(res, cfg, classes, seconds, source)
-    out.write_summary(summary)
+    out.write_summary(summary, inputs=inputs, ranking=ranking)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 4)
     if not quiet:
         print(f"rank: {summary['num_flagged']} of {summary['n']} rows flagged "
               f"({cfg.filter_by}); estimated noise rate {summary['estimated_noise_rate']:.1%}; "
               f"wrote {out.ranking_path} and summary.json")
         print(f"how: {summary['flag_count']['how']}")
+        for w in summary["warnings"]:
+            print(f"Warning: {w}")
     return summary
 
 
@@ -247,8 +273,9 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
     run = Run(run_dir)
     run.require_dir("pass the --out folder of `clean-labels train`")
     pp = run.require_pred_probs()
+    inputs = run.check_train_outputs()
     classes = run.read_classes()
-    data = run.read_config(required=False).get("data") or {}
+    data = run.read_config().get("data") or {}
     id_col = data.get("id_col")
     label_col = data.get("label_col", "label")
     want = ["row"] + ([id_col] if id_col else [])
@@ -283,7 +310,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
         if id_col and id_col in table.column_names:
             ids = table.column(id_col)
     res = score(labels, pp, cfg)
-    return _finish(run, res, cfg, classes, rows, ids, t0, time.perf_counter(), str(pp), quiet)
+    return _finish(run, res, cfg, classes, rows, ids, t0, time.perf_counter(), str(pp), quiet, inputs)
 
 
 def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
@@ -292,6 +319,9 @@ def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
     src = as_source(pred_probs)
     if len(src.shape) != 2:
         raise PredProbsError(f"{src.name} has shape {src.shape}; pred_probs must be 2-D (N, K)")
+    if src.shape[0] == 0 or src.shape[1] < 2:
+        raise PredProbsError(f"{src.name} has shape {src.shape}; pred_probs needs at least one row and "
+                             "two class columns (N >= 1, K >= 2)")
     return check_labels(labels, src.shape[0], src.shape[1], name=name)
 
 
@@ -307,6 +337,9 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     out = Run(out_dir)
     if out.path.exists() and not out.path.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
+    if out.pred_probs_path.is_file() or out.config_path.is_file():
+        raise ConfigError(f"--out {out} is a train run folder; rank it with `clean-labels rank {out}`, "
+                          "or write the ranking of --pred-probs to a new folder")
     labels = _labels_for(labels, pred_probs, "labels")
     k = _k_of(pred_probs)
     classes = list(classes) if classes is not None else [str(i) for i in range(k)]
@@ -316,8 +349,12 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
     res = score(labels, pred_probs, cfg)
     src = pred_probs if isinstance(pred_probs, (str, Path)) else (
         [str(p) for p in pred_probs] if isinstance(pred_probs, (list, tuple)) else "array")
+    sources = {"labels_sha256": hashlib.sha256(np.ascontiguousarray(labels, np.int64)).hexdigest()}
+    paths = [pred_probs] if isinstance(pred_probs, (str, Path)) else (
+        list(pred_probs) if isinstance(pred_probs, (list, tuple)) else [])
+    sources["pred_probs"] = {str(p): file_record(Path(p)) for p in paths if isinstance(p, (str, Path))}
     return _finish(out, res, cfg, classes, np.arange(len(labels)), ids, t0, time.perf_counter(),
-                   str(src), quiet)
+                   str(src), quiet, {"sources": sources})
 
 
 def _k_of(pred_probs) -> int:

@@ -206,13 +206,16 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> bytes:
+def _save(fig, path: Path | None) -> bytes:
+    """The figure as PNG bytes, also written to `path` unless it is None (build_report writes
+    its plots itself, once the page is built)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
     data = buf.getvalue()
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    if path is not None:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
     return data
 
 
@@ -220,7 +223,7 @@ def _short(name: str, width: int = 24) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
-def plot_class_rates(per_class: pd.DataFrame, path: Path) -> bytes:
+def plot_class_rates(per_class: pd.DataFrame, path: Path | None) -> bytes:
     plt = _plt()
     top = per_class.sort_values("rate", ascending=False).head(BAR_MAX_CLASSES)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(top) + 1.2))
@@ -231,7 +234,7 @@ def plot_class_rates(per_class: pd.DataFrame, path: Path) -> bytes:
     return _save(fig, path)
 
 
-def plot_oof_accuracy(acc: pd.Series, path: Path) -> bytes:
+def plot_oof_accuracy(acc: pd.Series, path: Path | None) -> bytes:
     plt = _plt()
     acc = acc.dropna().sort_values().head(BAR_MAX_CLASSES)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(acc) + 1.2))
@@ -247,7 +250,7 @@ def _off_diagonal_max(nm: np.ndarray) -> float:
     return float(off.max()) if off.size and off.max() > 0 else 1.0
 
 
-def plot_noise_matrix(nm: np.ndarray, classes: list[str], path: Path) -> bytes:
+def plot_noise_matrix(nm: np.ndarray, classes: list[str], path: Path | None) -> bytes:
     """Heatmap of the off-diagonal cells (the diagonal, near 1, would flatten the colour range);
     diagonal values are written in grey cells."""
     plt = _plt()
@@ -274,7 +277,7 @@ def plot_noise_matrix(nm: np.ndarray, classes: list[str], path: Path) -> bytes:
     return _save(fig, path)
 
 
-def plot_quality_hist(ranking: pd.DataFrame, path: Path) -> bytes:
+def plot_quality_hist(ranking: pd.DataFrame, path: Path | None) -> bytes:
     plt = _plt()
     q = ranking["label_quality"].to_numpy(float)
     flagged = ranking["is_label_issue"].to_numpy(bool)
@@ -485,10 +488,14 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     metrics = folder.read_metrics()
     config = folder.read_config(required=False)
     rows = folder.read_rows()
-    html_path = Path(out) if out is not None else folder.report_path
-    folder = html_path.parent
-    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder.check_output(out if out is not None else folder.report_path, "--out",
+                                    suffixes=(".html", ".htm"), own=folder.report_path)
     notes: list[str] = []
+    png_dir = html_path.parent
+    if os.path.realpath(png_dir) in folder.data_folders():
+        png_dir = None
+        notes.append(f"{html_path.parent} holds this run's data, so the plots were not written there "
+                     f"as PNG files (they are in the page).")
 
     # per-class table
     counts, results, _ = evaluate(ranking, classes, CheckConfig(), np.zeros(len(ranking), bool))
@@ -554,22 +561,22 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     plot_files: list[Path] = []
     plot_imgs: list[str] = []
 
-    def add(name: str, data: bytes, alt: str):
-        plot_files.append(folder / name)
-        plot_imgs.append(_img(data, alt))
+    pngs: dict[str, bytes] = {}   # written beside the page only once the page is built
 
-    add("issue_rate_per_class.png", plot_class_rates(per_class, folder / "issue_rate_per_class.png"),
-        "issue rate per class")
+    def add(name: str, plot, *args, alt: str | None = None) -> bytes:
+        pngs[name] = data = plot(*args, None)
+        if alt:
+            plot_imgs.append(_img(data, alt))
+        return data
+
+    add("issue_rate_per_class.png", plot_class_rates, per_class, alt="issue rate per class")
     if per_class["accuracy"].notna().any():
-        add("oof_accuracy_per_class.png",
-            plot_oof_accuracy(per_class["accuracy"], folder / "oof_accuracy_per_class.png"),
-            "out-of-fold accuracy per class")
-    add("label_quality_hist.png", plot_quality_hist(ranking, folder / "label_quality_hist.png"),
-        "label quality histogram")
+        add("oof_accuracy_per_class.png", plot_oof_accuracy, per_class["accuracy"],
+            alt="out-of-fold accuracy per class")
+    add("label_quality_hist.png", plot_quality_hist, ranking, alt="label quality histogram")
     nm = canonical_noise_matrix(summary, len(classes))
     if nm is not None:
-        data = plot_noise_matrix(nm, classes, folder / "noise_matrix.png")
-        plot_files.append(folder / "noise_matrix.png")
+        data = add("noise_matrix.png", plot_noise_matrix, nm, classes)
         noise_html = (_heatmap_html(nm, classes) if len(classes) <= HEATMAP_TABLE_MAX_K
                       else _img(data, "estimated noise matrix heatmap"))
     else:
@@ -597,6 +604,11 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         per_class_html=_per_class_html(per_class), noise_html=noise_html,
         confusions=top_confusions(summary, classes), plots=plot_imgs, notes=notes, footer=footer,
         review_html=_review_html(run, ranking, classes, top, thumbs))
+    if png_dir is not None:
+        for name, data in pngs.items():
+            with atomic_path(png_dir / name) as tmp:
+                tmp.write_bytes(data)
+            plot_files.append(png_dir / name)
     write_text(html_path, page)
     return ReportResult(run=run, html_path=html_path, plots=plot_files, kind=kind, n=n, k=len(names),
                         flagged=flagged, shown=len(worst), missing_images=missing, notes=notes)
@@ -624,8 +636,9 @@ def summary_text(result: ReportResult) -> str:
     """The one-screen summary `clean-labels report` prints."""
     lines = [f"Report: {result.html_path}",
              f"  {result.shown} most suspect of {result.n:,} rows shown ({result.kind} run, "
-             f"{result.k} classes, {result.flagged:,} flagged)",
-             f"  plots beside it: {', '.join(p.name for p in result.plots)}"]
+             f"{result.k} classes, {result.flagged:,} flagged)"]
+    if result.plots:
+        lines.append(f"  plots beside it: {', '.join(p.name for p in result.plots)}")
     lines += [f"  note: {n}" for n in result.notes]
     run = result.run
     lines.append(f"Next: open it in a browser; gate CI with `clean-labels check {run} "

@@ -104,6 +104,42 @@ def int_column(df, col: str, where: str, error: type, fix: str):
     return values.astype(np.int64)
 
 
+# ---- provenance ------------------------------------------------------------------------------
+# A file's record is {"sha256", "bytes", "mtime_ns"}. A file matches a record when its size and
+# mtime are unchanged (no hashing: every writer here renames a new file into place, so a rewrite
+# always changes them), or else when its sha256 is the recorded one (a copied run folder).
+TRAIN_OUTPUTS = (ROWS, CLASSES, LABELS, PRED_PROBS)   # recorded in config.yaml by a finished train
+RANKED_INPUTS = (PRED_PROBS, LABELS, ROWS, CLASSES)   # recorded in summary.json by rank
+
+
+def file_record(path: Path, sha256: str | None = None) -> dict:
+    """The provenance record of a file (its sha256 computed unless given)."""
+    from cleanlab_lite.io import file_sha256
+
+    st = os.stat(path)
+    return {"sha256": sha256 or file_sha256(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def record_matches(path: Path, rec: Any) -> bool:
+    """Whether the file at `path` still holds the content `rec` was made from."""
+    from cleanlab_lite.io import file_sha256
+
+    if not isinstance(rec, dict) or not path.is_file():
+        return False
+    st = os.stat(path)
+    if st.st_size != rec.get("bytes"):
+        return False
+    return st.st_mtime_ns == rec.get("mtime_ns") or file_sha256(path) == rec.get("sha256")
+
+
+def _same_file(a, b) -> bool:
+    """Whether two existing paths are the same file (a hardlink or a symlink to it)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 class Run:
     """A run folder at `path` (it need not exist yet: writers create it)."""
 
@@ -150,6 +186,79 @@ class Run:
         base = self.folds_dir / f"repeat-{repeat}" if repeats > 1 else self.folds_dir
         return FoldFiles(base / f"fold-{fold}")
 
+    # ---- output guards ------------------------------------------------------------------------
+    def inputs_of_run(self) -> list[tuple[Path, str]]:
+        """(path, what) of the files the run was made from that config.yaml names."""
+        cfg = self.read_config(required=False)
+        out = []
+        if isinstance(cfg.get("manifest"), str):
+            out.append((Path(cfg["manifest"]), "the manifest"))
+        emb = (cfg.get("data") or {}).get("embeddings")
+        if isinstance(emb, str):
+            out.append((Path(emb), "the embeddings"))
+        return out
+
+    def data_folders(self) -> set[str]:
+        """Folders that hold the run's data: the manifest's folder and every folder holding one of
+        its images (resolved paths, as strings)."""
+        cfg = self.read_config(required=False)
+        folders = set()
+        if isinstance(cfg.get("manifest"), str):
+            folders.add(os.path.realpath(Path(cfg["manifest"]).parent))
+        folders |= {os.path.dirname(p) for p in self._image_paths(cfg)}
+        return folders
+
+    def _image_paths(self, cfg: dict) -> set[str]:
+        data = cfg.get("data") or {}
+        col, root = data.get("path_col"), data.get("data_root")
+        if cfg.get("kind") != "image" or not col or not root or col not in (self.rows_columns() or []):
+            return set()
+        root = os.path.realpath(root)
+        paths = self.read_rows_table([col]).column(col).to_pylist()
+        return {os.path.normpath(os.path.join(root, str(p))) for p in paths if p is not None}
+
+    def check_output(self, path, option: str, *, suffixes: tuple[str, ...] = (),
+                     own: Path | None = None, inputs: tuple = ()) -> Path:
+        """Refuse (OutputError, exit 2) an output `path` given with `option` that is, whatever its
+        spelling (relative, `..`, a symlink, a hardlink): a file the run was made from (manifest,
+        embeddings, an image), one of `inputs` (e.g. a baseline), or a file this folder owns other
+        than `own` (the command's own output). Also refuse an extension not in `suffixes`, a
+        folder, and a path whose folder cannot be written. Returns the path."""
+        from cleanlab_lite.errors import OutputError
+
+        p = Path(path)
+        if suffixes and p.suffix.lower() not in suffixes:
+            ends = " or ".join(x for x in suffixes if x) + (" (or no extension)" if "" in suffixes else "")
+            raise OutputError(f"{option} {p}: the file written is {suffixes[0]}, so the name must end "
+                              f"in {ends}; use e.g. {p.with_suffix(suffixes[0])}")
+        if p.is_dir():
+            raise OutputError(f"{option} {p} is a folder; pass a file path")
+        real = os.path.realpath(p)
+        protected = [*self.inputs_of_run(), *((Path(q), "an input of this command") for q in inputs if q)]
+        for q, what in protected:
+            if real == os.path.realpath(q) or _same_file(p, q):
+                raise OutputError(f"{option} {p} is {what} ({q}); no command writes over its input: "
+                                  "choose another path")
+        run = os.path.realpath(self.path)
+        owned = {os.path.realpath(x) for x in self.owned_paths()} - {os.path.realpath(own) if own else ""}
+        inside = any(real.startswith(os.path.join(run, d) + os.sep) for d in (FOLDS, CACHE, DELTA))
+        if real in owned or inside or any(_same_file(p, x) for x in self.owned_paths()):
+            raise OutputError(f"{option} {p} is a file of run folder {self.path}, which clean-labels "
+                              "writes itself; choose a path outside it or a new name")
+        if real in self._image_paths(self.read_config(required=False)):
+            raise OutputError(f"{option} {p} is an image of this run; no command writes over its "
+                              "input: choose another path")
+        parent = Path(real).parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"cannot write {p} ({parent} is a file, not a folder); choose a "
+                              f"writable path for {option}")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"cannot write {p} ({parent} is not writable); choose a writable path "
+                              f"for {option}")
+        return p
+
     def require_dir(self, hint: str) -> None:
         """RunFolderError when the folder does not exist; `hint` says which folder to pass."""
         if not self.path.is_dir():
@@ -176,6 +285,48 @@ class Run:
 
     def write_config(self, cfg: dict) -> None:
         write_yaml(self.config_path, cfg)
+
+    def read_train_config(self) -> dict:
+        """config.yaml of a train run, with the keys export and report rely on checked:
+        manifest, manifest_format, data.label_col."""
+        cfg = self.read_config()
+        data = cfg.get("data")
+        missing = [k for k in ("manifest", "manifest_format") if not isinstance(cfg.get(k), str)]
+        if not isinstance(data, dict) or not isinstance(data.get("label_col"), str):
+            missing.append("data.label_col")
+        if missing:
+            raise RunFolderError(f"{self.config_path} lacks {', '.join(missing)}; it was not written "
+                                 f"by `clean-labels train`, rerun `clean-labels train MANIFEST "
+                                 f"--out {self.path}` to rewrite it")
+        return cfg
+
+    def record_train_outputs(self, cfg: dict) -> None:
+        """Write config.yaml with `outputs`: the record of each train output now in the folder.
+        Called last by train; a config.yaml without `outputs` means train has not finished."""
+        cfg = dict(cfg)
+        cfg["outputs"] = {n: file_record(self.path / n) for n in TRAIN_OUTPUTS
+                          if (self.path / n).is_file()}
+        self.write_config(cfg)
+
+    def check_train_outputs(self) -> dict:
+        """Refuse (RunFolderError) a run whose train did not finish or whose outputs changed since;
+        return the records of the train outputs present, for rank's provenance."""
+        cfg = self.read_config()
+        outputs = cfg.get("outputs")
+        retrain = f"run `clean-labels train MANIFEST --out {self.path}` to the end (finished folds are reused)"
+        if not isinstance(outputs, dict):
+            raise RunFolderError(f"{self.config_path} records no finished train (interrupted, still "
+                                 f"running, or written by an older version); {retrain}")
+        records = {}
+        for name in TRAIN_OUTPUTS:
+            path = self.path / name
+            if not path.is_file():
+                continue
+            if not record_matches(path, outputs.get(name)):
+                raise RunFolderError(f"{path} is not the file train recorded in {self.config_path} "
+                                     f"(changed since, or left by an interrupted train); {retrain}")
+            records[name] = outputs[name]
+        return records
 
     # ---- classes.json -------------------------------------------------------------------------
     def read_classes(self, *, required: bool = True) -> list | None:
@@ -302,19 +453,53 @@ class Run:
         out = read_json_file(self.summary_path, f"rerun `clean-labels rank {self.path}`")
         return out if isinstance(out, dict) else {}
 
-    def write_summary(self, summary: dict) -> None:
-        write_json(self.summary_path, summary)
+    def write_summary(self, summary: dict, *, inputs: dict, ranking: dict) -> None:
+        """summary.json with its provenance: the records of the run files rank read (`inputs`,
+        as check_train_outputs / input_records return them) and of the ranking.csv it wrote."""
+        write_json(self.summary_path, {**summary, "provenance": {"inputs": inputs, "ranking": ranking}})
+
+    def input_records(self) -> dict:
+        """Records of the run files a ranking depends on that are in the folder now."""
+        return {n: file_record(self.path / n) for n in RANKED_INPUTS if (self.path / n).is_file()}
+
+    def check_ranking_current(self) -> dict:
+        """Refuse (RunFolderError, exit 2, with the command to run) a ranking.csv that is partial,
+        foreign or stale: it must be the file summary.json records, and every pred_probs.npy,
+        labels.npy, rows.parquet and classes.json now in the folder must be the one it was
+        computed from. Returns summary.json."""
+        rerank = f"rerun `clean-labels rank {self.path}`"
+        if not self.summary_path.is_file():
+            raise RunFolderError(f"{self.ranking_path} has no summary.json beside it (an interrupted "
+                                 f"`rank`?); {rerank}")
+        summary = self.read_summary()
+        prov = summary.get("provenance")
+        if not isinstance(prov, dict) or not isinstance(prov.get("inputs"), dict):
+            raise RunFolderError(f"{self.summary_path} records no provenance (written by an older "
+                                 f"version or by hand); {rerank}")
+        if not record_matches(self.ranking_path, prov.get("ranking")):
+            raise RunFolderError(f"{self.ranking_path} is not the file {self.summary_path} records "
+                                 f"(an interrupted or concurrent `rank`, or an edited file); {rerank}")
+        for name in RANKED_INPUTS:
+            path = self.path / name
+            if path.is_file() and not record_matches(path, prov["inputs"].get(name)):
+                raise RunFolderError(f"{self.ranking_path} was not computed from the current {path} "
+                                     f"(train ran again, or the ranking came from other "
+                                     f"--pred-probs); {rerank}")
+        return summary
 
     # ---- ranking.csv --------------------------------------------------------------------------
-    def read_ranking(self):
+    def read_ranking(self, *, verify: bool = True):
         """RUN/ranking.csv with labels (and id) as strings, `row` as int, `label_quality` as float
-        and `is_label_issue` as bool."""
+        and `is_label_issue` as bool. With `verify` (the default) a partial, foreign or stale
+        ranking is refused first (see check_ranking_current)."""
         import pandas as pd
 
         self.require_dir("pass the folder written by `clean-labels train` and `clean-labels rank`")
         path = self.ranking_path
         if not path.is_file():
             raise RunFolderError(f"{path} not found; run `clean-labels rank {self.path}` first")
+        if verify:
+            self.check_ranking_current()
         dtypes = {c: str for c in LABEL_COLS + ("id",)}
         try:
             df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
@@ -352,8 +537,9 @@ class Run:
     def write_ranking(self, order: np.ndarray, *, rows: np.ndarray, classes: list,
                       given: np.ndarray, predicted: np.ndarray, suggested: np.ndarray,
                       quality: np.ndarray, is_issue: np.ndarray, suggested_confidence: np.ndarray,
-                      ids=None) -> None:
-        """ranking.csv with one line per row, in `order` (most suspect first).
+                      ids=None) -> dict:
+        """ranking.csv with one line per row, in `order` (most suspect first); returns its
+        provenance record (the sha256 is computed from the bytes as they are written).
 
         All arrays are (N,) in row position order; given/predicted/suggested are class indices
         into `classes`; ids (optional) is array-like or a pyarrow array. Row blocks are turned
@@ -389,11 +575,16 @@ class Run:
                             pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
             return sink.getvalue()
 
+        import hashlib
+
         starts = list(range(0, max(len(order), 1), step))
-        with atomic_path(self.ranking_path) as tmp, open(tmp, "wb") as f:
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        h = hashlib.sha256()
+        with atomic_path(self.ranking_path) as tmp:
+            with open(tmp, "wb") as f, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
                 for buf in ex.map(block, starts):
                     f.write(buf)
+                    h.update(buf)
+        return file_record(self.ranking_path, h.hexdigest())
 
 
 def read_decisions(path: str | os.PathLike):

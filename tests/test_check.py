@@ -57,7 +57,7 @@ def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagge
         rows = rows.drop(columns="id")
     folder = Run(run)
     folder.write_rows(rows, np.arange(n) % 3)
-    folder.write_ranking(np.argsort(quality, kind="stable"), rows=np.arange(n), classes=classes,
+    ranking = folder.write_ranking(np.argsort(quality, kind="stable"), rows=np.arange(n), classes=classes,
                          given=given, predicted=suggested, suggested=suggested, quality=quality,
                          is_issue=issue, suggested_confidence=1 - quality,
                          ids=rows["id"].to_numpy() if with_id else None)
@@ -73,7 +73,6 @@ def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagge
                               "estimated_issues": int(flagged.get(c, 0))} for c in classes],
                "noise_matrix": nm.tolist(), "inv_noise_matrix": nm.tolist(),
                "confident_joint": cj.tolist(), "class_priors": [1 / k] * k}
-    folder.write_summary(summary)
     folder.write_classes(list(classes))
     acc = [1 - flagged.get(c, 0) / per_class for c in classes]
     folder.write_metrics({"oof": {
@@ -83,6 +82,7 @@ def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagge
             "id_col": "id" if with_id else None,
             "data_root": str(run.parent) if images else None}
     folder.write_config({"kind": "image" if images else "tabular", "data": data})
+    folder.write_summary(summary, inputs=folder.input_records(), ranking=ranking)
     return run
 
 
@@ -151,14 +151,18 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
     assert res.exit_code == 2 and "needs an `id` column or both `row` and `given_label`" in res.output
 
 
-def test_corrupt_flag_column_is_a_user_error(tmp_path):
+def test_edited_or_corrupt_ranking_is_a_user_error(tmp_path):
     run = make_run(tmp_path)
     df = pd.read_csv(run / "ranking.csv", dtype={"is_label_issue": str})
     df.loc[5, "is_label_issue"] = "maybe"
     df.to_csv(run / "ranking.csv", index=False)
     res = invoke("check", run)
     assert res.exit_code == 2
-    assert "is_label_issue holds 'maybe' at line 7" in res.output
+    assert res.output == (f"Error: {run / 'ranking.csv'} is not the file {run / 'summary.json'} records "
+                          f"(an interrupted or concurrent `rank`, or an edited file); rerun "
+                          f"`clean-labels rank {run}`\n")
+    with pytest.raises(gate.UserInputError, match="is_label_issue holds 'maybe' at line 7"):
+        Run(run).read_ranking(verify=False)
 
 
 def test_limits_from_config(tmp_path):
@@ -177,7 +181,7 @@ def test_limits_from_config(tmp_path):
 
 
 def test_write_baseline_then_only_new_suspects_count(tmp_path):
-    run = make_run(tmp_path)
+    run = make_run(tmp_path / "v1")
     base = tmp_path / "accepted.csv"
     res = invoke("check", run, "--write-baseline", base, "--max-issues", "0")
     assert res.exit_code == 0, res.output
@@ -186,10 +190,7 @@ def test_write_baseline_then_only_new_suspects_count(tmp_path):
     assert len(written) == 3 and {"id", "row", "given_label"} <= set(written.columns)
     assert invoke("check", run, "--baseline", base, "--max-issues", "0").exit_code == 0
     # a new suspect appears in the next data version: only it counts
-    df = pd.read_csv(run / "ranking.csv", dtype={"is_label_issue": str})
-    new_row = df.index[df["is_label_issue"] == "false"][0]
-    df.loc[new_row, "is_label_issue"] = "true"
-    df.to_csv(run / "ranking.csv", index=False)
+    run = make_run(tmp_path / "v2", flagged={"cat": 2, "dog": 1, "bird": 1})
     res = invoke("check", run, "--baseline", base, "--max-issues", "0", "--json", tmp_path / "r.json")
     assert res.exit_code == 1
     out = json.loads((tmp_path / "r.json").read_text())

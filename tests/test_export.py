@@ -38,9 +38,10 @@ def make_run(tmp_path, fmt="csv", n=40):
     quality[order] = np.linspace(0, 1, n)
     conf = np.where(flagged, 0.6, 0.99)
     conf[[3, 7]] = 0.95
-    folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
-                         predicted=suggested, suggested=suggested, quality=quality,
-                         is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
+    ranking = folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
+                                   predicted=suggested, suggested=suggested, quality=quality,
+                                   is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
+    folder.write_summary({"n": n, "k": 2}, inputs=folder.input_records(), ranking=ranking)
     return run, manifest, df
 
 
@@ -105,7 +106,7 @@ def test_format_override(tmp_path):
 def test_refuses_to_overwrite_input(tmp_path):
     run, manifest, _ = make_run(tmp_path)
     before = manifest.read_bytes()
-    with pytest.raises(UserInputError, match="export never overwrites its input"):
+    with pytest.raises(UserInputError, match="is the manifest .*; no command writes over its input"):
         export_run(run, mode="drop_flagged", out=manifest)
     assert manifest.read_bytes() == before
 

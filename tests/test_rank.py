@@ -41,7 +41,7 @@ def make_run(folder, y, p, *, labels_npy=True, id_col="uid", rows=None):
     rows = np.arange(len(y)) if rows is None else rows
     run.write_rows(pd.DataFrame({"label": np.array(CLASSES)[y], "uid": [f"u{i}" for i in rows],
                                  "row": rows}), np.zeros(len(y)))
-    run.write_config({"data": {"label_col": "label", "id_col": id_col}})
+    run.record_train_outputs({"data": {"label_col": "label", "id_col": id_col}})
     return folder
 
 

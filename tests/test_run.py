@@ -60,11 +60,13 @@ def test_writers_and_readers_round_trip(tmp_path):
     run.write_labels(np.array([0, 1, 1]))
     run.write_pred_probs(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]))
     run.write_rows(pd.DataFrame({"row": [0, 1, 2], "y": ["cat", "dog", "dog"]}), np.array([0, 1, 2]))
-    run.write_ranking(np.array([2, 0, 1]), rows=np.arange(3), classes=["cat", "dog"],
+    rec = run.write_ranking(np.array([2, 0, 1]), rows=np.arange(3), classes=["cat", "dog"],
                       given=np.array([0, 1, 1]), predicted=np.array([0, 1, 0]),
                       suggested=np.array([0, 1, 0]), quality=np.array([0.9, 0.8, 0.3]),
                       is_issue=np.array([False, False, True]),
                       suggested_confidence=np.array([0.9, 0.8, 0.7]), ids=["a", "b", "c"])
+    assert run.read_summary() == {} and run.read_metrics() is None
+    run.write_summary({"n": 3}, inputs=run.input_records(), ranking=rec)
     assert run.read_config() == {"data": {"label_col": "y"}}
     assert run.read_classes() == ["cat", "dog"]
     assert run.read_labels().tolist() == [0, 1, 1]
@@ -75,7 +77,6 @@ def test_writers_and_readers_round_trip(tmp_path):
     assert ranking["id"].tolist() == ["c", "a", "b"]
     assert ranking["is_label_issue"].tolist() == [True, False, False]
     assert ranking["suggested_label"].tolist() == ["cat", "cat", "dog"]
-    assert run.read_summary() == {} and run.read_metrics() is None
     assert run.fold(0, 3, 1).dir == run.path / "folds" / "fold-3"
     assert run.fold(1, 3, 2).dir == run.path / "folds" / "repeat-1" / "fold-3"
 

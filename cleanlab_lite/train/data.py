@@ -1,11 +1,15 @@
 """The data path: the whole dataset is placed once where training reads it, and a batch is an
 index gather.
 
-- On CUDA, when the array fits comfortably in free GPU memory, it lives on the GPU (images as
-  uint8): a batch is `X[idx]` after a GPU randperm and no image crosses the bus per step.
-- Otherwise it is copied once into pinned host memory (or, when it is larger than half the free
-  RAM, read straight from the decode-cache memmap) and each batch is gathered into one of two
-  pinned staging buffers and copied asynchronously.
+- On CUDA, when the array fits comfortably in the GPU memory that is free (counting what
+  PyTorch's caching allocator holds but no tensor uses), it lives on the GPU (images as uint8):
+  a batch is `X[idx]` after a GPU randperm and no image crosses the bus per step. It is copied
+  there chunk by chunk, so host memory beyond the array itself is one chunk.
+- Otherwise it stays in host memory ("host": the array itself, or one copy of a read-only
+  memmap, when it takes less than half the available RAM; "mapped": read straight from the
+  decode-cache memmap). The epoch's order is drawn on the host, so nothing waits for the GPU;
+  each batch is gathered into one of two small pinned staging buffers and copied to the GPU on
+  a side stream while the GPU trains on the previous batch.
 - On CPU the array is a plain tensor.
 
 Image augmentation (random horizontal flip and random translation with reflected borders) is
@@ -14,43 +18,81 @@ done for the whole batch at once with one gather, on the batch's device.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-GPU_FRACTION = 0.5    # data may take at most this share of free GPU memory to be kept resident
-RAM_FRACTION = 0.5    # ... and this share of free host RAM to be copied into pinned memory
-COPY_CHUNK = 1 << 28  # bytes per chunk when copying a memmap into a tensor
+GPU_FRACTION = 0.5    # data may take at most this share of usable GPU memory to be kept resident
+RAM_FRACTION = 0.5    # ... and this share of available host RAM to be held in memory
+COPY_CHUNK = 1 << 26  # bytes per chunk when placing X: the host memory used beyond X itself
+MODES = ("resident", "host", "mapped")
 
 
-def _to_tensor(X: np.ndarray, pin: bool) -> torch.Tensor:
-    """Copy X (possibly a read-only memmap) into a new tensor, chunk by chunk."""
-    out = torch.empty(X.shape, dtype=torch.from_numpy(X[:0].copy()).dtype, pin_memory=pin)
-    rows = max(1, COPY_CHUNK // max(1, X[:1].nbytes))
-    for s in range(0, X.shape[0], rows):
-        chunk = np.ascontiguousarray(X[s:s + rows])
-        if not chunk.flags.writeable:      # a read-only memmap: torch wants writable memory
-            chunk = chunk.copy()
-        out[s:s + rows] = torch.from_numpy(chunk)
-    return out
-
-
-def _available_ram() -> int:
+def available_ram() -> int:
+    """Bytes the kernel can hand out without swapping: MemAvailable (free memory plus page cache
+    it can drop), not MemFree, which leaves the page cache out and is often near zero."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 1 << 62
 
 
+def usable_device_memory(free: int, reserved: int, allocated: int) -> int:
+    """Device bytes new tensors can use: what the driver reports free plus what PyTorch's caching
+    allocator has reserved but no live tensor occupies (e.g. a previous call's freed data)."""
+    return int(free) + max(0, int(reserved) - int(allocated))
+
+
+def choose_mode(nbytes: int, device_usable: int, ram_available: int) -> str:
+    """Where X lives for a CUDA run: resident on the GPU, in host memory, or mapped."""
+    if nbytes < GPU_FRACTION * device_usable:
+        return "resident"
+    return "host" if nbytes < RAM_FRACTION * ram_available else "mapped"
+
+
+def _torch_dtype(X: np.ndarray) -> torch.dtype:
+    return torch.from_numpy(np.empty(0, dtype=X.dtype)).dtype
+
+
+def place(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Copy X (possibly a read-only memmap) into a new tensor on `device`, COPY_CHUNK bytes at a
+    time: no full host copy is made on the way to a GPU."""
+    out = torch.empty(X.shape, dtype=_torch_dtype(X), device=device)
+    rows = max(1, COPY_CHUNK // max(1, X[:1].nbytes))
+    for s in range(0, X.shape[0], rows):
+        chunk = np.ascontiguousarray(X[s:s + rows])
+        if not chunk.flags.writeable:      # a read-only memmap: torch wants writable memory
+            chunk = chunk.copy()
+        out[s:s + rows].copy_(torch.from_numpy(chunk))
+    return out
+
+
+def _host_tensor(X: np.ndarray) -> torch.Tensor:
+    """X as a CPU tensor: shared with an in-memory array (nothing copied), else one copy."""
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap) and X.flags.writeable \
+            and X.flags.c_contiguous:
+        return torch.from_numpy(X)
+    return place(X, torch.device("cpu"))
+
+
 class DeviceData:
     """X (N, ...) and labels (N,) and optional weights (N,) placed for training on `device`.
 
     mode: "resident"  X is a tensor on `device` (always on CPU; on CUDA when it fits);
-          "pinned"    X is copied once into pinned host memory, batches are gathered into a
-                      pinned staging buffer and copied asynchronously;
-          "mapped"    X (e.g. the decode cache memmap) is larger than free RAM: batches are
-                      read from it directly into the staging buffer.
-    `stream` ("pinned" | "mapped") forces a streaming mode on any device (used by tests).
+          "host"      X stays in host memory; batches are gathered into a pinned staging buffer
+                      and copied asynchronously;
+          "mapped"    X (e.g. the decode cache memmap) is larger than available RAM: batches
+                      are read from it directly into the staging buffer.
+    `stream` ("host" | "mapped") forces a streaming mode on any device (used by tests).
+    `order_device`: where the epoch's row order is drawn (see `batches`).
     """
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
@@ -59,23 +101,26 @@ class DeviceData:
         self.mode = "resident"
         if device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(device)
-            if X.nbytes >= GPU_FRACTION * free:
-                self.mode = "pinned" if X.nbytes < RAM_FRACTION * _available_ram() else "mapped"
+            usable = usable_device_memory(free, torch.cuda.memory_reserved(device),
+                                          torch.cuda.memory_allocated(device))
+            self.mode = choose_mode(X.nbytes, usable, available_ram())
         if stream:
             self.mode = stream
-        pin = device.type == "cuda"
         if self.mode == "resident":
-            self.X = _to_tensor(X, pin=False).to(device)
-        elif self.mode == "pinned":
-            self.X = _to_tensor(X, pin=pin)
+            self.X = place(X, device) if device.type != "cpu" else _host_tensor(X)
+        elif self.mode == "host":
+            self.X = _host_tensor(X)
         else:
             self.X = X
+        self.order_device = device if self.mode == "resident" else torch.device("cpu")
         self._row_shape = tuple(X.shape[1:])
-        self._dtype = torch.from_numpy(np.empty(0, dtype=X.dtype)).dtype
-        self._pin = pin
+        self._dtype = _torch_dtype(X)
+        self._cuda = device.type == "cuda"
         self._stage: list[torch.Tensor | None] = [None, None]
         self._events: list = [None, None]
         self._turn = 0
+        self._copy_stream = torch.cuda.Stream(device) if self._cuda and self.mode != "resident" else None
+        self.staged = 0          # batches gathered on the host so far (streaming modes)
         self.y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
         self.w = (None if weights is None
                   else torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device))
@@ -84,34 +129,69 @@ class DeviceData:
     def resident(self) -> bool:
         return self.mode == "resident"
 
+    def batches(self, order: torch.Tensor, batch_size: int, steps: int
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (x, idx) for the first `steps` batches of `batch_size` rows of `order` (a long
+        tensor on `order_device`): x the rows of X on `device`, idx their indices on `device`.
+
+        Streaming modes: the next batch is gathered on the host and its copy started on a side
+        stream before this batch is handed out, so the copy overlaps the GPU's work on it and
+        nothing here waits for the GPU."""
+        if self.resident:
+            for s in range(steps):
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                yield self.X[idx], idx
+            return
+        if self._cuda and not order.is_pinned():
+            order = order.pin_memory()           # so the index copies are asynchronous too
+        nxt = self._stage_batch(order[:batch_size]) if steps > 0 else None
+        for s in range(steps):
+            cur = nxt
+            if s + 1 < steps:
+                nxt = self._stage_batch(order[(s + 1) * batch_size:(s + 2) * batch_size])
+            yield self._ready(cur)
+
     def gather(self, idx: torch.Tensor) -> torch.Tensor:
-        """Rows `idx` (a long tensor on self.device) of X, on self.device."""
-        if self.mode == "resident":
-            return self.X[idx]
+        """Rows `idx` (a long tensor on `order_device`) of X, on `device`."""
+        return next(self.batches(idx, idx.numel(), 1))[0]
+
+    def _stage_batch(self, rows: torch.Tensor):
+        """Gather host `rows` into a pinned staging buffer and start its copy to the device."""
         i = self._turn
         self._turn ^= 1
         if self._events[i] is not None:
-            self._events[i].synchronize()          # the last copy out of this buffer is done
-        n = idx.numel()
+            self._events[i].synchronize()          # this buffer's previous copy has finished
+        n = rows.numel()
         stage = self._stage[i]
         if stage is None or stage.shape[0] < n:
-            stage = torch.empty((n,) + self._row_shape, dtype=self._dtype, pin_memory=self._pin)
+            stage = torch.empty((n,) + self._row_shape, dtype=self._dtype, pin_memory=self._cuda)
             self._stage[i] = stage
         buf = stage[:n]
-        rows = idx.cpu()
-        if self.mode == "pinned":
+        if self.mode == "host":
             torch.index_select(self.X, 0, rows, out=buf)
         else:
             order = torch.argsort(rows)             # read the memmap in file order
-            got = np.take(self.X, rows[order].numpy(), axis=0)
-            buf[order] = torch.from_numpy(got)
-        if self.device.type != "cuda":
-            return buf.clone()
-        out = buf.to(self.device, non_blocking=True)
-        ev = torch.cuda.Event()
-        ev.record()
+            buf[order] = torch.from_numpy(np.take(self.X, rows[order].numpy(), axis=0))
+        self.staged += 1
+        if not self._cuda:
+            return buf.clone(), rows.clone(), None
+        with torch.cuda.stream(self._copy_stream):
+            x = buf.to(self.device, non_blocking=True)
+            idx = rows.to(self.device, non_blocking=True)
+            ev = torch.cuda.Event()
+            ev.record(self._copy_stream)
         self._events[i] = ev
-        return out
+        return x, idx, ev
+
+    def _ready(self, staged) -> tuple[torch.Tensor, torch.Tensor]:
+        """Make the compute stream wait (on the GPU, not the host) for a staged batch's copy."""
+        x, idx, ev = staged
+        if ev is not None:
+            main = torch.cuda.current_stream(self.device)
+            main.wait_event(ev)
+            x.record_stream(main)                   # memory made on the copy stream, used here
+            idx.record_stream(main)
+        return x, idx
 
 
 def _reflect(i: torch.Tensor, n: int) -> torch.Tensor:

@@ -59,8 +59,9 @@ class FoldJob:
     val_rows: np.ndarray      # int64 (n_val,), the held-out rows it predicts
     seed: int
     desc: str                 # "fold 2/5" (", repeat 1/3" with repeats)
-    n_train: int              # the largest training set of this call (hyperparameter defaults)
     fault: str | None = None  # test hook from $CLEAN_LABELS_FAULT (see `_inject_fault`)
+    resolved: dict = field(default_factory=dict)   # the trainer's resolved model and
+                                                   # hyperparameters (in the fingerprint)
 
 
 @dataclass
@@ -97,8 +98,14 @@ def data_hash(ds) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(cfg: TrainConfig, dhash: str, fold_assign: np.ndarray, fold: int) -> str:
+def _fingerprint(cfg: TrainConfig, dhash: str, fold_assign: np.ndarray, fold: int,
+                 resolved: dict | None = None) -> str:
+    """What a fold learns from: the options, the trainer's resolved settings (e.g. the CNN's
+    widths and batch size, which depend on the device; the device name itself does not), the
+    data and the fold assignment."""
     opts = {k: v for k, v in to_dict(cfg).items() if k not in NOT_FINGERPRINTED}
+    if resolved:
+        opts["resolved"] = resolved
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps(opts, sort_keys=True, default=str).encode())
     h.update(dhash.encode())
@@ -152,10 +159,11 @@ def _say(msg: str, quiet: bool) -> None:
         tqdm.write(msg, file=sys.stderr)
 
 
-def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path
+def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: dict | None = None
               ) -> tuple[list[tuple[FoldJob, dict | None]], list[FoldJob]]:
     """Every (repeat, fold) this call covers (only cfg.fold when set) as (job, finished record or
-    None), and the jobs left to train."""
+    None), and the jobs left to train. `resolved`: the settings the trainer resolved for every
+    job (JSON-able), carried by the jobs and part of their fingerprints."""
     folds = _check_inputs(ds, folds, cfg)
     run = Run(run_dir)
     R, k = cfg.repeats, cfg.folds
@@ -171,15 +179,13 @@ def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path
             if val.size == 0 or train.size == 0:
                 raise DataError(f"fold {i} of repeat {r} has {val.size} held-out and {train.size} "
                                 f"training rows; use fewer --folds")
-            fp = _fingerprint(cfg, dhash, folds[r], i)
+            fp = _fingerprint(cfg, dhash, folds[r], i, resolved)
             d = run.fold(r, i, R)
             desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
-            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc, 0,
-                          faults.get((r, i), faults.get((None, i))))
+            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc,
+                          faults.get((r, i), faults.get((None, i))), dict(resolved or {}))
             plan.append((job, _load_finished(d, fp, val)))
     todo = [job for job, rec in plan if rec is None]
-    for job in todo:
-        job.n_train = max(j.train_rows.size for j in todo)
     return plan, todo
 
 

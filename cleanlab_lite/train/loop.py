@@ -20,6 +20,7 @@ import math
 import socket
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,9 @@ from cleanlab_lite.train.foldplan import (  # noqa: F401 - re-exported for backe
     BACKENDS, FAULT_ENV, NOT_FINGERPRINTED, PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, TrainResult,
     _inject_fault, _say, check_backend, data_hash, fold_dir, make_plan, run_plan)
 from cleanlab_lite.train.sampling import EpochSampler
+
+PREDICT_BATCH_FACTOR = 2       # prediction batch = this x the training batch (halved on OOM)
+
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda when available else cpu; cuda without a GPU is a user error."""
@@ -65,12 +69,15 @@ class _Trainer:
     """Everything shared by the folds of one call: device, placed data, one model (compiled at
     most once), loss."""
 
-    def __init__(self, ds, cfg: TrainConfig, device: torch.device, n_train: int):
+    def __init__(self, ds, cfg: TrainConfig, device: torch.device, model_name: str,
+                 hp: defaults.Hyper):
         self.ds, self.cfg, self.device = ds, cfg, device
         self.image = ds.kind == "image"
         self.K = ds.num_classes
-        self.model_name = models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]))
-        self.hp = defaults.resolve(cfg, self.model_name, device.type, tuple(ds.X.shape[1:]), n_train)
+        self.model_name, self.hp = model_name, hp
+        # No-grad prediction keeps no activations for backward, so twice the training batch fits
+        # where training did; halved on out-of-memory (see `predict`).
+        self.predict_batch = PREDICT_BATCH_FACTOR * hp.batch_size
         self.amp = _autocast_dtype(device, cfg.precision)
         self.channels_last = bool(cfg.channels_last and self.image)
         self.loss_fn = losses.per_sample_loss(cfg, self.K, device)
@@ -109,10 +116,15 @@ class _Trainer:
         cw_np = losses.class_weights(self.ds.labels[train_rows], self.K, cfg.class_weight,
                                      cfg.effective_number_beta)
         cw = None if str(cfg.class_weight).lower() == "none" else torch.as_tensor(cw_np, device=dev)
-        gen = torch.Generator(device=dev)
+        gen = torch.Generator(device=dev)          # augmentation, on the batch's device
         gen.manual_seed(seed)
-        rows_t = torch.as_tensor(train_rows, dtype=torch.long, device=dev)
-        sampler = EpochSampler(rows_t, self.data.y[rows_t], self.K, cfg.balance, gen)
+        # the epoch's order is drawn where DeviceData reads it: the host for streamed data, so
+        # no step waits for the GPU to hand indices back
+        odev = self.data.order_device
+        ogen = gen if odev == dev else torch.Generator(device=odev).manual_seed(seed)
+        rows_t = torch.as_tensor(train_rows, dtype=torch.long, device=odev)
+        labels_t = torch.as_tensor(self.ds.labels[train_rows], dtype=torch.long, device=odev)
+        sampler = EpochSampler(rows_t, labels_t, self.K, cfg.balance, ogen)
         bs = min(hp.batch_size, len(sampler))
         steps_per_epoch = max(1, len(sampler) // bs)
         total = steps_per_epoch * hp.epochs
@@ -123,14 +135,12 @@ class _Trainer:
         bar = _progress(hp.epochs, desc, cfg.quiet)
         try:
             for _ in range(hp.epochs):
-                order = sampler.epoch()
                 running = torch.zeros((), device=dev)
-                for s in range(steps_per_epoch):
+                for x, idx in self.data.batches(sampler.epoch(), bs, steps_per_epoch):
                     lr = hp.lr * (step + 1) / warm if step < warm else hp.lr * (total - step) / max(1, total - warm)
                     for g in opt.param_groups:
                         g["lr"] = lr
-                    idx = order[s * bs:(s + 1) * bs]
-                    loss = self._step(opt, idx, cw, gen)
+                    loss = self._step(opt, x, idx, cw, gen)
                     running += loss.detach()
                     step += 1
                 last = float(running) / steps_per_epoch
@@ -153,8 +163,8 @@ class _Trainer:
             return torch.optim.SGD(groups, lr=hp.lr, momentum=0.9, nesterov=True)
         return torch.optim.AdamW(groups, lr=hp.lr)
 
-    def _inputs(self, idx: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        x = self.data.gather(idx)
+    def _inputs(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        """A gathered batch made ready for the model: augmented (when `gen`), float, layout."""
         if self.image:
             if gen is not None:
                 x = augment(x, self.hp.flip, self.hp.translate, gen)
@@ -163,8 +173,8 @@ class _Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _step(self, opt, idx: torch.Tensor, cw, gen) -> torch.Tensor:
-        x = self._inputs(idx, gen)
+    def _step(self, opt, x: torch.Tensor, idx: torch.Tensor, cw, gen) -> torch.Tensor:
+        x = self._inputs(x, gen)
         y = self.data.y[idx]
         sw = None if self.data.w is None else self.data.w[idx]
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
@@ -175,23 +185,38 @@ class _Trainer:
         opt.step()
         return loss
 
-    @torch.no_grad()
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Softmax probabilities (len(rows), K) float32, averaged with the mirrored image when
-        flip augmentation and TTA are on."""
+        flip augmentation and TTA are on. The batch is `predict_batch` rows, halved while the
+        device runs out of memory."""
+        while True:
+            try:
+                return self._predict(rows, self.predict_batch)
+            except Exception as e:  # noqa: BLE001 - only out-of-memory is retried
+                if not is_out_of_memory(e) or self.predict_batch == 1:
+                    raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.predict_batch = max(1, self.predict_batch // 2)
+
+    @torch.no_grad()
+    def _predict(self, rows: np.ndarray, bs: int) -> np.ndarray:
+        """Every batch has `bs` rows (the last is padded by repeating its last row), so a
+        compiled model and cuDNN see one prediction shape."""
         self.model.eval()
         tta = self.image and self.cfg.tta and self.hp.flip
-        bs = max(self.hp.batch_size, 1024)
-        rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        n = rows.shape[0]
+        padded = np.concatenate([rows, np.repeat(rows[-1:], -n % bs)])
+        order = torch.as_tensor(padded, dtype=torch.long, device=self.data.order_device)
         out = []
-        for s in range(0, rows_t.numel(), bs):
-            x = self._inputs(rows_t[s:s + bs], None)
+        for x, _ in self.data.batches(order, bs, padded.shape[0] // bs):
+            x = self._inputs(x, None)
             with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
                 p = torch.softmax(self.forward(x).float(), dim=1)
                 if tta:
                     p = 0.5 * (p + torch.softmax(self.forward(x.flip(-1)).float(), dim=1))
             out.append(p.float())
-        probs = torch.cat(out).cpu().numpy().astype(np.float32)
+        probs = torch.cat(out)[:n].cpu().numpy().astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
 
 
@@ -230,6 +255,37 @@ def _progress(total: int, desc: str, quiet: bool):
                 dynamic_ncols=True)
 
 
+def planned_device_type(cfg: TrainConfig) -> str:
+    """The device type ('cpu' | 'cuda') the folds will train on, known before any training
+    because it picks the default hyperparameters: local, the resolved --device; ray, cuda when
+    each fold gets a GPU (--gpus-per-fold, --device cuda, or auto with a GPU in this process)."""
+    if cfg.backend != "ray":
+        return resolve_device(cfg.device).type
+    dev = str(cfg.device).lower()
+    if dev.startswith("cuda") or (cfg.gpus_per_fold or 0) > 0:
+        return "cuda"
+    if dev == "cpu" or cfg.gpus_per_fold == 0:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_hyper(ds, cfg: TrainConfig, folds: np.ndarray, device_type: str) -> tuple[str, defaults.Hyper]:
+    """The model name and hyperparameters every fold of this call trains with. The batch size
+    is capped by the largest training set over all repeats and folds, so a `--fold i` run and
+    the later merge resolve the same values."""
+    shape = tuple(ds.X.shape[1:])
+    name = models.resolve_model_name(cfg.model, ds.kind, shape, pretrained=cfg.pretrained)
+    n_train = max(int((f != i).sum()) for f in np.atleast_2d(folds) for i in range(cfg.folds))
+    return name, defaults.resolve(cfg, name, device_type, shape, n_train)
+
+
+def job_hyper(job: FoldJob) -> tuple[str, defaults.Hyper]:
+    """The model name and hyperparameters `resolve_hyper` put into the job (and its fingerprint)."""
+    r = dict(job.resolved)
+    name = r.pop("model")
+    return name, defaults.Hyper(**{**r, "widths": tuple(r["widths"])})
+
+
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> TrainResult:
     """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics.
 
@@ -251,7 +307,8 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
     check_backend(cfg)
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
-    plan, todo = make_plan(ds, folds, cfg, run_dir)
+    model_name, hyper = resolve_hyper(ds, cfg, folds, planned_device_type(cfg))
+    plan, todo = make_plan(ds, folds, cfg, run_dir, resolved={"model": model_name, **asdict(hyper)})
     return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold)
 
 
@@ -261,18 +318,77 @@ def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
     device = resolve_device(cfg.device)
     threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
     with _threads(threads):
-        trainer = make_trainer(ds, cfg, device, todo[0].n_train)
+        trainer = make_trainer(ds, cfg, device, todo[0])
         for job in todo:
             finish(job, train_fold(ds, job, cfg, trainer))
     return trainer.prepare_s
 
 
-def make_trainer(ds, cfg: TrainConfig, device: torch.device, n_train: int) -> _Trainer:
+def make_trainer(ds, cfg: TrainConfig, device: torch.device, job: FoldJob) -> _Trainer:
+    """Place the data and build the model for `job`'s resolved model and hyperparameters."""
     try:
-        return _Trainer(ds, cfg, device, n_train=n_train)
-    except torch.cuda.OutOfMemoryError:
-        raise RuntimeFailure("CUDA ran out of memory while placing the data and model on the "
-                             "GPU; use a smaller --image-size or --model, or --device cpu") from None
+        return _Trainer(ds, cfg, device, *job_hyper(job))
+    except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
+        if not is_out_of_memory(e):
+            raise
+        raise memory_failure(e, f"placing {ds.X.nbytes / 1e9:.2f} GB of data and the "
+                                f"{job.resolved['model']} model on {device}", device,
+                             image=ds.kind == "image") from None
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """Any failed allocation: torch.cuda.OutOfMemoryError, MemoryError, and the RuntimeErrors
+    torch raises for a failed pinned/CUDA allocation ("CUDA error: out of memory") or CPU one
+    ("DefaultCPUAllocator: can't allocate memory")."""
+    if isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    msg = str(e).lower()
+    return isinstance(e, RuntimeError) and any(
+        m in msg for m in ("out of memory", "can't allocate memory", "cannot allocate memory"))
+
+
+def memory_failure(e: BaseException, where: str, device: torch.device, *,
+                   batch_size: int | None = None, image: bool = True) -> RuntimeFailure:
+    """The one-line exit-3 error for out-of-memory `e` while doing `where`, naming only the
+    options that reduce the memory that ran out."""
+    on_gpu = device.type == "cuda" and (isinstance(e, torch.cuda.OutOfMemoryError)
+                                        or "cuda" in str(e).lower())
+    fixes = [f"--batch-size {max(1, batch_size // 2)}"] if batch_size else []
+    fixes.append("a smaller --image-size or --model" if image else "a smaller --model")
+    fixes.append("--device cpu" if on_gpu else "freeing host memory (other programs)")
+    return RuntimeFailure(f"out of {'GPU' if on_gpu else 'host'} memory while {where}; try "
+                          f"{', '.join(fixes[:-1])} or {fixes[-1]}")
+
+
+def backend_settings(device: torch.device, amp: torch.dtype | None,
+                     capability: tuple[int, int] | None = None) -> dict[str, object]:
+    """CUDA backend settings for training: cuDNN autotuning (`cudnn_benchmark`), worth it
+    because every training batch has the same shape and prediction batches are padded to one;
+    with fp32 (no autocast) on GPUs that have TF32 (compute capability 8.0+), TF32 matmuls
+    (`matmul_precision` "high"; convolutions use TF32 by default). Nothing on CPU."""
+    if device.type != "cuda":
+        return {}
+    if capability is None:
+        capability = torch.cuda.get_device_capability(device)
+    out: dict[str, object] = {"cudnn_benchmark": True}
+    if amp is None and tuple(capability) >= (8, 0):
+        out["matmul_precision"] = "high"
+    return out
+
+
+@contextlib.contextmanager
+def backend_flags(settings: dict[str, object]):
+    """Apply `backend_settings` for the duration of a block and restore the previous values."""
+    old = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+    try:
+        if "cudnn_benchmark" in settings:
+            torch.backends.cudnn.benchmark = bool(settings["cudnn_benchmark"])
+        if "matmul_precision" in settings:
+            torch.set_float32_matmul_precision(str(settings["matmul_precision"]))
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = old[0]
+        torch.set_float32_matmul_precision(old[1])
 
 
 def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = None) -> FoldResult:
@@ -280,23 +396,31 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
     (data, fold indices, config): `trainer` (data and model already placed) is only a cache."""
     _inject_fault(job)
     if trainer is None:
-        trainer = make_trainer(ds, cfg, resolve_device(cfg.device), job.n_train)
-    try:
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
+        trainer = make_trainer(ds, cfg, resolve_device(cfg.device), job)
+    dev = trainer.device
+    with backend_flags(backend_settings(dev, trainer.amp)):
+        try:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+        except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
+            if not is_out_of_memory(e):
+                raise
+            raise memory_failure(e, f"training {job.desc} with batch size {trainer.hp.batch_size}",
+                                 dev, batch_size=trainer.hp.batch_size, image=trainer.image) from None
         t_train = time.perf_counter() - t
         t = time.perf_counter()
-        probs = trainer.predict(job.val_rows)
+        try:
+            probs = trainer.predict(job.val_rows)
+        except Exception as e:  # noqa: BLE001 - predict already halved its batch down to 1 row
+            if not is_out_of_memory(e):
+                raise
+            raise memory_failure(e, f"predicting {job.desc} one row at a time", dev,
+                                 image=trainer.image) from None
         t_pred = time.perf_counter() - t
-    except torch.cuda.OutOfMemoryError:
-        raise RuntimeFailure(
-            f"CUDA ran out of memory in {job.desc} with batch size {trainer.hp.batch_size}; "
-            f"pass a smaller --batch-size (e.g. {max(1, trainer.hp.batch_size // 2)}), a smaller "
-            f"--image-size or --model, or --device cpu") from None
     K = ds.num_classes
     fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,
                                 per_class=K <= PER_CLASS_FOLD_MAX_K)

@@ -7,6 +7,7 @@ float32 (N, D). The statistics come from the training folds only (see `fit_input
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import torch
@@ -26,6 +27,31 @@ TORCHVISION_MODELS = (
     "densenet121", "vit_b_16", "swin_t",
 )
 SMALL_IMAGE_MAX = 64          # pixels: images up to this side default to the fast CNN
+
+# Each torchvision family's classifier, by name prefix: the dotted path of the nn.Linear that
+# maps features to classes (the last nn.Linear in module order is not always it: in swin_t it
+# sits in the last block's MLP).
+HEADS = {
+    "resnet": "fc", "resnext": "fc", "wide_resnet": "fc", "regnet": "fc",
+    "efficientnet": "classifier.1", "mobilenet_v3": "classifier.3", "convnext": "classifier.2",
+    "densenet": "classifier", "vit": "heads.head", "swin": "head",
+}
+# Smallest image side (pixels) each family accepts, found with a forward pass at every side
+# 1..40 (tests/train/test_models.py checks the boundary): convnext's stride-4 stem and three
+# 2x2 downsamplings need 32, densenet's three 2x2 average pools need 29, swin's patch
+# embedding 4. The others run down to 1 px. vit_b_16 is built for the data's side (square,
+# a multiple of its 16 px patch), see `check_input_size`.
+MIN_SIDE = {"convnext": 32, "densenet": 29, "swin": 4}
+VIT_PATCH = 16
+VIT_PRETRAINED_SIDE = 224     # torchvision's ViT weights hold position embeddings for 224 px
+
+
+def _family(name: str) -> str:
+    for prefix in sorted(HEADS, key=len, reverse=True):
+        if name.startswith(prefix):
+            return prefix
+    raise ConfigError(f"--model {name}: no known classifier head for this torchvision "
+                      f"architecture; use one of {', '.join(TORCHVISION_MODELS)}")
 
 
 class Normalize(nn.Module):
@@ -97,8 +123,10 @@ class MLP(nn.Module):
         return self.body(self.norm(x))
 
 
-def resolve_model_name(name: str, kind: str, shape: tuple[int, ...]) -> str:
-    """Turn `auto` into a concrete model name and check the name fits the data kind.
+def resolve_model_name(name: str, kind: str, shape: tuple[int, ...],
+                       pretrained: str | None = None) -> str:
+    """Turn `auto` into a concrete model name and check the name fits the data kind and, for
+    images, the image size (see `check_input_size`).
 
     shape: X.shape without N, i.e. (C, H, W) for images or (D,) for tabular/embeddings.
     """
@@ -113,9 +141,36 @@ def resolve_model_name(name: str, kind: str, shape: tuple[int, ...]) -> str:
     if name == "auto":
         return "cnn" if max(shape[1:]) <= SMALL_IMAGE_MAX else "resnet18"
     if name in IMAGE_MODELS or name in TORCHVISION_MODELS:
+        check_input_size(name, shape, pretrained)
         return name
     valid = ", ".join(("auto",) + IMAGE_MODELS + TORCHVISION_MODELS)
     raise ConfigError(f"--model {name!r} is not a known image model; use one of {valid}")
+
+
+def check_input_size(name: str, shape: tuple[int, ...], pretrained: str | None = None) -> None:
+    """Raise ConfigError (one line, with the fix) when images of `shape` (C, H, W) are too small
+    or oddly sized for torchvision model `name`; other names are accepted at any size."""
+    if name not in TORCHVISION_MODELS:
+        return
+    h, w = int(shape[1]), int(shape[2])
+    family = _family(name)
+    if family == "vit":
+        if pretrained and (h, w) != (VIT_PRETRAINED_SIDE, VIT_PRETRAINED_SIDE):
+            raise ConfigError(
+                f"--model {name} with --pretrained needs {VIT_PRETRAINED_SIDE}x{VIT_PRETRAINED_SIDE} "
+                f"images (the weights' position embeddings are for that size); these are {h}x{w}: "
+                f"pass --image-size {VIT_PRETRAINED_SIDE}")
+        if h != w or h % VIT_PATCH:
+            side = max(2 * VIT_PATCH, VIT_PATCH * math.ceil(max(h, w) / VIT_PATCH))
+            raise ConfigError(
+                f"--model {name} needs square images whose side is a multiple of {VIT_PATCH} px; "
+                f"these are {h}x{w}: pass --image-size {side} (or 224), or use another --model")
+        return
+    need = MIN_SIDE.get(family, 1)
+    if min(h, w) < need:
+        raise ConfigError(f"--model {name} needs images of at least {need}x{need} px; these are "
+                          f"{h}x{w}: pass --image-size {need} (or larger), or use --model cnn or "
+                          f"resnet18, which take any size")
 
 
 def build_model(name: str, shape: tuple[int, ...], num_classes: int, *, hidden: int = 256,
@@ -132,17 +187,21 @@ def build_model(name: str, shape: tuple[int, ...], num_classes: int, *, hidden: 
         c, h, w = shape
         widths = (widths[0],) + tuple(widths)   # stem has the first block's width
         return FastCNN(c, num_classes, min(h, w), widths)
-    return _torchvision_model(name, shape[0], num_classes, pretrained)
+    check_input_size(name, shape, pretrained)
+    return _torchvision_model(name, shape, num_classes, pretrained)
 
 
-def _torchvision_model(name: str, in_ch: int, num_classes: int, pretrained: str | None) -> nn.Module:
+def _torchvision_model(name: str, shape: tuple[int, ...], num_classes: int,
+                       pretrained: str | None) -> nn.Module:
     import torchvision
 
-    net = torchvision.models.get_model(name, weights=None)
+    in_ch = shape[0]
+    extra = {"image_size": shape[1]} if _family(name) == "vit" else {}
+    net = torchvision.models.get_model(name, weights=None, **extra)
     if pretrained:
         _load_pretrained(net, name, pretrained)
     _adapt_input(net, in_ch)
-    _replace_head(net, num_classes)
+    _replace_head(net, name, num_classes)
     wrapped = nn.Sequential()
     wrapped.add_module("norm", Normalize(in_ch, image=True))
     wrapped.add_module("net", net)
@@ -182,17 +241,16 @@ def _adapt_input(net: nn.Module, in_ch: int) -> None:
                 return
 
 
-def _replace_head(net: nn.Module, num_classes: int) -> None:
-    """Swap the last nn.Linear for one with `num_classes` outputs."""
-    last = None
-    for parent in net.modules():
-        for child_name, child in parent.named_children():
-            if isinstance(child, nn.Linear):
-                last = (parent, child_name, child)
-    if last is None:
-        raise ConfigError("this torchvision model has no linear head to replace; pick another --model")
-    parent, child_name, child = last
-    setattr(parent, child_name, nn.Linear(child.in_features, num_classes))
+def _replace_head(net: nn.Module, name: str, num_classes: int) -> None:
+    """Swap the architecture's classifier (see HEADS) for a fresh nn.Linear with `num_classes`
+    outputs."""
+    path = HEADS[_family(name)]
+    parent_path, _, attr = path.rpartition(".")
+    head = net.get_submodule(path)
+    if not isinstance(head, nn.Linear):
+        raise ConfigError(f"--model {name}: expected a linear classifier at {path}, found "
+                          f"{type(head).__name__}; pick another --model")
+    setattr(net.get_submodule(parent_path), attr, nn.Linear(head.in_features, num_classes))
 
 
 def set_input_stats(model: nn.Module, mean: np.ndarray, std: np.ndarray) -> None:

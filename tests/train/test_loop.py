@@ -1,6 +1,8 @@
 """train_folds on tiny data: outputs, resume, --fold then merge, repeats, errors."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from cleanlab_lite.run import FoldFiles
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, DataError, UserInputError
-from cleanlab_lite.train import loop, models, train_folds
+from cleanlab_lite.train import foldplan, loop, models, train_folds
 
 FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 
@@ -198,7 +200,8 @@ def test_bad_fold_arguments(tmp_path):
 
 def test_reinitialise_keeps_the_live_parameters_so_compile_happens_once():
     ds = image_ds()
-    trainer = loop._Trainer(ds, TrainConfig(**FAST), torch.device("cpu"), n_train=24)
+    cfg = TrainConfig(**FAST)
+    trainer = loop._Trainer(ds, cfg, torch.device("cpu"), *loop.resolve_hyper(ds, cfg, folds_for(36, 3), "cpu"))
     ids = [id(p) for p in trainer.model.parameters()]
     trainer.reinitialise(1)
     a = [p.detach().clone() for p in trainer.model.parameters()]
@@ -229,3 +232,112 @@ def test_cnn_learns_and_flipped_labels_get_low_probability(tmp_path):
     assert (p.argmax(axis=1) == ds.labels).mean() > 0.9     # against the true labels
     given = p[np.arange(90), noisy]
     assert set(np.argsort(given)[:6]) == set(range(6))      # the wrong labels rank lowest
+
+
+def test_fingerprint_holds_the_resolved_hyperparameters_not_the_device(tmp_path):
+    ds, folds = image_ds(), folds_for(36, 3)
+    cfg = TrainConfig(folds=3, epochs=1, quiet=True)       # widths and batch left to the device
+    train_folds(ds, folds, TrainConfig(folds=3, fold=0, epochs=1, quiet=True), tmp_path)
+    done = FoldFiles(tmp_path / "folds" / "fold-0").read_done()
+
+    def fingerprint(c, device_type):
+        name, hp = loop.resolve_hyper(ds, c, folds, device_type)
+        return foldplan._fingerprint(c, foldplan.data_hash(ds), folds[0], 0, {"model": name, **asdict(hp)})
+
+    assert loop.resolve_hyper(ds, cfg, folds, "cpu")[1].widths != loop.resolve_hyper(ds, cfg, folds, "cuda")[1].widths
+    assert fingerprint(cfg, "cpu") == done["fingerprint"]
+    # a merge on the other device type would train another network: fold 0 is not reused
+    assert fingerprint(cfg, "cuda") != done["fingerprint"]
+    # with the options the device would pick given explicitly, the net and fingerprint are one
+    explicit = TrainConfig(folds=3, epochs=1, quiet=True, widths="24,48,96", batch_size=32)
+    assert fingerprint(explicit, "cpu") == fingerprint(explicit, "cuda")
+
+
+def test_prediction_batches_follow_the_training_batch_and_are_padded_to_one_shape(tmp_path):
+    ds = image_ds(n=90)
+    cfg = TrainConfig(folds=3, **FAST)                    # batch 16 -> prediction batch 32
+    folds = folds_for(90, 3)
+    trainer = loop._Trainer(ds, cfg, torch.device("cpu"), *loop.resolve_hyper(ds, cfg, folds, "cpu"))
+    seen = []
+    trainer.model.register_forward_hook(lambda m, inp, out: seen.append(tuple(inp[0].shape)))
+    rows = np.flatnonzero(folds[0] == 0)                  # 30 held-out rows, not a multiple of 32
+    probs = trainer.predict(rows)
+    assert probs.shape == (30, 3)
+    assert trainer.predict_batch == 32 and set(seen) == {(32, 1, 8, 8)}
+    seen.clear()
+    probs2 = trainer.predict(np.concatenate([rows, rows, rows]))    # 90 rows: 3 batches
+    assert set(seen) == {(32, 1, 8, 8)} and len(seen) == 3
+    np.testing.assert_allclose(probs2[:30], probs, atol=1e-6)      # padding changes no row
+
+
+def test_out_of_memory_is_recognised_in_every_form():
+    assert loop.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert loop.is_out_of_memory(MemoryError())
+    assert loop.is_out_of_memory(RuntimeError("CUDA error: out of memory"))      # a failed pin
+    assert loop.is_out_of_memory(RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+        "you tried to allocate 8000000000 bytes. Error code 12 (Cannot allocate memory)"))
+    assert not loop.is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not loop.is_out_of_memory(ValueError("out of memory"))
+
+
+def test_memory_advice_names_only_what_helps():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    gpu_train = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training fold 1/5",
+                                    cuda, batch_size=256)
+    assert str(gpu_train) == ("out of GPU memory while training fold 1/5; try --batch-size 128, a "
+                              "smaller --image-size or --model or --device cpu")
+    gpu_pred = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"),
+                                   "predicting fold 1/5 one row at a time", cuda)
+    assert "--batch-size" not in str(gpu_pred)          # prediction no longer follows it there
+    host = loop.memory_failure(MemoryError(), "placing 9.00 GB of data", cpu, image=False)
+    assert str(host) == ("out of host memory while placing 9.00 GB of data; try a smaller --model "
+                         "or freeing host memory (other programs)")
+
+
+HOST_OOM_SCRIPT = r"""
+import resource, sys
+import numpy as np
+from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.errors import RuntimeFailure
+from cleanlab_lite.train import train_folds
+import torch
+n = 800_000
+np.save(sys.argv[1] + "/x.npy", np.zeros((n, 1, 16, 16), np.uint8))          # 205 MB
+X = np.load(sys.argv[1] + "/x.npy", mmap_mode="r")        # read-only: placing it copies it
+ds = Dataset("image", X, (np.arange(n) % 2).astype(np.int64), ["a", "b"])
+folds = (np.arange(n) % 2)[None, :]
+vm = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+# room for hashing the data in 64 MiB pieces, not for a second copy of it
+resource.setrlimit(resource.RLIMIT_AS, (vm + (150 << 20), resource.RLIM_INFINITY))
+try:
+    train_folds(ds, folds, TrainConfig(folds=2, epochs=1, batch_size=8, widths="4,4,4", quiet=True,
+                                       device="cpu"), sys.argv[1] + "/run")
+except RuntimeFailure as e:
+    print("RuntimeFailure:", e)
+"""
+
+
+def test_real_host_out_of_memory_is_the_one_line_runtime_failure(tmp_path):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", HOST_OOM_SCRIPT, str(tmp_path)], capture_output=True,
+                       text=True, timeout=180)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == ("RuntimeFailure: out of host memory while placing 0.20 GB of data "
+                                "and the cnn model on cpu; try a smaller --image-size or --model or "
+                                "freeing host memory (other programs)")
+
+
+def test_backend_settings_for_fixed_shapes_and_tf32():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert loop.backend_settings(cpu, None) == {}
+    assert loop.backend_settings(cuda, torch.bfloat16, (9, 0)) == {"cudnn_benchmark": True}
+    assert loop.backend_settings(cuda, None, (8, 0)) == {"cudnn_benchmark": True, "matmul_precision": "high"}
+    assert loop.backend_settings(cuda, None, (7, 5)) == {"cudnn_benchmark": True}    # no TF32 before Ampere
+    before = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+    with loop.backend_flags({"cudnn_benchmark": True, "matmul_precision": "high"}):
+        assert torch.backends.cudnn.benchmark and torch.get_float32_matmul_precision() == "high"
+    assert (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()) == before

@@ -1,0 +1,179 @@
+"""Output guards, no tracebacks, gate semantics, escaped control characters: through the CLI, with
+the exact error line, the exit code, and the hashes of the inputs and run files unchanged."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cleanlab_lite.cli import main
+from cleanlab_lite.run import Run
+from tests.test_check import make_run as make_ranked_run
+from tests.test_export import make_run as make_export_run
+
+
+def cli(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env={"GITHUB_STEP_SUMMARY": None, **(env or {})})
+
+
+def hashes(root) -> dict:
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*"))
+            if f.is_file()}
+
+
+@pytest.fixture
+def export_run(tmp_path):
+    run, manifest, _ = make_export_run(tmp_path)
+    return tmp_path, run, manifest
+
+
+def refused(root, args, line, code=2):
+    """The command exits `code` with exactly `Error: line` and changes no file under root."""
+    before = hashes(root)
+    r = cli(*args)
+    assert (r.exit_code, r.output) == (code, f"Error: {line}\n")
+    assert hashes(root) == before
+
+
+# ---- no output over an input or a run file, whatever the spelling ------------------------------
+
+
+def test_check_outputs_never_overwrite_the_manifest_or_run_files(export_run):
+    tmp, run, manifest = export_run
+    refused(tmp, ("check", run, "--write-baseline", manifest),
+            f"--write-baseline {manifest} is the manifest ({manifest}); no command writes over its "
+            f"input: choose another path")
+    refused(tmp, ("check", run, "--write-baseline", run / "ranking.csv"),
+            f"--write-baseline {run / 'ranking.csv'} is a file of run folder {run}, which "
+            f"clean-labels writes itself; choose a path outside it or a new name")
+    refused(tmp, ("check", run, "--json", run / "summary.json"),
+            f"--json {run / 'summary.json'} is a file of run folder {run}, which clean-labels writes "
+            f"itself; choose a path outside it or a new name")
+    refused(tmp, ("check", run, "--json", run / "ranking.csv"),
+            f"--json {run / 'ranking.csv'}: the file written is .json, so the name must end in .json; "
+            f"use e.g. {run / 'ranking.json'}")
+    refused(tmp, ("check", run, "--markdown", manifest),
+            f"--markdown {manifest}: the file written is .md, so the name must end in .md or "
+            f".markdown (or no extension); use e.g. {tmp / 'in.md'}")
+
+
+def test_symlink_hardlink_and_dotdot_spellings_are_caught(export_run):
+    tmp, run, manifest = export_run
+    (tmp / "summary.md").symlink_to(manifest)
+    os.link(manifest, tmp / "copy.csv")
+    dotdot = run / ".." / "in.csv"
+    refused(tmp, ("check", run, "--markdown", tmp / "summary.md"),
+            f"--markdown {tmp / 'summary.md'} is the manifest ({manifest}); no command writes over "
+            f"its input: choose another path")
+    refused(tmp, ("export", run, "--drop-flagged", "--out", tmp / "copy.csv"),
+            f"--out {tmp / 'copy.csv'} is the manifest ({manifest}); no command writes over its "
+            f"input: choose another path")
+    refused(tmp, ("export", run, "--drop-flagged", "--out", dotdot),
+            f"--out {dotdot} is the manifest ({manifest}); no command writes over its input: "
+            f"choose another path")
+
+
+def test_export_and_report_never_write_over_run_files(export_run):
+    tmp, run, manifest = export_run
+    refused(tmp, ("export", run, "--drop-flagged", "--out", run / "pred_probs.npy"),
+            f"manifest {run / 'pred_probs.npy'}: unknown extension '.npy'; use .csv, .parquet or .jsonl")
+    refused(tmp, ("export", run, "--drop-flagged", "--format", "csv", "--out", run / "config.yaml"),
+            f"--out {run / 'config.yaml'}: the file written is .csv, so the name must end in .csv or "
+            f".tsv; use e.g. {run / 'config.csv'}")
+    refused(tmp, ("export", run, "--drop-flagged", "--out", run / "rows.parquet"),
+            f"--out {run / 'rows.parquet'} is a file of run folder {run}, which clean-labels writes "
+            f"itself; choose a path outside it or a new name")
+    refused(tmp, ("report", run, "--out", manifest),
+            f"--out {manifest}: the file written is .html, so the name must end in .html or .htm; "
+            f"use e.g. {tmp / 'in.html'}")
+    # the run's own default outputs are fine
+    assert cli("export", run, "--drop-flagged").exit_code == 0
+    assert cli("export", run, "--drop-flagged").exit_code == 0       # and again, over its own file
+
+
+def test_report_pngs_stay_out_of_a_data_folder(tmp_path):
+    run = make_ranked_run(tmp_path, images=True)
+    images = tmp_path / "imgs"
+    before = hashes(images)
+    r = cli("report", run, "--out", images / "report.html")
+    assert r.exit_code == 0, r.output
+    assert f"  note: {images} holds this run's data, so the plots were not written there as PNG " \
+           f"files (they are in the page).\n" in r.output
+    assert sorted(p.name for p in images.iterdir() if not p.name[0].isdigit()) == ["report.html"]
+    (images / "report.html").unlink()
+    assert hashes(images) == before
+    r = cli("report", run, "--out", tmp_path / "elsewhere" / "report.html")
+    assert r.exit_code == 0 and (tmp_path / "elsewhere" / "issue_rate_per_class.png").is_file()
+
+
+def test_unwritable_output_is_exit_2_and_nothing_half_written(export_run):
+    tmp, run, _ = export_run
+    (tmp / "afile").write_text("x")
+    bad = tmp / "afile" / "check.xml"
+    refused(tmp, ("check", run, "--write-baseline", tmp / "base.csv", "--junit", bad),
+            f"cannot write {bad} ({tmp / 'afile'} is a file, not a folder); choose a writable path "
+            f"for --junit")
+    assert not (tmp / "base.csv").exists()
+
+
+# ---- no tracebacks --------------------------------------------------------------------------
+
+
+def test_unexpected_exception_is_one_line_exit_3_with_debug_for_the_traceback(tmp_path):
+    run = make_ranked_run(tmp_path)
+    Run(run).write_metrics({"oof": 5})          # a metrics.json this version never writes
+    before = hashes(tmp_path)
+    r = cli("report", run)
+    assert (r.exit_code, r.output) == (
+        3, "Error: unexpected AttributeError: 'int' object has no attribute 'get' (not a problem "
+           "with your input that clean-labels knows of); rerun with --debug or CLEAN_LABELS_DEBUG=1 "
+           "for the traceback and report it\n")
+    assert hashes(tmp_path) == before
+    r = cli("--debug", "report", run)
+    assert r.exit_code == 3 and "Traceback (most recent call last)" in r.output
+    r = cli("report", run, env={"CLEAN_LABELS_DEBUG": "1"})
+    assert r.exit_code == 3 and "Traceback (most recent call last)" in r.output
+
+
+# ---- gate semantics -------------------------------------------------------------------------
+
+
+def test_max_issue_rate_1_is_ambiguous(tmp_path):
+    run = make_ranked_run(tmp_path)
+    refused(tmp_path, ("check", run, "--max-issue-rate", "1"),
+            "--max-issue-rate 1 is ambiguous; write 100% (no limit), 1% or a fraction like 0.01")
+    assert cli("check", run, "--max-issue-rate", "100%").exit_code == 0
+    assert cli("check", run, "--max-issue-rate", "1%").exit_code == 1
+
+
+def test_empty_ranking_fails_the_gate_with_exit_2(tmp_path):
+    run = Run(tmp_path / "run")
+    empty = np.zeros(0, dtype=np.int64)
+    rec = run.write_ranking(empty, rows=empty, classes=["a", "b"], given=empty, predicted=empty,
+                            suggested=empty, quality=np.zeros(0), is_issue=np.zeros(0, bool),
+                            suggested_confidence=np.zeros(0))
+    run.write_summary({"n": 0}, inputs=run.input_records(), ranking=rec)
+    refused(tmp_path, ("check", run.path, "--max-issues", "0"),
+            f"{run.ranking_path} has no rows, so there is nothing to gate; rank a run with at least "
+            f"one row (`clean-labels rank {run.path}`)")
+
+
+def test_control_characters_in_labels_are_escaped_in_printed_lines(tmp_path):
+    run = make_ranked_run(tmp_path, classes=("cat", "\x1b[2J\x1b[31mred\r", "bird\u202e"),
+                          flagged={"cat": 5})
+    r = cli("check", run, "--max-issues", "0")
+    assert r.exit_code == 1
+    assert "\x1b" not in r.output and "\r" not in r.output and "\u202e" not in r.output
+    assert "\\x1b[2J\\x1b[31mred\\r" in r.output and "bird\\u202e" in r.output
+
+
+def test_every_cli_line_goes_through_the_escaping_echo():
+    import inspect
+
+    import cleanlab_lite.cli as cli_mod
+
+    src = inspect.getsource(cli_mod)
+    assert src.count("click.echo(") == 1          # the one inside echo() itself
