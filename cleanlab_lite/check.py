@@ -223,6 +223,7 @@ class CheckResult:
     baseline_rows: int = 0
     estimated_noise_rate: float | None = None
     method: str | None = None
+    delta: dict | None = None      # with --manifest: what changed and the flagged changed rows
 
     @property
     def failures(self) -> list[str]:
@@ -247,6 +248,7 @@ class CheckResult:
             "estimated_noise_rate": self.estimated_noise_rate,
             "method": self.method,
             "failures": list(self.failures),
+            **({"delta": self.delta} if self.delta is not None else {}),
         }
 
 
@@ -298,13 +300,13 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
 
 def run_check(run: str | os.PathLike, limits: CheckConfig, *,
               baseline: str | os.PathLike | None = None,
-              ranking: pd.DataFrame | None = None) -> CheckResult:
+              ranking: pd.DataFrame | None = None, allow_empty: bool = False) -> CheckResult:
     """Read RUN/ranking.csv (unless given, as Run.read_ranking returns it), drop baseline-accepted
     rows and compare the rest with `limits`."""
     folder = Run(run)
     if ranking is None:
         ranking = folder.read_ranking()
-    if len(ranking) == 0:
+    if len(ranking) == 0 and not allow_empty:      # with --manifest: nothing changed, a pass
         raise RunFolderError(f"{folder.ranking_path} has no rows, so there is nothing to gate; rank a "
                              f"run with at least one row (`clean-labels rank {run}`)")
     classes = folder.class_names(ranking)
@@ -402,6 +404,9 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
                      f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
     if hidden:
         lines.append(f"| … {hidden} more classes within limits | | | | | | | |")
+    if result.delta is not None:
+        lines += [""] + [f"- {esc(x.strip())}" if x.startswith("  ") else esc(x)
+                         for x in delta_lines(result)]
     lim = result.limits
     lines += ["", f"Limits: max issue rate {_limit_text(lim.max_issue_rate)}, max issues "
               f"{_limit_text(lim.max_issues, pct=False)}, max class issue rate "
@@ -431,6 +436,8 @@ def to_junit(result: CheckResult) -> str:
     out = ET.SubElement(overall, "system-out")
     out.text = (f"rows={result.n} flagged={result.flagged} accepted={result.accepted} "
                 f"new={result.new} rate={result.rate:.6f}")
+    if result.delta is not None:
+        out.text += "\n" + "\n".join(delta_lines(result, max_rows=10**9))
     cases.append(overall)
     for c in result.classes:
         case = ET.Element("testcase", classname="clean-labels.check.class", name=c.name, time="0")
@@ -470,22 +477,101 @@ def write_outputs(result: CheckResult, *, json_path=None, junit_path=None,
         append_markdown(markdown_path, to_markdown(result))
 
 
+def check_outputs(folder: Run, baseline, write_baseline_to, json_path, junit_path, markdown_path,
+                  inputs: tuple = ()) -> None:
+    """Every output path checked (run.check_output) before any is written."""
+    for path, option, suffixes in ((write_baseline_to, "--write-baseline", (".csv",)),
+                                   (json_path, "--json", (".json",)),
+                                   (junit_path, "--junit", (".xml",)),
+                                   (markdown_path, "--markdown", MARKDOWN_SUFFIXES)):
+        if path:
+            folder.check_output(path, option, suffixes=suffixes,
+                                inputs=inputs if path == write_baseline_to else (baseline, *inputs))
+
+
 def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_baseline_to=None,
          json_path=None, junit_path=None, markdown_path=None) -> CheckResult:
     """The whole `check` command: optionally write a baseline of every flagged row, evaluate the
     run against `limits` (and the baseline), then write the requested reports."""
     folder = Run(run)
     ranking = folder.read_ranking()
-    for path, option, suffixes in ((write_baseline_to, "--write-baseline", (".csv",)),
-                                   (json_path, "--json", (".json",)),
-                                   (junit_path, "--junit", (".xml",)),
-                                   (markdown_path, "--markdown", MARKDOWN_SUFFIXES)):
-        if path:    # every output checked before any is written
-            folder.check_output(path, option, suffixes=suffixes,
-                                inputs=() if path == write_baseline_to else (baseline,))
+    check_outputs(folder, baseline, write_baseline_to, json_path, junit_path, markdown_path)
     if write_baseline_to is not None:
         write_baseline(write_baseline_to, ranking)
         baseline = write_baseline_to
     result = run_check(run, limits, baseline=baseline, ranking=ranking)
     write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# the gate on a changed manifest (`check RUN --manifest CURRENT`)
+
+SHOWN_ROWS = 20          # flagged changed rows printed / put in the Markdown summary
+
+
+def _flagged_rows(judged: pd.DataFrame, accepted: np.ndarray) -> list[dict[str, Any]]:
+    cols = [c for c in ("row", "id", "change", "given_label", "previous_label", "suggested_label",
+                        "label_quality", "suggested_confidence") if c in judged.columns]
+    rows = judged.loc[judged["is_label_issue"].to_numpy(bool) & ~accepted, cols]
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in rows.to_dict(orient="records")]
+
+
+def gate_changes(run: str | os.PathLike, manifest: str | os.PathLike, limits: CheckConfig, *,
+                 overrides: dict | None = None, device: str = "auto", baseline=None,
+                 write_baseline_to=None, json_path=None, junit_path=None,
+                 markdown_path=None) -> CheckResult:
+    """`check RUN --manifest CURRENT`: judge only the rows that changed since the run was trained
+    (edited labels with their stored out-of-fold probabilities, new and content-changed rows with
+    the fold ensemble; see `cleanlab_lite.delta`) and compare them with `limits`: the rates are
+    over the changed rows. Writes RUN/delta/ranking.csv and RUN/delta/summary.json, then the
+    requested reports. Removed rows are listed in the ranking but never count."""
+    from cleanlab_lite.delta import judge_changes
+
+    check_outputs(Run(run), baseline, write_baseline_to, json_path, junit_path, markdown_path,
+                  inputs=(manifest,))
+    d = judge_changes(run, manifest, overrides=overrides, device=device)
+    judged = d.changed
+    if write_baseline_to is not None:
+        write_baseline(write_baseline_to, judged)
+        baseline = write_baseline_to
+    result = run_check(run, limits, baseline=baseline, ranking=judged, allow_empty=True)
+    base = read_baseline(baseline) if baseline is not None else None
+    accepted = baseline_mask(judged, base)[0]
+    result.delta = {
+        "manifest": str(manifest), "matched_by": d.matched_by, "rows_current": d.n_current,
+        "rows_run": d.n_run, "changes": d.counts, "rows_judged": len(judged),
+        "ranking": str(Run(run).delta_ranking_path), "notes": d.notes,
+        "seconds": d.seconds, "flagged_rows": _flagged_rows(judged, accepted),
+    }
+    Run(run).write_delta(d.ranking, result.to_dict())
+    write_outputs(result, json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
+    return result
+
+
+def delta_lines(result: CheckResult, max_rows: int = SHOWN_ROWS) -> list[str]:
+    """Plain-text lines about the change: what was matched how, and the flagged changed rows."""
+    d = result.delta or {}
+    c = d.get("changes", {})
+    out = [f"Changes since the run (rows matched by {d.get('matched_by')}): {c.get('edited', 0)} "
+           f"label edited, {c.get('new', 0)} new, {c.get('content_changed', 0)} content changed, "
+           f"{c.get('removed', 0)} removed, {c.get('unchanged', 0)} unchanged; the limits apply "
+           f"to the {d.get('rows_judged', 0)} changed rows."]
+    out += [f"Note: {n}" for n in d.get("notes", [])]
+    rows = d.get("flagged_rows", [])
+    if rows:
+        out.append(f"Suspect labels among the changed rows ({len(rows)}):")
+        for r in rows[:max_rows]:
+            out.append("  " + _row_text(r))
+        if len(rows) > max_rows:
+            out.append(f"  ... {len(rows) - max_rows} more in {d.get('ranking')}")
+    return out
+
+
+def _row_text(r: dict[str, Any]) -> str:
+    ident = f" (id {r['id']})" if r.get("id") not in (None, "") else ""
+    was = f", was {r['previous_label']!r}" if r.get("change") == "edited" else ""
+    return (f"row {r['row']}{ident}, {r['change']}{was}: given {r['given_label']!r}, suggested "
+            f"{r['suggested_label']!r} (p={float(r['suggested_confidence']):.2f}), label quality "
+            f"{float(r['label_quality']):.4f}")

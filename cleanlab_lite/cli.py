@@ -113,8 +113,37 @@ def main(debug):
 # ---- check / report (owner: check-report helper) -------------------------------------------
 
 
+CURRENT_DATA_OPTIONS = ("label_col", "path_col", "data_root", "embeddings", "allow_outside_root")
+
+
+def current_data_options(fn):
+    """How to read a manifest judged or predicted with a run's models (default: as the run did)."""
+    opts = [
+        click.option("--label-col", default=None, help="Label column [the run's]."),
+        click.option("--path-col", default=None, help="Image path column [the run's]."),
+        click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                     help="Folder image paths are relative to [the manifest's folder]."),
+        click.option("--embeddings", type=click.Path(dir_okay=False), default=None,
+                     help="Embeddings .npy (N, D) of the manifest's rows (embedding runs)."),
+        click.option("--allow-outside-root", is_flag=True,
+                     help="Accept image paths outside the data root [the run's setting]."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True, help="Where the fold models predict."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _overrides(ctx: click.Context) -> dict:
+    return {k: v for k, v in explicit_params(ctx, CURRENT_DATA_OPTIONS).items() if v is not None}
+
+
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="Judge only what changed in this manifest since RUN was trained (no "
+                   "retraining); the limits apply to the changed rows.")
 @click.option("--max-issue-rate", metavar="RATE",
               help="Fail when new suspect labels exceed this share of all rows: 2% or 0.02.")
 @click.option("--max-issues", metavar="N", help="Fail when there are more than N new suspect labels.")
@@ -132,16 +161,21 @@ def main(debug):
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
               envvar="GITHUB_STEP_SUMMARY", show_envvar=True,
               help="Append a Markdown summary to this file (default: $GITHUB_STEP_SUMMARY if set).")
+@current_data_options
 @config_option
 @click.pass_context
 @handle_errors
-def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, write_baseline_to,
-          json_path, junit_path, markdown_path, config_path):
+def check(ctx, run, manifest, max_issue_rate, max_issues, max_class_issue_rate, baseline,
+          write_baseline_to, json_path, junit_path, markdown_path, config_path, device, **_):
     """CI data-quality gate on a ranked run folder.
 
     Exit code 0 when the new suspect labels are within the limits, 1 when they are over,
     2 on bad input. Rows listed in --baseline were reviewed and accepted and do not count.
     Limits may also come from the `check:` section of --config.
+
+    With --manifest CURRENT only the rows changed since RUN was trained are judged, in seconds:
+    edited labels with the run's out-of-fold probabilities, new rows with the mean of the fold
+    models. The per-row result goes to RUN/delta/ranking.csv.
 
     \b
     Examples:
@@ -149,6 +183,7 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
       clean-labels check run1 --max-issues 50 --max-class-issue-rate 10% --junit check.xml
       clean-labels check run1 --write-baseline accepted.csv      # accept today's suspects
       clean-labels check run1 --baseline accepted.csv --max-issues 0
+      clean-labels check run1 --manifest data/manifest.csv --max-issue-rate 5%
       clean-labels check run1 --baseline run1/decisions.csv --max-issues 0  # reviewed rows
     """
     from cleanlab_lite import check as gate
@@ -158,8 +193,19 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
     values = dict(load_yaml(config_path).get("check", {}))
     values.update({k: v for k, v in explicit_params(ctx, names).items() if v is not None})
     limits = gate.make_config(values, source=f"config {config_path}" if config_path else "check")
-    result = gate.gate(run, limits, baseline=baseline, write_baseline_to=write_baseline_to,
-                       json_path=json_path, junit_path=junit_path, markdown_path=markdown_path)
+    overrides = _overrides(ctx)
+    outputs = dict(baseline=baseline, write_baseline_to=write_baseline_to, json_path=json_path,
+                   junit_path=junit_path, markdown_path=markdown_path)
+    if manifest is not None:
+        result = gate.gate_changes(run, manifest, limits, overrides=overrides, device=device,
+                                   **outputs)
+        for line in gate.delta_lines(result):
+            echo(line)
+    elif overrides:
+        raise UserError(f"--{next(iter(overrides)).replace('_', '-')} applies to the rows of "
+                        f"--manifest; add --manifest CURRENT or drop it")
+    else:
+        result = gate.gate(run, limits, **outputs)
     echo(gate.format_table(result))
     echo(gate.verdict(result))
     if limits == gate.CheckConfig():
@@ -169,6 +215,10 @@ def check(ctx, run, max_issue_rate, max_issues, max_class_issue_rate, baseline, 
     written = [str(p) for p in (json_path, junit_path, markdown_path) if p]
     if written:
         echo("Wrote " + ", ".join(written) + ".")
+    if not result.passed and manifest is not None:
+        echo(f"Next: fix the labels named above in {manifest} (suggestions in "
+                   f"{result.delta['ranking']}) or accept reviewed rows with --write-baseline.")
+        ctx.exit(1)
     if not result.passed:
         from cleanlab_lite.run import Run
 
@@ -202,6 +252,34 @@ def report(run, out_path, top, thumb_size):
 
     result = rep.build_report(run, out=out_path, top=top, thumb_size=thumb_size)
     echo(rep.summary_text(result))
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the probabilities: a .npy, float32 (N, K).")
+@current_data_options
+@click.pass_context
+@handle_errors
+def predict(ctx, run, manifest, out, device, **_):
+    """The fold ensemble's probabilities for every row of MANIFEST (labels not needed).
+
+    Each of RUN's k fold models predicts every row with the run's preprocessing and TTA; the
+    mean is written to --out in the manifest's row order, one column per class in the order of
+    RUN/classes.json. No fold model has seen a new row, so this is an honest prediction.
+
+    \b
+    Example:
+      clean-labels predict run1 new-batch.csv --out new-batch-probs.npy
+    """
+    from cleanlab_lite.predict import predict_manifest
+
+    res = predict_manifest(run, manifest, out=out, device=device, overrides=_overrides(ctx))
+    shown = ", ".join(map(str, res.classes[:10])) + (", ..." if len(res.classes) > 10 else "")
+    echo(f"Wrote {res.out}: {res.n} rows x {len(res.classes)} classes, the mean of "
+               f"{res.folds} fold models ({res.kind}) in {res.seconds:.1f} s.")
+    echo(f"Columns are the run's classes, in order: {shown}")
 
 
 @main.command()

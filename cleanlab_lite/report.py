@@ -59,26 +59,18 @@ class ReportResult:
 # reading the run folder
 
 
-def oof_per_class(metrics: Any, classes: list[str], ranking: pd.DataFrame) -> pd.DataFrame:
+def oof_per_class(metrics: dict | None, classes: list[str], ranking: pd.DataFrame) -> pd.DataFrame:
     """Out-of-fold accuracy (recall of the given label), precision and F1 per class.
 
-    Taken from metrics.json (`oof.per_class`, a {class: {...}} mapping or a list of
-    {class: ...} records) when present; accuracy falls back to predicted_label == given_label
-    in ranking.csv, which is the same quantity for runs ranked from the user's own pred_probs.
-    """
+    Taken from metrics.json's `oof.per_class` ({class: {recall, precision, f1}}, as train writes
+    it) when present; accuracy falls back to predicted_label == given_label in ranking.csv, which
+    is the same quantity for runs ranked from the user's own pred_probs (no metrics.json)."""
     out = pd.DataFrame(index=pd.Index(classes, name="class"),
                        columns=["accuracy", "precision", "f1"], dtype=float)
-    per = None
-    if isinstance(metrics, dict):
-        oof = metrics.get("oof", metrics)
-        per = oof.get("per_class") if isinstance(oof, dict) else None
-    if isinstance(per, list):
-        per = {str(p.get("class")): p for p in per if isinstance(p, dict)}
-    if isinstance(per, dict):
-        for name, vals in per.items():
-            if str(name) in out.index and isinstance(vals, dict):
-                acc = vals.get("recall", vals.get("accuracy"))
-                out.loc[str(name)] = [acc, vals.get("precision"), vals.get("f1")]
+    per = ((metrics or {}).get("oof") or {}).get("per_class") or {}
+    for name, vals in per.items():
+        if str(name) in out.index:
+            out.loc[str(name)] = [vals.get("recall"), vals.get("precision"), vals.get("f1")]
     if out["accuracy"].isna().any() and "predicted_label" in ranking.columns:
         hit = (ranking["predicted_label"].astype(str) == ranking["given_label"].astype(str))
         acc = hit.groupby(ranking["given_label"].astype(str)).mean()
@@ -88,21 +80,13 @@ def oof_per_class(metrics: Any, classes: list[str], ranking: pd.DataFrame) -> pd
 
 
 def canonical_noise_matrix(summary: dict[str, Any], k: int) -> np.ndarray | None:
-    """(K, K) P(given = i | true = j), columns summing to 1 (cleanlab's orientation).
-
-    A matrix whose rows sum to 1 instead is transposed into that orientation."""
+    """(K, K) P(given = i | true = j), columns summing to 1 (cleanlab's orientation, as rank
+    writes it), or None when summary.json has none for these K classes."""
     nm = summary.get("noise_matrix")
     if nm is None:
         return None
-    try:
-        m = np.asarray(nm, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    if m.shape != (k, k) or not np.isfinite(m).all():
-        return None
-    cols_ok = np.allclose(m.sum(axis=0), 1, atol=1e-3)
-    rows_ok = np.allclose(m.sum(axis=1), 1, atol=1e-3)
-    return m.T if rows_ok and not cols_ok else m
+    m = np.asarray(nm, dtype=float)
+    return m if m.shape == (k, k) and np.isfinite(m).all() else None
 
 
 def top_confusions(summary: dict[str, Any], classes: list[str], limit: int = 10) -> list[tuple]:
@@ -583,9 +567,7 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         noise_html = '<p class="muted">summary.json has no noise matrix for this run.</p>'
 
     n, flagged = counts["n"], counts["flagged"]
-    acc = None
-    if isinstance(metrics, dict):
-        acc = (metrics.get("oof") or {}).get("accuracy", metrics.get("accuracy"))
+    acc = ((metrics or {}).get("oof") or {}).get("accuracy")
     if acc is None and "predicted_label" in ranking.columns:
         acc = float((ranking["predicted_label"].astype(str) == ranking["given_label"]).mean())
     cards = [("rows", f"{n:,}"), ("classes", str(len(names))),

@@ -168,6 +168,9 @@ class Run:
     folds_dir = property(lambda self: self.path / FOLDS)
     cache_dir = property(lambda self: self.path / CACHE)
     delta_dir = property(lambda self: self.path / DELTA)
+    delta_ranking_path = property(lambda self: self.path / DELTA / RANKING)
+    delta_summary_path = property(lambda self: self.path / DELTA / SUMMARY)
+    delta_cache_dir = property(lambda self: self.path / DELTA / CACHE)
 
     def embedding_path(self, key: str) -> Path:
         """RUN/cache/embed-<key>.npy: float32 (N, D) image embeddings, reused by reruns."""
@@ -185,6 +188,10 @@ class Run:
         """That fold's folder: folds/fold-<i>/ when repeats == 1, else folds/repeat-<r>/fold-<i>/."""
         base = self.folds_dir / f"repeat-{repeat}" if repeats > 1 else self.folds_dir
         return FoldFiles(base / f"fold-{fold}")
+
+    def folds(self, folds: int, repeats: int) -> list["FoldFiles"]:
+        """Every fold folder of a run trained with `folds` x `repeats`, in training order."""
+        return [self.fold(r, i, repeats) for r in range(repeats) for i in range(folds)]
 
     # ---- output guards ------------------------------------------------------------------------
     def inputs_of_run(self) -> list[tuple[Path, str]]:
@@ -587,6 +594,43 @@ class Run:
         return file_record(self.ranking_path, h.hexdigest())
 
 
+    # ---- delta/: `check --manifest` -----------------------------------------------------------
+    def write_delta(self, ranking, summary: dict) -> None:
+        """delta/ranking.csv (a DataFrame: ranking.csv's columns plus change, previous_label,
+        run_row; is_label_issue written true/false like ranking.csv) and delta/summary.json."""
+        table = ranking.copy()
+        table["is_label_issue"] = np.where(table["is_label_issue"].to_numpy(bool), "true", "false")
+        with atomic_path(self.delta_ranking_path) as tmp:
+            table.to_csv(tmp, index=False)
+        write_json(self.delta_summary_path, summary)
+
+    def read_delta_ranking(self):
+        """delta/ranking.csv with labels and id as text and is_label_issue as bool."""
+        import pandas as pd
+
+        path = self.delta_ranking_path
+        if not path.is_file():
+            raise RunFolderError(f"{path} not found; run `clean-labels check {self.path} "
+                                 f"--manifest CURRENT` first")
+        dtypes = {c: str for c in LABEL_COLS + ("id", "previous_label", "change")}
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
+        df["is_label_issue"] = self._issue_flags(df["is_label_issue"])
+        return df
+
+    # ---- decoded-image cache ------------------------------------------------------------------
+    def cached_images(self, n_rows: int, image_size: int) -> np.ndarray | None:
+        """The newest decode cache in RUN/cache (uint8 memmap (M, C, S, S), in manifest row order)
+        at `image_size` that covers `n_rows` manifest rows, or None when there is none."""
+        from cleanlab_lite.data.images import cache_files
+
+        best = None
+        for data, shape in cache_files(self.cache_dir):
+            if shape[0] >= n_rows and shape[2] == image_size:
+                if best is None or data.stat().st_mtime > best[0].stat().st_mtime:
+                    best = (data, shape)
+        return None if best is None else np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
+
+
 def read_decisions(path: str | os.PathLike):
     """A decisions CSV (RUN/decisions.csv from `review`, or one made in a spreadsheet) as a
     DataFrame: row (int64, when the file has it), id, given_label, decision, label, time
@@ -661,10 +705,21 @@ class FoldFiles:
     dir: Path
 
     model_path = property(lambda self: self.dir / MODEL)
+    sklearn_model_path = property(lambda self: self.dir / SKLEARN_MODEL)
     probs_path = property(lambda self: self.dir / OOF_PROBS)
     rows_path = property(lambda self: self.dir / OOF_ROWS)
     done_path = property(lambda self: self.dir / DONE)
     fault_marker_path = property(lambda self: self.dir / FAULT_MARKER)
+
+    def read_sklearn_model(self):
+        """The fold's fitted scikit-learn estimator (model.joblib)."""
+        import joblib
+
+        try:
+            return joblib.load(self.sklearn_model_path)
+        except Exception as e:  # noqa: BLE001 - any unreadable file: retrain that fold
+            raise RunFolderError(f"{self.sklearn_model_path} cannot be read ({type(e).__name__}); "
+                                 "retrain the run with `clean-labels train`") from None
 
     def is_done(self) -> bool:
         return self.done_path.is_file()

@@ -64,11 +64,15 @@ def bash(script: str, cwd: Path, env: dict | None = None) -> subprocess.Complete
                           capture_output=True, text=True, timeout=180)
 
 
-def run_workflow(workflow: dict, cwd: Path, summary: Path) -> list[tuple[str, int, str]]:
-    """Run the `run:` steps like GitHub does: stop at a failure except for `if: always()`."""
-    job = workflow["jobs"]["labels"]
+def run_workflow(workflow: dict, cwd: Path, summary: Path, job_name: str = "main",
+                 event: str = "push") -> list[tuple[str, int, str]]:
+    """Run one job's `run:` steps like GitHub does for `event`: stop at a failure except for
+    `if: always()`."""
+    job = workflow["jobs"][job_name]
+    assert ("!=" in job["if"]) == (event != "pull_request"), job["if"]
     env = {k: str(v) for k, v in (job.get("env") or {}).items()}
     env["GITHUB_STEP_SUMMARY"] = str(summary)
+    env["GITHUB_EVENT_NAME"] = event
     results, failed = [], False
     for step in job["steps"]:
         if "run" not in step or step.get("name", "").startswith("Install"):
@@ -105,27 +109,74 @@ def test_adoption_writes_report_and_baseline(adopted):
     assert set(accepted["id"]) == set(ranking.loc[ranking["is_label_issue"], "id"])
 
 
-def test_workflow_passes_on_a_cached_run(adopted, tmp_path):
+def cache_steps(job: dict) -> list[dict]:
+    return [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache")]
+
+
+def test_main_job_retrains_only_without_a_run_on_schedule_or_when_the_gate_says_so(adopted,
+                                                                                    tmp_path):
     repo = copy_repo(adopted, tmp_path / "repo")
     workflow = yaml.safe_load(doc_block("workflow"))
-    assert workflow["jobs"]["labels"]["env"]["RUN"] == ".clean-labels/run"
-    cache = next(s for s in workflow["jobs"]["labels"]["steps"]
-                 if str(s.get("uses", "")).startswith("actions/cache"))
-    assert cache["with"]["path"] == workflow["jobs"]["labels"]["env"]["RUN"]
+    job = workflow["jobs"]["main"]
+    assert all(s["with"]["path"] == job["env"]["RUN"] for s in cache_steps(job))
     summary = repo / "step-summary.md"
+    shutil.rmtree(repo / ".clean-labels")                    # first push: nothing cached
     results = run_workflow(workflow, repo, summary)
-    names = [r[0] for r in results]
-    assert names == ["Train k-fold models (finished folds are reused)",
-                     "Score and flag every row", "Label-quality gate", "HTML report"]
+    assert [r[0] for r in results] == [
+        "Retrain on schedule, without a run, or when the gate on main's changes says so",
+        "Label-quality gate on every row"]
     assert all(code == 0 for _, code, _ in results), results
-    assert "reused" in results[0][2] or "Training time 0.0 s" in results[0][2]
-    assert "PASS: 0 new issues" in results[2][2]
+    assert "Trained: 120 rows" in results[0][2] and "PASS: 0 new issues" in results[1][2]
     junit = ET.parse(repo / "label-check.xml").getroot()
     assert [c.get("name") for c in junit.iter("testcase")] == ["overall", *CLASSES]
-    assert json.loads((repo / "label-check.json").read_text())["passed"] is True
     assert "clean-labels check passed" in summary.read_text()
-    page = (repo / "label-report/report.html").read_text(encoding="utf-8")
-    assert len(re.findall(r'<tr class="worst-row', page)) == 50
+
+    folds = {p: p.stat().st_mtime_ns for p in (repo / ".clean-labels/run/folds").rglob("*")}
+    df = pd.read_csv(repo / "data/manifest.csv")
+    df.drop(index=[0, 1]).to_csv(repo / "data/manifest.csv", index=False)   # a passing change
+    results = run_workflow(workflow, repo, summary)
+    assert "The cached run still judges main's data: no retraining." in results[0][2]
+    assert "2 removed" in results[0][2] and all(code == 0 for _, code, _ in results), results
+    assert {p: p.stat().st_mtime_ns for p in folds} == folds
+
+    results = run_workflow(workflow, repo, summary, event="schedule")
+    assert "Trained: 118 rows" in results[0][2], results
+    assert all(code == 0 for _, code, _ in results), results
+
+
+def test_pull_request_job_judges_only_the_changed_rows(adopted, tmp_path):
+    repo = copy_repo(adopted, tmp_path / "repo")
+    workflow = yaml.safe_load(doc_block("workflow"))
+    job = workflow["jobs"]["pull-request"]
+    assert all(s["with"]["path"] == job["env"]["RUN"] for s in cache_steps(job))
+    run = repo / job["env"]["RUN"]
+    folds = {p: p.stat().st_mtime_ns for p in (run / "folds").rglob("*")}
+    df = pd.read_csv(repo / "data/manifest.csv")
+    clean = df.copy()
+    pr = df.copy()
+    # flip the setosa row and the versicolor row the run is surest about
+    pp = np.load(run / "pred_probs.npy")
+    a, b = (int(np.flatnonzero(df["label"] == c)[np.argmax(pp[df["label"] == c, i])])
+            for i, c in enumerate(CLASSES[:2]))
+    pr.loc[[a, b], "label"] = ["virginica", "setosa"]
+    pr.to_csv(repo / "data/manifest.csv", index=False)
+    results = run_workflow(workflow, repo, repo / "summary.md", "pull-request", "pull_request")
+    assert [(name, code) for name, code, _ in results] == [
+        ("Gate the changed rows (no retraining)", 1)], results
+    out = results[0][2]
+    assert "2 label edited, 0 new, 0 content changed, 0 removed, 118 unchanged" in out
+    assert f"row {a} (id r{a:04d}), edited, was 'setosa': given 'virginica'" in out
+    assert f"row {b} (id r{b:04d}), edited, was 'versicolor': given 'setosa'" in out
+    assert {p: p.stat().st_mtime_ns for p in folds} == folds        # nothing was retrained
+    res = json.loads((repo / "label-check.json").read_text())
+    assert res["passed"] is False and res["delta"]["rows_judged"] == 2
+    assert f"row {a} (id r{a:04d}), edited" in (repo / "summary.md").read_text()
+    delta = pd.read_csv(run / "delta/ranking.csv")
+    assert sorted(delta["id"]) == [f"r{a:04d}", f"r{b:04d}"] and delta["is_label_issue"].all()
+
+    clean.to_csv(repo / "data/manifest.csv", index=False)           # the author fixes them
+    results = run_workflow(workflow, repo, repo / "summary.md", "pull-request", "pull_request")
+    assert results[0][1] == 0 and "PASS: 0 new issues in 0 rows" in results[0][2], results
 
 
 def test_shell_step_fails_on_new_suspects(adopted, tmp_path):
@@ -166,3 +217,22 @@ def test_pred_probs_variant(tmp_path):
     assert f"{flagged} new issues" in proc.stdout or f"({flagged} of {len(df)} rows)" in proc.stdout
     root = ET.parse(repo / "label-check.xml").getroot()
     assert root.get("tests") == "4"
+
+
+def test_pr_shell_step_names_wrong_new_rows(adopted, tmp_path):
+    repo = copy_repo(adopted, tmp_path / "repo")
+    df = pd.read_csv(repo / "data/manifest.csv")
+    new = df.iloc[[0, 45, 90, 100]].copy()                # one row of each class, then one more
+    new["id"] = ["n1", "n2", "n3", "n4"]
+    new["label"] = ["versicolor", "virginica", "setosa", new["label"].iloc[3]]  # 3 wrong, 1 right
+    pd.concat([df, new]).to_csv(repo / "data/manifest.csv", index=False)
+    script = repo / "pr-gate.sh"
+    script.write_text(doc_block("pr-shell"))
+    proc = bash(f"bash {script}", repo)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "0 label edited, 4 new, 0 content changed, 0 removed, 120 unchanged" in proc.stdout
+    for i, given in ((1, "versicolor"), (2, "virginica"), (3, "setosa")):
+        assert f"(id n{i}), new: given '{given}'" in proc.stdout
+    out = json.loads((repo / "label-check.json").read_text())
+    assert out["delta"]["rows_judged"] == 4 and out["overall"]["new_issues"] == 3
+    assert "clean-labels check failed" in (repo / "label-check.md").read_text()

@@ -142,21 +142,19 @@ def test_report_errors_exit_2(tmp_path):
     assert res.output == f"Error: {run / 'ranking.csv'} not found; run `clean-labels rank {run}` first\n"
 
 
-def test_oof_per_class_reads_list_or_mapping():
+def test_oof_per_class_reads_train_metrics_else_the_ranking():
     ranking = pd.DataFrame({"given_label": ["a", "a", "b"], "predicted_label": ["a", "b", "b"]})
-    got = rep.oof_per_class({"oof": {"per_class": [{"class": "a", "recall": 0.25, "f1": 0.3}]}},
+    got = rep.oof_per_class({"oof": {"per_class": {"a": {"recall": 0.25, "f1": 0.3}}}},
                             ["a", "b"], ranking)
     assert got.loc["a", "accuracy"] == 0.25 and got.loc["a", "f1"] == 0.3
     assert got.loc["b", "accuracy"] == 1.0  # filled from ranking.csv
-    got = rep.oof_per_class({"per_class": {"b": {"recall": 0.5}}}, ["a", "b"], ranking)
-    assert got.loc["a", "accuracy"] == 0.5 and got.loc["b", "accuracy"] == 0.5
+    got = rep.oof_per_class(None, ["a", "b"], ranking)
+    assert got.loc["a", "accuracy"] == 0.5 and got.loc["b", "accuracy"] == 1.0
 
 
-def test_noise_matrix_orientation():
-    cols = np.array([[0.9, 0.2], [0.1, 0.8]])  # columns sum to 1: kept
+def test_noise_matrix_as_rank_writes_it():
+    cols = np.array([[0.9, 0.2], [0.1, 0.8]])  # columns sum to 1
     assert np.array_equal(rep.canonical_noise_matrix({"noise_matrix": cols.tolist()}, 2), cols)
-    rows = cols.T  # rows sum to 1: transposed into P(given | true)
-    assert np.array_equal(rep.canonical_noise_matrix({"noise_matrix": rows.tolist()}, 2), cols)
     assert rep.canonical_noise_matrix({"noise_matrix": [[1.0]]}, 2) is None
     assert rep.canonical_noise_matrix({}, 2) is None
 

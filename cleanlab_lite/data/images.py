@@ -104,6 +104,20 @@ def _cache_key(paths: list[str], image_size: int | None) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_files(cache_dir: str | Path) -> list[tuple[Path, tuple[int, ...]]]:
+    """(data file, shape (N, C, S, S)) of every complete decode in `cache_dir`."""
+    out = []
+    for meta in sorted(Path(cache_dir).glob("images-*.json")):
+        data = meta.with_suffix(".u8")
+        try:
+            shape = tuple(int(v) for v in json.loads(meta.read_text())["shape"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if len(shape) == 4 and data.is_file() and data.stat().st_size == int(np.prod(shape)):
+            out.append((data, shape))
+    return out
+
+
 def _bad_error(bad: list[tuple[int, str, str]], rows: np.ndarray, path_col: str) -> ImageError:
     i, p, reason = bad[0]
     more = f" ({len(bad) - 1} more)" if len(bad) > 1 else ""

@@ -148,6 +148,22 @@ def _outside_root(paths: list[str], root: Path) -> int | None:
     return None
 
 
+def feature_columns(df: pd.DataFrame, cfg: DataConfig, manifest) -> list[str]:
+    """Tabular feature columns: --feature-cols, else every mostly numeric column except the
+    label, id, group, weight, `row` and known label-like columns."""
+    if cfg.feature_cols:
+        for c in cfg.feature_cols:
+            _require(df, manifest, c, "--feature-cols")
+        return list(cfg.feature_cols)
+    skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row", *LABEL_COLUMNS}
+    cols = [c for c in df.columns if c not in skip and _is_mostly_numeric(df[c])]
+    if not cols:
+        raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
+                          "feature columns; pass --path-col for images, --feature-cols for "
+                          "tabular data, or --embeddings E.npy")
+    return cols
+
+
 def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
                  df: pd.DataFrame | None = None, allow_nan: bool = False) -> Loaded:
     """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given.
@@ -206,17 +222,7 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     elif kind == "embedding":
         X = _load_embeddings(cfg.embeddings, len(df))
     else:
-        skip = {cfg.label_col, cfg.id_col, cfg.group_col, cfg.weight_col, "row", *LABEL_COLUMNS}
-        if cfg.feature_cols:
-            for c in cfg.feature_cols:
-                _require(df, manifest, c, "--feature-cols")
-            cols = list(cfg.feature_cols)
-        else:
-            cols = [c for c in df.columns if c not in skip and _is_mostly_numeric(df[c])]
-            if not cols:
-                raise ColumnError(f"manifest {manifest} has no {cfg.path_col!r} column and no numeric "
-                                  "feature columns; pass --path-col for images, --feature-cols for "
-                                  "tabular data, or --embeddings E.npy")
+        cols = feature_columns(df, cfg, manifest)
         X, kept, skipped = _features(df, cols, manifest, cfg.skip_bad, allow_nan)
         if len(kept) < len(df):
             df = df.iloc[kept].reset_index(drop=True)

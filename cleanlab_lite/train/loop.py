@@ -28,7 +28,7 @@ import torch
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
-from cleanlab_lite.train import defaults, losses, models
+from cleanlab_lite.train import defaults, infer, losses, models
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
 from cleanlab_lite.train.foldplan import (  # noqa: F401 - re-exported for backends and tests
@@ -54,7 +54,12 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"--device {name!r} is not known; use auto, cpu or cuda")
 
 
-def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+def uses_tta(cfg: TrainConfig, hp: defaults.Hyper, image: bool) -> bool:
+    """Flip test-time augmentation: images trained with flips, unless --no-tta."""
+    return bool(image and cfg.tta and hp.flip)
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     p = str(precision).lower()
     if p == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
@@ -78,7 +83,7 @@ class _Trainer:
         # No-grad prediction keeps no activations for backward, so twice the training batch fits
         # where training did; halved on out-of-memory (see `predict`).
         self.predict_batch = PREDICT_BATCH_FACTOR * hp.batch_size
-        self.amp = _autocast_dtype(device, cfg.precision)
+        self.amp = autocast_dtype(device, cfg.precision)
         self.channels_last = bool(cfg.channels_last and self.image)
         self.loss_fn = losses.per_sample_loss(cfg, self.K, device)
         losses.class_weights(ds.labels, self.K, cfg.class_weight, cfg.effective_number_beta)  # validate
@@ -165,13 +170,9 @@ class _Trainer:
 
     def _inputs(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         """A gathered batch made ready for the model: augmented (when `gen`), float, layout."""
-        if self.image:
-            if gen is not None:
-                x = augment(x, self.hp.flip, self.hp.translate, gen)
-            x = x.float()
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        if self.image and gen is not None:
+            x = augment(x, self.hp.flip, self.hp.translate, gen)
+        return infer.model_input(x, self.image, self.channels_last)
 
     def _step(self, opt, x: torch.Tensor, idx: torch.Tensor, cw, gen) -> torch.Tensor:
         x = self._inputs(x, gen)
@@ -204,20 +205,13 @@ class _Trainer:
         """Every batch has `bs` rows (the last is padded by repeating its last row), so a
         compiled model and cuDNN see one prediction shape."""
         self.model.eval()
-        tta = self.image and self.cfg.tta and self.hp.flip
         n = rows.shape[0]
         padded = np.concatenate([rows, np.repeat(rows[-1:], -n % bs)])
         order = torch.as_tensor(padded, dtype=torch.long, device=self.data.order_device)
-        out = []
-        for x, _ in self.data.batches(order, bs, padded.shape[0] // bs):
-            x = self._inputs(x, None)
-            with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-                p = torch.softmax(self.forward(x).float(), dim=1)
-                if tta:
-                    p = 0.5 * (p + torch.softmax(self.forward(x.flip(-1)).float(), dim=1))
-            out.append(p.float())
-        probs = torch.cat(out)[:n].cpu().numpy().astype(np.float32)
-        return probs / probs.sum(axis=1, keepdims=True)
+        batches = (self._inputs(x, None)
+                   for x, _ in self.data.batches(order, bs, padded.shape[0] // bs))
+        return infer.softmax_probs(self.forward, batches, device=self.device, amp=self.amp,
+                                   tta=uses_tta(self.cfg, self.hp, self.image))[:n]
 
 
 SMALL_ROW_ELEMENTS = 1024     # rows up to this many values (28x28 images, tabular) train on 1 thread
