@@ -25,6 +25,7 @@ LOSSES = ("ce", "gce", "sce", "focal", "bootstrap")
 CLASS_WEIGHTS = ("none", "inverse", "sqrt_inverse", "effective_number")
 BALANCE = ("none", "oversample", "undersample")
 PRECISIONS = ("auto", "bf16", "fp32")
+BACKENDS = ("local", "ray")
 # Columns that hold a label (the given one, or one our own `noise` and `export` commands write):
 # never features, whatever --feature-cols says.
 LABEL_COLUMNS = ("true_label", "original_label")
@@ -213,7 +214,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "widths": number_list("comma-separated block widths >= 1", "64,256,256",
                               lambda x: x >= 1, whole=True),
         "threads": at_least(0, "0"),
-        "backend": one_of("local", "ray"),
+        "backend": one_of(*BACKENDS),
         "gpus_per_fold": at_least(0, "1"),
         "cpus_per_fold": above(0, "1"),
         "max_retries": at_least(0, "2"),
@@ -259,26 +260,15 @@ def _coerce(tp, value, fix: str):
         if s in ("false", "no", "off", "0"):
             return False
         raise _Bad("is not true or false", "use true or false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise _Bad("is not a whole number", fix)
+    if tp in (int, float):
+        what = "a whole number" if tp is int else "a number"
         try:
-            f = float(value)
+            f = float("x" if isinstance(value, bool) else value)
         except (TypeError, ValueError):
-            raise _Bad("is not a whole number", fix) from None
-        if not f.is_integer():
-            raise _Bad("is not a whole number", fix)
-        return int(f)
-    if tp is float:
-        if isinstance(value, bool):
-            raise _Bad("is not a number", fix)
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise _Bad("is not a number", fix) from None
-        if not math.isfinite(f):
-            raise _Bad("is not a finite number", fix)
-        return f
+            raise _Bad(f"is not {what}", fix) from None
+        if not math.isfinite(f) or (tp is int and not f.is_integer()):
+            raise _Bad(f"is not {'a finite number' if tp is float else what}", fix)
+        return int(f) if tp is int else f
     if tp is str:
         if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
             return ",".join(str(v) for v in value)      # YAML list of numbers -> "a,b,c"

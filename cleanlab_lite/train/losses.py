@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cleanlab_lite.config import LOSSES
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.train.weighting import CLASS_WEIGHTS, class_weights, parse_floats  # noqa: F401
 
@@ -81,36 +82,23 @@ def bootstrap(logits: torch.Tensor, y: torch.Tensor, beta: float, hard: bool) ->
     return -(beta * logp_y + (1.0 - beta) * (p * logp).sum(dim=1))
 
 
-LOSSES = ("ce", "gce", "sce", "focal", "bootstrap")
-
-
 def per_sample_loss(cfg, num_classes: int, device: torch.device) -> PerSample:
-    """The configured per-sample loss as a closure over its hyperparameters."""
+    """The configured per-sample loss as a closure over its hyperparameters (whose values and
+    combinations config.RULES has checked; the class count is checked here)."""
     name = cfg.loss.lower()
     eps = smoothing_vector(cfg.label_smoothing, num_classes)
-    if name != "ce" and (eps > 0).any():
-        raise ConfigError(f"--label-smoothing applies to --loss ce only (got --loss {name}); "
-                          f"drop --label-smoothing or use --loss ce")
     if name == "ce":
         eps_t = torch.as_tensor(eps, device=device) if (eps > 0).any() else None
         return lambda z, y: cross_entropy(z, y, eps_t)
     if name == "gce":
-        if not 0.0 < cfg.gce_q <= 1.0:
-            raise ConfigError(f"gce_q={cfg.gce_q} must be in (0, 1]; e.g. 0.7")
         return lambda z, y: generalized_ce(z, y, cfg.gce_q)
     if name == "sce":
         return lambda z, y: symmetric_ce(z, y, cfg.sce_alpha, cfg.sce_beta)
     if name == "focal":
-        if cfg.focal_gamma < 0:
-            raise ConfigError(f"focal_gamma={cfg.focal_gamma} must be >= 0; e.g. 2")
         return lambda z, y: focal(z, y, cfg.focal_gamma)
     if name == "bootstrap":
-        mode = cfg.bootstrap.lower()
-        if mode not in ("soft", "hard"):
-            raise ConfigError(f"--bootstrap {cfg.bootstrap!r} must be soft or hard")
-        if not 0.0 <= cfg.bootstrap_beta <= 1.0:
-            raise ConfigError(f"bootstrap_beta={cfg.bootstrap_beta} must be in [0, 1]; e.g. 0.95")
-        return lambda z, y: bootstrap(z, y, cfg.bootstrap_beta, hard=mode == "hard")
+        hard = cfg.bootstrap.lower() == "hard"
+        return lambda z, y: bootstrap(z, y, cfg.bootstrap_beta, hard=hard)
     raise ConfigError(f"--loss {cfg.loss!r} is not known; use one of {', '.join(LOSSES)}")
 
 

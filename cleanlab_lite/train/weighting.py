@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cleanlab_lite.config import BALANCE, CLASS_WEIGHTS  # noqa: F401  (names used here and by sampling)
 from cleanlab_lite.errors import ConfigError
-
-CLASS_WEIGHTS = ("none", "inverse", "sqrt_inverse", "effective_number")
-BALANCE = ("none", "oversample", "undersample")
 
 
 def parse_floats(spec: str | float | int | list | tuple, what: str) -> list[float]:
