@@ -75,28 +75,42 @@ def sklearn_baselines(X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> dict[s
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    import resource
+
+    def cpu_now() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
     out = {}
     for name, est in (("sklearn HistGB", HistGradientBoostingClassifier(random_state=0)),
                       ("sklearn logreg", make_pipeline(StandardScaler(),
                                                        LogisticRegression(max_iter=1000)))):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_now()
         p = cross_val_predict(est, X, y, cv=PredefinedSplit(folds), method="predict_proba")
-        out[name] = (p.astype(np.float32), time.perf_counter() - t)
+        out[name] = (p.astype(np.float32), time.perf_counter() - t, cpu_now() - c)
     return out
 
 
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_tool(manifest: Path, run: Path, model: str, cols: tuple[str, ...], seed: int):
-    """`clean-labels train` in a fresh process; returns (pred_probs, folds, wall s, metrics)."""
+    """`clean-labels train` in a fresh process; returns (pred_probs, folds, wall s, CPU s of the
+    process, metrics). CPU seconds depend less than wall time on other jobs on the machine."""
     cmd = CLI + ["train", str(manifest), "--out", str(run), "--model", model, "--quiet",
                  "--seed", str(seed), "--feature-cols", ",".join(cols)]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _children_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _children_cpu() - c
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout}{p.stderr}")
     r = Run(run)
     folds = r.read_rows(columns=["fold"])["fold"].to_numpy()
-    return r.read_pred_probs(), folds, wall, r.read_metrics() or {}
+    return r.read_pred_probs(), folds, wall, cpu, r.read_metrics() or {}
 
 
 def evaluate(noisy: np.ndarray, true: np.ndarray, pp: np.ndarray) -> dict:
@@ -115,11 +129,12 @@ def one_table(name: str, X: np.ndarray, y: np.ndarray, noise: float, seed: int,
     manifest, cols = U.tabular_manifest(X, noisy, tmp / f"{name}-{seed}.csv", prefix="f")
     rows, folds = [], None
     for m in models:
-        pp, folds, wall, metrics = run_tool(manifest, tmp / f"run-{name}-{seed}-{m}", m, cols, seed)
+        pp, folds, wall, cpu, metrics = run_tool(manifest, tmp / f"run-{name}-{seed}-{m}", m, cols,
+                                                 seed)
         label = f"clean-labels {m}" + (f" ({metrics.get('model')})" if m == "auto" else "")
-        rows.append({"model": label, "wall": wall, **evaluate(noisy, y, pp)})
-    for label, (pp, wall) in sklearn_baselines(X, noisy, folds).items():
-        rows.append({"model": label, "wall": wall, **evaluate(noisy, y, pp)})
+        rows.append({"model": label, "wall": wall, "cpu": cpu, **evaluate(noisy, y, pp)})
+    for label, (pp, wall, cpu) in sklearn_baselines(X, noisy, folds).items():
+        rows.append({"model": label, "wall": wall, "cpu": cpu, **evaluate(noisy, y, pp)})
     for r in rows:
         r.update(table=name, n=X.shape[0], d=X.shape[1], k=int(y.max()) + 1, noise=noise, seed=seed)
     return rows
@@ -136,7 +151,7 @@ def mean_rows(rows: list[dict]) -> list[dict]:
     for k in keys:
         group = [r for r in rows if (r["table"], r["noise"], r["model"]) == k]
         m = dict(group[0])
-        for f in ("wall", "acc_true", "flagged", "precision", "recall", "f1"):
+        for f in ("wall", "cpu", "acc_true", "flagged", "precision", "recall", "f1"):
             if f in m:
                 m[f] = float(np.mean([g[f] for g in group]))
         m["seeds"] = len(group)
@@ -146,14 +161,14 @@ def mean_rows(rows: list[dict]) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     header = ["table", "N x D, K", "noise", "model", "F1 (P / R)", "flagged", "OOF acc (true)",
-              "wall s"]
+              "wall s", "CPU s"]
     body = []
     for r in rows:
         f1 = (f"**{r['f1']:.3f}** ({r['precision']:.2f} / {r['recall']:.2f})" if "f1" in r
               else "-")
         body.append([r["table"], f"{r['n']:,} x {r['d']}, {r['k']}", f"{r['noise']:.0%}",
                      r["model"], f1, f"{r['flagged']:.1f}", f"{r['acc_true']:.3f}",
-                     f"{r['wall']:.2f}"])
+                     f"{r['wall']:.2f}", f"{r['cpu']:.2f}"])
     print(U.markdown_table(header, body))
 
 
@@ -170,7 +185,8 @@ def floor_check(rows: list[dict], tables: list[str]) -> None:
         ok_s = auto["wall"] < FLOOR_S
         print(f"  {t:14s} auto F1 {auto['f1']:.3f} vs floor {best - FLOOR_F1:.3f} "
               f"({'ok' if ok_f1 else 'MISSED'}, {auto['f1'] - best:+.3f} vs the better baseline); "
-              f"train {auto['wall']:.2f} s ({'ok' if ok_s else 'MISSED'})")
+              f"train {auto['wall']:.2f} s wall ({'ok' if ok_s else 'MISSED'}), "
+              f"{auto['cpu']:.2f} s CPU")
 
 
 def main() -> None:
@@ -186,6 +202,7 @@ def main() -> None:
     models = args.models.split(",")
     which = args.tables.split(",")
     print(U.machine())
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     rows = []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
