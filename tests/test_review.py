@@ -261,6 +261,19 @@ def test_export_applies_decisions_on_top_of_the_mode(tmp_path):
     assert sha(manifest) == before
 
 
+def test_keep_overrides_relabel_and_drop_top(tmp_path):
+    run, _, df = make_export_run(tmp_path)   # ranking starts 3, 7, 11, 20 (all flagged)
+    dec = write_csv(tmp_path / "dec.csv", [(3, "x03", "dog", "keep", "", "")])
+    export_run(run, mode="relabel", decisions=dec, out=tmp_path / "r.csv")
+    out = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert out.loc["x03", ["label", "original_label"]].tolist() == ["dog", ""]   # kept as given
+    assert out.loc["x07", ["label", "original_label"]].tolist() == ["cat", "dog"]  # the mode's
+    assert (out["original_label"] != "").sum() == 4 - 1
+    res = export_run(run, mode="drop_top", drop_top="2", decisions=dec, out=tmp_path / "d.csv")
+    ids = pd.read_csv(tmp_path / "d.csv", dtype=str)["id"].tolist()
+    assert "x03" in ids and "x07" not in ids and res.n_out == 39   # top 2 = rows 3, 7; 3 is kept
+
+
 def test_export_cli_decisions_only_prints_per_class(tmp_path):
     run, manifest, df = make_export_run(tmp_path)
     dec = write_csv(tmp_path / "dec.csv", [(20, "x20", "cat", "drop", "", ""),
