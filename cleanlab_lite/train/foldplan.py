@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cleanlab_lite.config import TrainConfig, to_dict
+from cleanlab_lite.config import BACKENDS, TrainConfig, to_dict  # BACKENDS re-exported for loop
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train.metrics import classification_metrics
@@ -126,8 +126,6 @@ def _check_inputs(ds, folds: np.ndarray, cfg: TrainConfig) -> np.ndarray:
         raise DataError(f"folds has shape {folds.shape}; expected (repeats={cfg.repeats}, N={ds.n})")
     if folds.min() < 0 or folds.max() >= cfg.folds:
         raise DataError(f"fold indices must be in 0..{cfg.folds - 1}; got {folds.min()}..{folds.max()}")
-    if cfg.fold is not None and not 0 <= int(cfg.fold) < cfg.folds:
-        raise ConfigError(f"--fold {cfg.fold} is out of range; use 0..{cfg.folds - 1} with --folds {cfg.folds}")
     if ds.kind == "image" and ds.X.ndim != 4:
         raise DataError(f"image data must be (N, C, H, W); got shape {ds.X.shape}")
     if ds.kind != "image" and ds.X.ndim != 2:
@@ -189,13 +187,9 @@ def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: 
     return plan, todo
 
 
-BACKENDS = ("local", "ray")
-
 
 def check_backend(cfg: TrainConfig) -> None:
     """Validate the backend options up front, before anything is written."""
-    if cfg.backend not in BACKENDS:
-        raise ConfigError(f"--backend {cfg.backend!r} is not known; use local or ray")
     if cfg.backend != "ray":
         for name in ("ray_address", "gpus_per_fold"):
             if getattr(cfg, name) is not None:

@@ -221,9 +221,7 @@ def cpu_threads(cfg: TrainConfig, X: np.ndarray) -> int | None:
     """Threads for CPU training: cfg.threads when set; else 1 for small rows, where a second
     thread gains little (about 15% for the digits CNN) and an oversubscribed machine makes
     OpenMP threads wait on each other (100x slower steps measured); else None (torch default)."""
-    if cfg.threads:
-        if cfg.threads < 0:
-            raise ConfigError(f"--threads {cfg.threads} must be >= 0 (0 = automatic)")
+    if cfg.threads:                      # >= 0: checked by config.RULES
         return int(cfg.threads)
     per_row = int(np.prod(X.shape[1:]))
     return 1 if per_row <= SMALL_ROW_ELEMENTS else None
