@@ -101,12 +101,11 @@ def load_real_noise(folder: Path, name: str):
     if not path.is_file():
         raise SystemExit(f"--real-noise {folder}: {path.name} is missing; pass the folder "
                          "holding the real-noise .npz files")
+    from bench_real_noise import load
+
+    p, y, is_error = load(path)
     z = np.load(path)
-    p = z["pred_probs"].astype(np.float64)
-    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-    y = z["labels"].astype(np.int64)
     true = z["true_labels"].astype(np.int64) if "true_labels" in z else None
-    is_error = z["is_label_error"].astype(bool) if true is None else true != y
     return p, y, is_error, true
 
 
@@ -215,8 +214,8 @@ class Budget:
         got = self.projected(model, n)
         if got is None or got[0] <= 60 * self.minutes:
             return None
-        return (f"not run: projected {got[0] / 60:.0f} min ({got[1]}) > --max-minutes "
-                f"{self.minutes:g}")
+        took = f"{got[0]:.0f} s" if got[0] < 120 else f"{got[0] / 60:.0f} min"
+        return f"not run: projected {took} ({got[1]}) > --max-minutes {self.minutes:g}"
 
 
 def one_table(name: str, X: np.ndarray, y: np.ndarray, noise: float, seed: int,
@@ -407,9 +406,11 @@ def main() -> None:
                     print(f"done {name} seed {s}", file=sys.stderr, flush=True)
     rows = mean_rows(rows)
     print_table(rows)
-    for r in rows:
-        if "skipped" in r:
-            print(f"\nNote: {r['table']} {r['model']}: {r['skipped']}")
+    skipped = [r for r in rows if "skipped" in r]
+    if skipped:
+        print("\nNot run (too slow at this size; raise --max-minutes to run them):")
+    for r in skipped:
+        print(f"  {r['table']}, noise {r['noise']:.0%}: {r['model']} {r['skipped']}")
     floor_check(rows, ["digits", "breast_cancer", "wine"])
 
 
