@@ -29,7 +29,7 @@ HGB_MIN_ROWS = 10_000          # tables with at least this many rows: auto picks
 
 def auto_model(kind: str, n_rows: int, has_nan: bool = False, torch_options: bool = False) -> str:
     """`--model auto` for tabular features and embeddings (see the module docstring). When the
-    options given only fit a torch model (--backend ray, --epochs, --loss, --batch-size...), it is
+    options given only fit a torch model (--epochs, --loss, --batch-size, --gpus-per-fold...), it is
     the torch MLP, as before scikit-learn models existed."""
     if torch_options and not has_nan:
         return "mlp"
