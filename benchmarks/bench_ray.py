@@ -6,6 +6,7 @@ that the two backends give the same out-of-fold probabilities.
 
     python benchmarks/bench_ray.py digits --workers 2                  # the demo's 1,797 digits
     python benchmarks/bench_ray.py manifest /work/mnist/png/manifest.csv --epochs 1 --workers 2
+    python benchmarks/bench_ray.py manifest table.csv --model hgb --workers 2   # scikit-learn folds
 
 Ray runs twice: "cold" (the first tasks start worker processes that import torch) and "warm"
 (workers already up, as on a cluster that trains more than one run). Local runs first.
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="Ray CPUs (= parallel folds)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=None, help="default: the model's own")
+    ap.add_argument("--model", default="auto", help="--model (a table: hgb, logreg, ...)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -89,10 +91,11 @@ def main() -> None:
     ds = load_dataset(manifest, DataConfig(), cache_dir=tmp / "cache").dataset
     decode_s = time.perf_counter() - t
     folds = assign_repeats(ds.labels, args.folds, 1, seed=args.seed, classes=ds.classes)
-    base = dict(folds=args.folds, epochs=args.epochs, seed=args.seed, device="cpu", quiet=True)
+    base = dict(folds=args.folds, epochs=args.epochs, seed=args.seed, device="cpu", quiet=True,
+                model=args.model)
     print(f"data: {manifest} -> {ds.n} rows, X {tuple(ds.X.shape)} {ds.X.dtype} "
           f"({ds.X.nbytes / 2**20:.1f} MiB), decode {decode_s:.1f} s; {args.folds} folds, "
-          f"epochs {args.epochs or 'default'}, CPU")
+          f"model {args.model}, epochs {args.epochs or 'default'}, CPU")
 
     t = time.perf_counter()
     local = train_folds(ds, folds, TrainConfig(**base), tmp / "local")

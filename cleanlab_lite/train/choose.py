@@ -32,7 +32,7 @@ SMALL_TABLE_MODEL = "hgb+logreg+knn"   # auto for tables under HGB_MIN_ROWS rows
 
 def auto_model(kind: str, n_rows: int, has_nan: bool = False, torch_options: bool = False) -> str:
     """`--model auto` for tabular features and embeddings (see the module docstring). When the
-    options given only fit a torch model (--backend ray, --epochs, --loss, --batch-size...), it is
+    options given only fit a torch model (--epochs, --loss, --batch-size, --gpus-per-fold...), it is
     the torch MLP, as before scikit-learn models existed."""
     if torch_options and not has_nan:
         return "mlp"

@@ -202,9 +202,11 @@ def check_backend(cfg: TrainConfig) -> None:
 
 
 def run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float,
-             run_local: Callable, write: Callable[[FoldJob, FoldResult], dict]) -> TrainResult:
-    """Train the jobs in `todo` (run_local(ds, cfg, todo, finish) -> preparation seconds, or Ray),
-    writing each result with write(job, result) as it arrives; reuse the finished ones in `plan`
+             run_local: Callable, write: Callable[[FoldJob, FoldResult], dict],
+             ray_fold: Callable[..., FoldResult]) -> TrainResult:
+    """Train the jobs in `todo` (run_local(ds, cfg, todo, finish) -> preparation seconds; with
+    --backend ray, one Ray task per job running ray_fold(ds, job, cfg) -> FoldResult), writing
+    each result with write(job, result) as it arrives; reuse the finished ones in `plan`
     ((job, record or None) pairs); merge everything into out-of-fold probabilities and metrics."""
     R, k = cfg.repeats, cfg.folds
     records: dict[tuple[int, int], dict] = {}
@@ -226,7 +228,7 @@ def run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float,
         if cfg.backend == "ray":
             from cleanlab_lite.train import ray_backend
 
-            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish)
+            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish, ray_fold)
         else:
             prepare_s = run_local(ds, cfg, todo, finish)
 

@@ -301,7 +301,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> Train
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
     model_name, hyper = resolve_hyper(ds, cfg, folds, planned_device_type(cfg))
     plan, todo = make_plan(ds, folds, cfg, run_dir, resolved={"model": model_name, **asdict(hyper)})
-    return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold)
+    return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold, ray_fold)
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
@@ -314,6 +314,13 @@ def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
         for job in todo:
             finish(job, train_fold(ds, job, cfg, trainer))
     return trainer.prepare_s
+
+
+def ray_fold(ds, job: FoldJob, cfg: TrainConfig) -> FoldResult:
+    """One job in a Ray task (`train.ray_backend`): `train_fold` with the local backend's thread
+    count, or --cpus-per-fold threads where the local backend uses all cores."""
+    with _threads(cpu_threads(cfg, ds.X) or max(1, int(cfg.cpus_per_fold))):
+        return train_fold(ds, job, cfg)
 
 
 def make_trainer(ds, cfg: TrainConfig, device: torch.device, job: FoldJob) -> _Trainer:

@@ -1,11 +1,13 @@
 """The Ray backend: every (repeat, fold) job becomes one Ray task.
 
 The dataset (the decoded uint8 image cache, or the tabular/embedding matrix) goes to the object
-store once (`ray.put`); every task reads it from there (zero-copy on the same node), runs the same
-`loop.train_fold` as the local backend and returns the fold's probabilities, weights and metrics.
-The driver writes each result with `loop.write_fold` as it arrives, so a run trained on Ray and one
-trained locally are interchangeable (resume, merge, rank, check --manifest). Workers never read
-the driver's files.
+store once (`ray.put`); every task reads it from there (zero-copy on the same node), runs the
+trainer's per-fold function (`loop.ray_fold` for torch models, `sklearn_models.ray_fold` for the
+scikit-learn ones: the local backend's `train_fold` under its thread rule) and returns the fold's
+probabilities, model and metrics. The driver writes each result with the trainer's `write_fold` as
+it arrives, so a run trained on Ray and one trained locally are interchangeable (resume, merge,
+rank, check --manifest). Workers never read the driver's files. Nothing here imports torch, so a
+scikit-learn run does not load it in the driver or in the tasks.
 
 Faults: a task whose worker or node dies, or that raises an unexpected exception, is retried up to
 `cfg.max_retries` times by Ray. Errors that would repeat (bad input, out of memory, divergence)
@@ -19,12 +21,14 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
+from cleanlab_lite.train.foldplan import _say
 
 INSTALL = "pip install 'clean-labels[ray]'"
 _owned = False      # True while this module holds a Ray connection it made (and must close)
@@ -60,11 +64,10 @@ class FoldFailure:
     attempts: int = 1
 
 
-def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
-    """Body of the Ray task: one `loop.train_fold` in a worker, with the fold's thread count."""
+def _fold_task(ds: Dataset, job, cfg: TrainConfig, run_fold: Callable):
+    """Body of the Ray task: run_fold(ds, job, cfg) -> FoldResult in a worker (the trainer's
+    `ray_fold`, which sets the fold's thread count from cfg.cpus_per_fold)."""
     import ray
-
-    from cleanlab_lite.train import loop
 
     t = time.perf_counter()
     # X stays the read-only object-store buffer (zero-copy); the small label/weight/row vectors
@@ -73,8 +76,7 @@ def _fold_task(ds: Dataset, job, cfg: TrainConfig, threads: int | None):
                  weights=None if ds.weights is None else np.array(ds.weights))
     job = replace(job, train_rows=np.array(job.train_rows), val_rows=np.array(job.val_rows))
     try:
-        with loop._threads(threads):
-            result = loop.train_fold(ds, job, cfg)
+        result = run_fold(ds, job, cfg)
     except (UserInputError, RuntimeFailure) as e:     # would fail again: do not retry
         return FoldFailure(type(e).__name__, _first_line(e))
     result.record["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
@@ -137,12 +139,12 @@ def _resources(ray, cfg: TrainConfig) -> tuple[float, float, str]:
     return float(cfg.cpus_per_fold), float(gpus), ("cuda" if gpus > 0 else "cpu")
 
 
-def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
-    """Run `jobs` (loop.FoldJob) as Ray tasks; call finish(job, FoldResult) in the driver as each
-    one completes. Returns the seconds spent putting the data into the object store."""
+def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish, run_fold: Callable) -> float:
+    """Run `jobs` (foldplan.FoldJob) as Ray tasks, each one run_fold(ds, job, cfg) -> FoldResult
+    (a module-level function, or a functools.partial of one, that Ray can pickle by reference);
+    call finish(job, FoldResult) in the driver as each one completes. Returns the seconds spent
+    putting the data into the object store."""
     from tqdm.auto import tqdm
-
-    from cleanlab_lite.train import loop
 
     global _owned
     ray = import_ray()
@@ -150,13 +152,12 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
     try:
         cpus, gpus, device = _resources(ray, cfg)
         worker_cfg = replace(cfg, quiet=True, device=device if cfg.device == "auto" else cfg.device)
-        threads = loop.cpu_threads(cfg, ds.X) or max(1, int(cpus))
         t = time.perf_counter()
         data = ray.put(Dataset(ds.kind, np.asarray(ds.X), ds.labels, ds.classes, ds.weights))
         put_s = time.perf_counter() - t
         task = ray.remote(_fold_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=cfg.max_retries,
                                               retry_exceptions=True, name="clean-labels-fold")
-        refs = {task.remote(data, job, worker_cfg, threads): job for job in jobs}
+        refs = {task.remote(data, job, worker_cfg, run_fold): job for job in jobs}
         failures = _collect(ray, refs, finish, cfg, tqdm)
     finally:
         if _owned:
@@ -175,8 +176,6 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish) -> float:
 def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
     """Wait for every task, writing results as they come; one progress bar over folds.
     Returns [(job, FoldFailure)] for the folds that failed."""
-    from cleanlab_lite.train import loop
-
     failures = []
     pending = list(refs)
     bar = tqdm(total=len(refs), desc="folds on Ray", unit="fold", file=sys.stderr,
@@ -192,11 +191,11 @@ def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
                 result = FoldFailure(type(cause).__name__, _first_line(cause), cfg.max_retries + 1)
             if isinstance(result, FoldFailure):
                 failures.append((job, result))
-                loop._say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
+                _say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
             else:
                 finish(job, result)
                 rec = result.record
-                loop._say(f"{job.desc} done on {rec['node']} ({rec['device']}, "
+                _say(f"{job.desc} done on {rec['node']} ({rec['device']}, "
                           f"{rec['train_s'] + rec['predict_s']:.1f} s)", cfg.quiet)
             bar.update(1)
     except KeyboardInterrupt:   # a running task gets KeyboardInterrupt; its worker survives

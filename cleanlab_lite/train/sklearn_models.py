@@ -9,12 +9,14 @@ get out-of-fold probabilities for tables:
 
 Same fold plan, fingerprints, resume, --fold, metrics and run-folder layout as the torch loop
 (see `foldplan`); each fold's fitted estimator is saved as model.joblib. The folds run in this
-process (`--backend ray` is for torch models). Class weights and
+process, or with `--backend ray` one Ray task per fold (`ray_fold`, on CPUs). Class weights and
 --weight-col become `sample_weight`; --balance resamples the training rows once per fold.
-Nothing here imports torch.
+Nothing here imports torch, in this process or in the Ray tasks.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import socket
 import time
@@ -65,7 +67,7 @@ def torch_only_options(cfg: TrainConfig, name: str) -> list[str]:
                   "--batch-size": cfg.batch_size is not None,
                   "--weight-decay": cfg.weight_decay is not None,
                   "--pretrained": cfg.pretrained is not None,
-                  "--backend ray": cfg.backend != "local"}
+                  "--gpus-per-fold": bool(cfg.gpus_per_fold)}
     if name != "hgb":
         torch_only.update({"--epochs": cfg.epochs is not None, "--lr": cfg.lr is not None})
     return [flag for flag, set_ in torch_only.items() if set_]
@@ -195,11 +197,13 @@ def cpu_threads(cfg: TrainConfig, X: np.ndarray | None = None) -> int:
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir, name: str) -> TrainResult:
     """Out-of-fold probabilities from scikit-learn model `name` (see `loop.train_folds` for the
     arguments, the run-folder layout and the metrics). The folds run one after another in this
-    process; hgb uses `cpu_threads(cfg)` OpenMP threads."""
+    process, or as Ray tasks with cfg.backend "ray" (`ray_fold`); hgb uses `cpu_threads(cfg)`
+    OpenMP threads."""
     t0 = time.perf_counter()
     if name not in SKLEARN_MODELS:
         build_estimator(name, cfg, 0)       # raises the error naming the valid models
     check_options(cfg, name)
+    foldplan.check_backend(cfg)
     weighting.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
     plan, todo = foldplan.make_plan(ds, folds, cfg, run_dir)
 
@@ -212,7 +216,24 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir, name: str) -> 
                 finish(job, train_fold(ds, X, job, cfg, name))
         return 0.0
 
-    return foldplan.run_plan(ds, cfg, plan, todo, t0, run_local, write_fold)
+    # --device only picks where torch trains: on Ray these folds reserve CPUs, never a GPU
+    return foldplan.run_plan(ds, dataclasses.replace(cfg, device="cpu"), plan, todo, t0, run_local,
+                             write_fold, functools.partial(ray_fold, name=name))
+
+
+def ray_fold(ds, job: FoldJob, cfg: TrainConfig, name: str) -> FoldResult:
+    """One job in a Ray task (`train.ray_backend`): `train_fold` under the local thread rule
+    (`cpu_threads`), capped at --cpus-per-fold unless --threads is given."""
+    from threadpoolctl import threadpool_limits
+
+    X = np.asarray(ds.X, dtype=np.float32)
+    threads = cpu_threads(cfg, X)
+    if not cfg.threads:
+        threads = min(threads, max(1, int(cfg.cpus_per_fold)))
+    with threadpool_limits(limits=threads):
+        result = train_fold(ds, X, job, cfg, name)
+    result.record["threads"] = threads
+    return result
 
 
 def _sample_weight(ds, cfg: TrainConfig, rows: np.ndarray) -> np.ndarray | None:

@@ -1,5 +1,6 @@
 """`--backend ray` on a real local Ray (2 CPUs, started once for this module): the same result as
-the local backend, interchangeable run folders, retries, a failing fold, Ctrl-C and resume.
+the local backend (torch and scikit-learn models), interchangeable run folders, retries, a failing
+fold, Ctrl-C and resume.
 
 Faults are injected by $CLEAN_LABELS_FAULT, read by the driver and acted on inside the task
 (`loop._inject_fault`): a raised exception or a worker process that really exits."""
@@ -9,19 +10,25 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import TrainConfig
-from cleanlab_lite.train import loop, train_folds
+from cleanlab_lite.data.dataset import Dataset
+from cleanlab_lite.train import choose, loop, train_folds
+from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
 from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
+from test_sklearn_models import FLIPPED, ROOT, noisy_manifest
+from tests.conftest import blob_table
 
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
@@ -60,6 +67,72 @@ def test_ray_equals_local_and_the_runs_are_interchangeable(ray_cluster, tmp_path
     back = train_folds(ds, folds, TrainConfig(folds=3, backend="ray", **FAST), tmp_path / "local")
     assert again.metrics["reused_folds"] == back.metrics["reused_folds"] == 3
     np.testing.assert_array_equal(again.pred_probs, on_ray.pred_probs)
+
+
+def noisy_table() -> Dataset:
+    """120 rows, 3 classes, 4 features, 12 labels moved to the next class."""
+    df = blob_table(n_per_class=40, k=3)
+    y = np.repeat(np.arange(3), 40)
+    y[::10] = (y[::10] + 1) % 3
+    return Dataset("tabular", df[[f"f{i}" for i in range(4)]].to_numpy(np.float32), y,
+                   ["cat", "dog", "eel"])
+
+
+@pytest.mark.parametrize("model", [m for m in SKLEARN_MODELS if "+" not in m])
+def test_sklearn_model_on_ray_equals_local_and_a_local_rerun_reuses_its_folds(ray_cluster, tmp_path,
+                                                                              model):
+    ds = noisy_table()
+    folds = (np.arange(ds.n) % 3)[None, :]
+    cfg = TrainConfig(model=model, folds=3, quiet=True)
+    local = train_folds(ds, folds, cfg, tmp_path / "local")
+    on_ray = train_folds(ds, folds, TrainConfig(model=model, folds=3, quiet=True, backend="ray"),
+                         tmp_path / "ray")
+    np.testing.assert_allclose(on_ray.pred_probs, local.pred_probs, atol=1e-6)
+    assert fold_files(tmp_path / "ray") == fold_files(tmp_path / "local")
+    m = on_ray.metrics
+    assert (m["backend"], m["model"], m["device"], m["trained_folds"]) == ("ray", model, "cpu", 3)
+    assert all(f["threads"] == 1 and f["gpu_ids"] == [] and f["task_s"] >= f["train_s"] > 0
+               for f in m["per_fold"])
+    again = train_folds(ds, folds, cfg, tmp_path / "ray")      # resume locally from Ray's folds
+    assert (again.metrics["trained_folds"], again.metrics["reused_folds"]) == (0, 3)
+    np.testing.assert_array_equal(again.pred_probs, on_ray.pred_probs)
+
+
+def test_auto_on_ray_picks_the_model_it_picks_locally_and_finds_the_flipped_rows(ray_cluster,
+                                                                                 tmp_path):
+    manifest = noisy_manifest(tmp_path)
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(manifest), "--out", str(run), "--folds", "3",
+                                    "--quiet", "--backend", "ray"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["backend"] == "ray"
+    assert metrics["model"] == choose.auto_model("tabular", 120) and metrics["model"] in SKLEARN_MODELS
+    assert CliRunner().invoke(main, ["rank", str(run)]).exit_code == 0
+    assert set(pd.read_csv(run / "ranking.csv")["row"].head(len(FLIPPED))) == set(FLIPPED)
+
+
+def test_sklearn_on_ray_imports_torch_neither_in_the_driver_nor_in_the_tasks(tmp_path):
+    """Its own one-CPU Ray in a fresh process: the fold tasks and the probes share one worker."""
+    pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
+    manifest = noisy_manifest(tmp_path)
+    code = (
+        "import logging, os, sys, ray\n"
+        "from cleanlab_lite.cli import main\n"
+        "ray.init(address='local', num_cpus=1, include_dashboard=False,"
+        " object_store_memory=80 << 20, logging_level=logging.WARNING)\n"
+        f"main(['train', {str(manifest)!r}, '--out', {str(tmp_path / 'run')!r}, '--model', 'hgb',"
+        " '--folds', '3', '--quiet', '--backend', 'ray'], standalone_mode=False)\n"
+        "probe = ray.remote(lambda: ('torch' in sys.modules,"
+        " 'cleanlab_lite.train.sklearn_models' in sys.modules))\n"
+        "print('driver torch:', 'torch' in sys.modules)\n"
+        "print('workers:', sorted(set(ray.get([probe.remote() for _ in range(4)]))))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert "driver torch: False" in p.stdout
+    assert "workers: [(False, True)]" in p.stdout      # the worker that trained the folds
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["backend"] == "ray"
 
 
 def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, tmp_path, monkeypatch):
@@ -144,6 +217,9 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_p
     (["--backend", "ray", "--device", "cpu", "--gpus-per-fold", "1"],
      "Error: --gpus-per-fold 1 reserves GPUs that --device cpu does not use; drop one of the "
      "two options"),
+    (["--backend", "ray", "--model", "hgb", "--gpus-per-fold", "1"],
+     "Error: --gpus-per-fold does not apply to --model hgb (a scikit-learn model); drop "
+     "--gpus-per-fold or use a torch model such as --model mlp or linear"),
 ])
 def test_bad_backend_options_are_exit_2_before_anything_is_written(tabular_csv, tmp_path, args,
                                                                     message):

@@ -155,7 +155,7 @@ def test_auto_choice():
     assert choose.choose_model("auto", ds("tabular", 500)) == "hgb+logreg+knn"
     assert choose.choose_model("auto", ds("tabular", choose.HGB_MIN_ROWS)) == "hgb"
     assert choose.choose_model("auto", ds("embedding", choose.HGB_MIN_ROWS)) == "logreg"
-    for opts in ({"backend": "ray"}, {"epochs": 3}, {"loss": "gce"}, {"batch_size": 64}):
+    for opts in ({"gpus_per_fold": 1}, {"epochs": 3}, {"loss": "gce"}, {"batch_size": 64}):
         assert choose.choose_model("auto", ds("tabular", 500), TrainConfig(**opts)) == "mlp"
     with_nan = ds("embedding", 500)
     with_nan.X[1, 1] = np.nan
