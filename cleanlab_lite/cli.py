@@ -367,7 +367,8 @@ def train_options(fn):
                      show_default=True),
         click.option("--model", default="auto", show_default=True,
                      help="auto | cnn | resnet18 | resnet50 | efficientnet_b0 | convnext_tiny | "
-                          "hgb | logreg | hgb+logreg | mlp | linear (auto: hgb+logreg for tables "
+                          "hgb | logreg | knn | hgb+logreg | hgb+logreg+knn | mlp | linear (auto: "
+                          "hgb+logreg+knn for tables "
                           "under 10,000 rows, else hgb; logreg for embeddings; cnn/resnet18 "
                           "for images)"),
         click.option("--pretrained", default=None, metavar="NAME|FILE",

@@ -62,7 +62,7 @@ class TrainConfig(_Checked):
     fold: int | None = None             # train only this fold (job arrays); merge with a plain run
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda
-    model: str = "auto"                 # auto | cnn | resnet18 | ... | hgb | logreg | hgb+logreg | mlp
+    model: str = "auto"                 # auto | cnn | resnet18 | ... | hgb | logreg | knn | hgb+logreg[+knn] | mlp
     pretrained: str | None = None       # weights: imagenet | DEFAULT | an enum name | a local file
     backbone: str | None = None         # torchvision model: embed images once, train `head` k times
     head: str = "auto"                  # with backbone: auto (logreg) | logreg | hgb | linear | mlp

@@ -16,7 +16,7 @@ from cleanlab_lite.cli import main
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import choose, train_folds, weighting
-from cleanlab_lite.train.sklearn_models import _sample_weight
+from cleanlab_lite.train.sklearn_models import WeightedKNN, _sample_weight, knn_votes
 from tests.conftest import blob_table
 
 FLIPPED = [5, 47, 88, 101]
@@ -40,7 +40,7 @@ def noisy_manifest(tmp_path: Path, nan_row: int | None = None) -> Path:
     return p
 
 
-@pytest.mark.parametrize("model", ["hgb", "logreg", "hgb+logreg", "auto"])
+@pytest.mark.parametrize("model", ["hgb", "logreg", "knn", "hgb+logreg", "hgb+logreg+knn", "auto"])
 def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     manifest = noisy_manifest(tmp_path)
     run = tmp_path / "run"
@@ -49,7 +49,7 @@ def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     ranking = pd.read_csv(run / "ranking.csv")
     assert set(ranking["row"].head(len(FLIPPED))) == set(FLIPPED)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["model"] == ("hgb+logreg" if model == "auto" else model)
+    assert metrics["model"] == ("hgb+logreg+knn" if model == "auto" else model)
     assert metrics["device"] == "cpu" and len(metrics["per_fold"]) == 3
     assert {f.name for f in (run / "folds" / "fold-0").iterdir()} == {
         "model.joblib", "oof_probs.npy", "oof_rows.npy", "done.json"}
@@ -112,8 +112,8 @@ def test_missing_values_train_with_hgb_and_are_an_error_for_others(tmp_path):
      "Error: --epochs does not apply to --model logreg (a scikit-learn model); drop --epochs or "
      "use a torch model such as --model mlp or linear"),
     (["--model", "cnn"],
-     "Error: --model cnn does not fit tabular data; use one of auto, hgb, logreg, hgb+logreg, mlp, "
-     "linear"),
+     "Error: --model cnn does not fit tabular data; use one of auto, hgb, logreg, knn, hgb+logreg, "
+     "hgb+logreg+knn, mlp, linear"),
     (["--head", "hgb"],
      "Error: --head hgb applies only with --backbone NAME (embed the images once, then train the "
      "head); use --model without --backbone"),
@@ -140,7 +140,7 @@ def test_weights_balance_and_class_weights_reach_the_estimator(tmp_path):
     under = weighting.balanced_rows(rows, y, "undersample", np.random.default_rng(0))
     assert np.bincount(y[under]).tolist() == [30, 30] and len(set(under)) == 60
     folds = np.arange(120) % 3
-    for model in ("hgb", "logreg"):
+    for model in ("hgb", "logreg", "knn"):
         cfg = TrainConfig(folds=3, model=model, class_weight="inverse", balance="none", quiet=True)
         res = train_folds(ds, folds, cfg, tmp_path / model)
         assert res.metrics["oof"]["balanced_accuracy"] > 0.9
@@ -152,7 +152,7 @@ def test_auto_choice():
     def ds(kind, n):
         return Dataset(kind, np.zeros((n, 2), np.float32), np.zeros(n, np.int64), ["a"])
 
-    assert choose.choose_model("auto", ds("tabular", 500)) == "hgb+logreg"
+    assert choose.choose_model("auto", ds("tabular", 500)) == "hgb+logreg+knn"
     assert choose.choose_model("auto", ds("tabular", choose.HGB_MIN_ROWS)) == "hgb"
     assert choose.choose_model("auto", ds("embedding", choose.HGB_MIN_ROWS)) == "logreg"
     for opts in ({"gpus_per_fold": 1}, {"epochs": 3}, {"loss": "gce"}, {"batch_size": 64}):
@@ -162,3 +162,30 @@ def test_auto_choice():
     assert choose.choose_model("auto", with_nan) == "hgb"
     assert choose.choose_model("auto", with_nan, TrainConfig(backend="ray")) == "hgb"
     assert choose.choose_model("MLP", ds("tabular", 4)) == "mlp"
+
+
+def test_knn_votes_weight_by_inverse_distance_and_exact_matches_vote_alone():
+    dist = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    labels = np.array([[0, 1, 1], [1, 0, 0], [0, 1, 2]])
+    weights = np.array([[1.0, 1.0, 1.0], [1.0, 3.0, 1.0], [0.0, 0.0, 0.0]])
+    p = knn_votes(dist, labels, weights, 3)
+    np.testing.assert_allclose(p[0], [1 / 1.75, 0.75 / 1.75, 0.0])   # 1/1 against 1/2 + 1/4
+    np.testing.assert_allclose(p[1], [0.75, 0.25, 0.0])              # only the two at distance 0
+    np.testing.assert_allclose(p[2], [1 / 3] * 3)                    # no weight at all: uniform
+
+
+def test_weighted_knn_matches_scikit_learn_and_takes_row_weights():
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 40)
+    X = rng.normal(0, 1, (120, 4)) * [1, 10, 100, 0.1] + y[:, None]
+    Xq = rng.normal(0, 1, (30, 4)) * [1, 10, 100, 0.1] + 1
+    ours = WeightedKNN(15).fit(X, y)
+    ref = make_pipeline(StandardScaler(), KNeighborsClassifier(15, weights="distance")).fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(Xq), ref.predict_proba(Xq), atol=1e-12)
+    # weight 0 on every class-2 row: class 2 gets no probability anywhere
+    w = np.where(y == 2, 0.0, 1.0)
+    assert WeightedKNN(15).fit(X, y, sample_weight=w).predict_proba(Xq)[:, 2].max() == 0.0
