@@ -4,7 +4,8 @@ get out-of-fold probabilities for tables:
     hgb             HistGradientBoostingClassifier (missing values handled natively)
     logreg          StandardScaler -> LogisticRegression (lbfgs, multinomial, C = 0.1)
     knn             StandardScaler -> 15 nearest neighbours, votes weighted by 1 / distance
-    hgb+logreg      the mean of the members' probabilities (hgb small and early-stopped)
+    hgb+logreg      the mean of the members' probabilities (hgb early-stopped; in the mean of
+                    three, also small)
     hgb+logreg+knn
 
 Same fold plan, fingerprints, resume, --fold, metrics and run-folder layout as the torch loop
