@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 # As `clean-labels` does (cleanlab_lite.train sets it before any OpenMP runtime loads): OpenMP
 # threads of torch and scikit-learn sleep instead of spinning while waiting. Test modules import
@@ -14,6 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, timeout: float) -> str:
+    """Run `code` in a fresh Python process at the repository root; returns its stdout (asserts
+    that it exited 0, with its stderr as the message)."""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       timeout=timeout)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
 
 
 def blob_table(n_per_class: int = 40, k: int = 3, d: int = 4, seed: int = 0) -> pd.DataFrame:

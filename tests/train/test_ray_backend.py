@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -27,8 +26,8 @@ from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import choose, loop, train_folds
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
 from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
-from test_sklearn_models import FLIPPED, ROOT, noisy_manifest
-from tests.conftest import blob_table
+from test_sklearn_models import FLIPPED, noisy_manifest
+from tests.conftest import blob_table, run_python
 
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
@@ -127,11 +126,9 @@ def test_sklearn_on_ray_imports_torch_neither_in_the_driver_nor_in_the_tasks(tmp
         " 'cleanlab_lite.train.sklearn_models' in sys.modules))\n"
         "print('driver torch:', 'torch' in sys.modules)\n"
         "print('workers:', sorted(set(ray.get([probe.remote() for _ in range(4)]))))\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       timeout=180)
-    assert p.returncode == 0, p.stderr
-    assert "driver torch: False" in p.stdout
-    assert "workers: [(False, True)]" in p.stdout      # the worker that trained the folds
+    out = run_python(code, timeout=180)
+    assert "driver torch: False" in out
+    assert "workers: [(False, True)]" in out      # the worker that trained the folds
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["backend"] == "ray"
 
 

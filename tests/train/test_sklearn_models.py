@@ -3,8 +3,6 @@ top, --fold then merge, resume, missing values, weights, options that do not app
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +15,9 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import choose, train_folds, weighting
 from cleanlab_lite.train.sklearn_models import WeightedKNN, _sample_weight, knn_votes
-from tests.conftest import blob_table
+from tests.conftest import blob_table, run_python
 
 FLIPPED = [5, 47, 88, 101]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, code: int = 0):
@@ -63,10 +60,8 @@ def test_training_hgb_does_not_import_torch(tmp_path):
         f"main(['train', {str(manifest)!r}, '--out', {str(tmp_path / 'run')!r}, '--model', 'hgb',"
         " '--folds', '3', '--quiet'], standalone_mode=False)\n"
         "print('torch imported:', 'torch' in sys.modules)\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert "torch imported: False" in p.stdout
+    out = run_python(code, timeout=120)
+    assert "torch imported: False" in out
     assert (tmp_path / "run" / "pred_probs.npy").is_file()
 
 
