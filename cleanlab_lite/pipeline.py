@@ -4,6 +4,7 @@ the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import time
 from pathlib import Path
@@ -33,12 +34,24 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _check_out(manifest: Path, out: Path) -> None:
+def _check_out(out: Path, inputs: list[tuple[str, str | Path | None]]) -> None:
+    """Refuse (exit 2) an --out that is a file, whose run files would replace one of `inputs`
+    ((what, path): the manifest, the embeddings), in any spelling, or that cannot be written."""
+    from cleanlab_lite.errors import OutputError
+
     if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out} is a file; pass a folder for the run")
-    if manifest.resolve() in [p.resolve() for p in Run(out).owned_paths()]:
-        raise UserInputError(f"--out {out} would overwrite the manifest {manifest}; "
-                             "choose another folder")
+        raise OutputError(f"--out {out} is a file; pass a folder for the run")
+    run = Run(out)
+    for what, path in inputs:
+        if path is not None and run.owns(path):
+            raise OutputError(f"--out {out} would overwrite the {what} {path}; no command writes "
+                              "over its input: choose another folder for --out")
+    parent = Path(os.path.realpath(out))
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write --out {out} ({parent} is not writable); choose a "
+                          "writable folder for --out")
 
 
 def _check_against_data(ds, cfg: TrainConfig) -> None:
@@ -71,7 +84,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
     fmt = manifest_format(manifest)
-    _check_out(manifest, out)
+    _check_out(out, [("manifest", manifest), ("embeddings", data_cfg.embeddings)])
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,

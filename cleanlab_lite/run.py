@@ -184,6 +184,18 @@ class Run:
         """The top-level files this folder owns (existing or not)."""
         return [self.path / n for n in NAMES]
 
+    def owns(self, path, *, own: Path | None = None) -> bool:
+        """Whether `path`, whatever its spelling (relative, `..`, a symlink, a hardlink), is a file
+        this folder writes itself: a top-level run file other than `own`, or anything under
+        folds/, cache/ or delta/."""
+        real, run = os.path.realpath(path), os.path.realpath(self.path)
+        files = [x for x in self.owned_paths() if not own or os.path.realpath(x) != os.path.realpath(own)]
+        if real in {os.path.realpath(x) for x in files}:
+            return True
+        if any(real.startswith(os.path.join(run, d) + os.sep) for d in (FOLDS, CACHE, DELTA)):
+            return True
+        return any(_same_file(path, x) for x in files)
+
     def fold(self, repeat: int, fold: int, repeats: int) -> "FoldFiles":
         """That fold's folder: folds/fold-<i>/ when repeats == 1, else folds/repeat-<r>/fold-<i>/."""
         base = self.folds_dir / f"repeat-{repeat}" if repeats > 1 else self.folds_dir
@@ -246,10 +258,7 @@ class Run:
             if real == os.path.realpath(q) or _same_file(p, q):
                 raise OutputError(f"{option} {p} is {what} ({q}); no command writes over its input: "
                                   "choose another path")
-        run = os.path.realpath(self.path)
-        owned = {os.path.realpath(x) for x in self.owned_paths()} - {os.path.realpath(own) if own else ""}
-        inside = any(real.startswith(os.path.join(run, d) + os.sep) for d in (FOLDS, CACHE, DELTA))
-        if real in owned or inside or any(_same_file(p, x) for x in self.owned_paths()):
+        if self.owns(p, own=own):
             raise OutputError(f"{option} {p} is a file of run folder {self.path}, which clean-labels "
                               "writes itself; choose a path outside it or a new name")
         if real in self._image_paths(self.read_config(required=False)):

@@ -177,3 +177,32 @@ def test_every_cli_line_goes_through_the_escaping_echo():
 
     src = inspect.getsource(cli_mod)
     assert src.count("click.echo(") == 1          # the one inside echo() itself
+
+
+def test_train_out_never_overwrites_the_manifest_or_the_embeddings(tmp_path, tabular_csv):
+    import pandas as pd
+
+    run = tmp_path / "run"
+    run.mkdir()
+    # the manifest itself is a file the run would write (RUN/rows.parquet)
+    manifest = run / "rows.parquet"
+    pd.read_csv(tabular_csv).to_parquet(manifest)
+    refused(tmp_path, ["train", manifest, "--out", run, "--model", "logreg", "-q"],
+            f"--out {run} would overwrite the manifest {manifest}; no command writes over its input: "
+            "choose another folder for --out")
+    # embeddings named like a run file, also through a hardlink, or under the run's cache/
+    n = len(pd.read_csv(tabular_csv))
+    emb = tmp_path / "emb.npy"
+    np.save(emb, np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32))
+    (run / "cache").mkdir()
+    for path in (run / "labels.npy", run / "pred_probs.npy", run / "cache" / "e.npy"):
+        os.link(emb, path)
+        refused(tmp_path, ["train", tabular_csv, "--embeddings", path, "--out", run, "-q"],
+                f"--out {run} would overwrite the embeddings {path}; no command writes over its "
+                "input: choose another folder for --out")
+    hard = tmp_path / "hard.npy"            # a hardlink outside the run to a run file
+    os.link(run / "labels.npy", hard)
+    refused(tmp_path, ["train", tabular_csv, "--embeddings", hard, "--out", run, "-q"],
+            f"--out {run} would overwrite the embeddings {hard}; no command writes over its "
+            "input: choose another folder for --out")
+    assert cli("train", tabular_csv, "--embeddings", emb, "--out", tmp_path / "ok", "-q").exit_code == 0
