@@ -379,7 +379,7 @@ def train_options(fn):
                      help="Embed the images once with this torchvision model (e.g. resnet18 "
                           "--pretrained imagenet), then train --head on the embeddings per fold."),
         click.option("--head", default="auto", show_default=True,
-                     help="With --backbone: auto (logreg) | logreg | hgb | linear | mlp."),
+                     help="With --backbone: auto (logreg) | logreg | hgb | knn | hgb+logreg+knn | linear | mlp."),
         click.option("--epochs", type=int, default=None, help="Epochs per fold (default per model)."),
         click.option("--batch-size", type=int, default=None),
         click.option("--lr", type=float, default=None),
