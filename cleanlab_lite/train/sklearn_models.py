@@ -44,14 +44,14 @@ KNN_NEIGHBORS = 15
 # The boosting member of a mean, per mean. In hgb+logreg (as it was first built): at most 50
 # rounds at learning rate 0.2, stopping when 10 rounds in a row do not improve the loss on a 10%
 # validation split of the training folds. In hgb+logreg+knn it is smaller still: trees of at
-# most 15 leaves on 32 bins per feature, and 5 rounds' patience. On digits the mean of three
+# most 15 leaves on 64 bins per feature, and 5 rounds' patience. On digits the mean of three
 # trains in under half the time of hgb+logreg and finds more of the flipped rows; inside
 # hgb+logreg the small member lost F1 on wine and breast cancer, so the pair keeps its own
 # (benchmarks/bench_tabular.py, docs/training.md).
 MEAN_HGB = {
     "hgb+logreg": {"max_iter": 50, "learning_rate": 0.2, "early_stopping": True},
     "hgb+logreg+knn": {"max_iter": 50, "learning_rate": 0.2, "early_stopping": True,
-                       "max_bins": 32, "max_leaf_nodes": 15, "n_iter_no_change": 5},
+                       "max_bins": 64, "max_leaf_nodes": 15, "n_iter_no_change": 5},
 }
 
 
