@@ -6,9 +6,9 @@ The auto rule comes from `benchmarks/bench_tabular.py` (tables in docs/training.
 small real tables (wine, breast cancer) the regularised logistic regression finds the flipped
 rows best and gradient boosting worst, on digits and on non-linear synthetic tables it is the
 other way round; the mean of the probabilities of a small boosted model, the logistic
-regression and 15 nearest neighbours (`hgb+logreg+knn`) is at least as good as the better of the
-two on every small table, held-out ones included, and trains digits' five folds in about a
-second. From HGB_MIN_ROWS rows on boosting alone wins, and it is the only model that takes
+regression and 15 nearest neighbours (`hgb+logreg+knn`) is above the better of the two on all
+three and on most held-out tables (0.041 under boosting on 5,000 rows of diamonds, its worst),
+and trains digits' five folds in about a second. From HGB_MIN_ROWS rows on boosting alone wins, and it is the only model that takes
 missing values. Embeddings (dense, already informative features) go to
 `logreg`, the linear probe cleanlab's tutorials use.
 """
