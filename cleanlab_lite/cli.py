@@ -66,6 +66,12 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             echo("Interrupted; finished work is kept and a rerun resumes from it.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader of the output went away (`clean-labels rank RUN | head`): stop quietly
+            # with 128 + SIGPIPE, as Unix tools do; files are written atomically, none is half
+            # written. Later writes (Python's flush at exit) go to /dev/null.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:

@@ -206,3 +206,20 @@ def test_train_out_never_overwrites_the_manifest_or_the_embeddings(tmp_path, tab
             f"--out {run} would overwrite the embeddings {hard}; no command writes over its "
             "input: choose another folder for --out")
     assert cli("train", tabular_csv, "--embeddings", emb, "--out", tmp_path / "ok", "-q").exit_code == 0
+
+
+def test_output_piped_into_a_reader_that_stops_ends_quietly(tmp_path, tabular_csv):
+    """`clean-labels rank RUN | head`: the reader closes the pipe; no traceback, no `Error:` line,
+    exit 141 (128 + SIGPIPE), and the files were written before the output."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    assert cli("train", tabular_csv, "--out", run, "--model", "logreg", "-q").exit_code == 0
+    p = subprocess.Popen([sys.executable, "-m", "cleanlab_lite", "rank", str(run)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()                     # the reader is gone before the first line
+    err = p.stderr.read()
+    p.stderr.close()
+    assert (p.wait(timeout=120), err) == (141, b"")
+    assert (run / "ranking.csv").is_file() and (run / "summary.json").is_file()
