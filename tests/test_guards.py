@@ -223,3 +223,38 @@ def test_output_piped_into_a_reader_that_stops_ends_quietly(tmp_path, tabular_cs
     p.stderr.close()
     assert (p.wait(timeout=120), err) == (141, b"")
     assert (run / "ranking.csv").is_file() and (run / "summary.json").is_file()
+
+
+def _make_read_only(folder):
+    """Make `folder` unwritable for this process: chmod for a normal user; as root (which ignores
+    modes) the immutable attribute, which root cannot write through either. Returns the undo."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        os.chmod(folder, 0o555)
+        return lambda: os.chmod(folder, 0o755)
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("running as root where chattr +i is not available (e.g. tmpfs or no "
+                    "CAP_LINUX_IMMUTABLE): no way to make a folder read-only for root")
+    return lambda: subprocess.run([chattr, "-i", str(folder)], check=True)
+
+
+def test_a_read_only_run_folder_is_one_line_exit_2_for_every_writer(tmp_path, tabular_csv):
+    run = tmp_path / "run"
+    assert cli("train", tabular_csv, "--out", run, "--model", "logreg", "-q").exit_code == 0
+    assert cli("rank", run).exit_code == 0
+    undo = _make_read_only(run)
+    try:
+        before = hashes(tmp_path)
+        for args in (["rank", run], ["report", run], ["export", run, "--drop-top", "10%"],
+                     ["train", tabular_csv, "--out", run, "--model", "logreg", "-q"]):
+            r = cli(*args)
+            assert r.exit_code == 2, (args, r.output)
+            assert r.output.startswith("Error: cannot write ") and r.output.count("\n") == 1, r.output
+            assert str(run) in r.output
+        assert cli("check", run, "--max-issue-rate", "50%").exit_code == 0   # reads only
+        assert hashes(tmp_path) == before
+    finally:
+        undo()
