@@ -237,6 +237,10 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
             r = int(df["row"].iloc[int(np.flatnonzero(bad)[0])])
             raise DataError(f"manifest {manifest}, row {r}: weight column {cfg.weight_col!r} must "
                             "be a finite number >= 0; fix the value or drop --weight-col")
+        if not (w > 0).any():
+            raise DataError(f"manifest {manifest}: weight column {cfg.weight_col!r} is 0 on every "
+                            "row, so no model can learn from it; give the rows to learn from a "
+                            "weight > 0 or drop --weight-col")
         weights = w.astype(np.float32)
     groups = None
     if cfg.group_col:

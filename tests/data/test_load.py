@@ -137,3 +137,14 @@ def test_weights_validated(tmp_path):
     p = write_manifest(df, tmp_path / "m.csv")
     with pytest.raises(DataError, match=r"row 9: weight column 'w' must be a finite number >= 0"):
         load_dataset(p, DataConfig(weight_col="w"))
+
+
+def test_weights_all_zero_refused_before_training(tmp_path):
+    df = blob_table()
+    df["w"] = 0.0
+    p = write_manifest(df, tmp_path / "m.csv")
+    with pytest.raises(DataError, match=r"weight column 'w' is 0 on every row, so no model can "
+                                        r"learn from it"):
+        load_dataset(p, DataConfig(weight_col="w"))
+    df.loc[3, "w"] = 0.5
+    assert load_dataset(write_manifest(df, tmp_path / "m2.csv"), DataConfig(weight_col="w")).dataset.n == 120
