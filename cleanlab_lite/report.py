@@ -19,7 +19,6 @@ its sha256 hash.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import os
@@ -409,12 +408,11 @@ def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, sh
                 per_class_html: str, noise_html: str, confusions: list[tuple], plots: list[str],
                 notes: list[str], footer: str, review_html: str = "") -> str:
     """The page; every dynamic string reaching here is already escaped by its builder."""
-    from cleanlab_lite.review_page import REVIEW_CSS, REVIEW_JS
+    from cleanlab_lite.review_page import REVIEW_CSS, REVIEW_JS, script_hash
 
     script = SCRIPT + REVIEW_JS
-    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-           f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'")
+           f"script-src {script_hash(script)}; base-uri 'none'; form-action 'none'")
     card_html = "".join(f'<div class="card"><b>{v}</b>{_e(k)}</div>' for k, v in cards)
     conf_html = ""
     if confusions:

@@ -139,7 +139,9 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
     table = run.read_rows()
     path_col = _image_column(config, table)
     vcols = value_columns(table, config)[:MAX_VALUE_COLS] if table is not None and path_col is None else []
-    vals = table.set_index("row").reindex(rows) if table is not None else None
+    # one array (a row's values upcast to a common type, as a row of the frame is)
+    values = table.set_index("row").reindex(rows)[vcols].to_numpy() if vcols else None
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_CLASSES] if probs is not None else None
     items = []
     for i, rec in enumerate(shown.to_dict("records")):
         conf = rec.get("suggested_confidence")
@@ -149,15 +151,14 @@ def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: in
                 "label_quality": float(rec["label_quality"]), "flagged": bool(rec["is_label_issue"])}
         if "id" in rec:
             item["id"] = str(rec["id"])
-        if probs is not None:
-            order = np.argsort(-probs[i], kind="stable")[:TOP_CLASSES]
-            item["top"] = [[classes[j], round(float(probs[i, j]), 4)] for j in order]
+        if top is not None:
+            item["top"] = [[classes[j], round(float(probs[i, j]), 4)] for j in top[i]]
         else:
             item["top"] = [[item["suggested_label"], item["confidence"] or 0.0]]
         if path_col is not None:
             item["image"] = True if images is None else images.get(item["row"], "")
         elif vcols:
-            item["values"] = [[c, _format_value(v)] for c, v in vals.iloc[i][vcols].items()]
+            item["values"] = [[c, _format_value(v)] for c, v in zip(vcols, values[i])]
         items.append(item)
     return items, "image" if path_col is not None else "values"
 
@@ -410,7 +411,7 @@ class ReviewServer:
     """The review page for one run folder, on 127.0.0.1. Holds RUN/review.lock until `close()`.
 
         with ReviewServer("run1", port=0) as srv:   # port 0: a free port
-            srv.start()                               # serve in a thread (or serve_forever())
+            srv.start()                               # serve in a thread
             print(srv.url)
     """
 
@@ -453,9 +454,6 @@ class ReviewServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
 
     def serve_until_stopped(self) -> None:
         """Serve in this thread until Ctrl-C or SIGTERM (`kill`), both ending it cleanly."""
