@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig
@@ -71,19 +70,6 @@ def _input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.nda
     return mean, std, "images"
 
 
-def _strip_head(model: nn.Module) -> None:
-    """Replace the last nn.Linear (the classifier) by the identity: the model returns features."""
-    last = None
-    for parent in model.modules():
-        for child_name, child in parent.named_children():
-            if isinstance(child, nn.Linear):
-                last = (parent, child_name)
-    if last is None:
-        raise ConfigError("this torchvision model has no linear classifier head to remove; pick "
-                          "another --backbone")
-    setattr(last[0], last[1], nn.Identity())
-
-
 def cache_key(image_key: str, n: int, cfg: TrainConfig, norm: str, flip_tta: bool) -> str:
     h = hashlib.sha256(f"v1|{image_key}|{n}|{cfg.backbone}|{_weights_id(cfg.pretrained)}|{norm}|"
                        f"{flip_tta}".encode())
@@ -96,7 +82,7 @@ def compute(X: np.ndarray, cfg: TrainConfig, device: torch.device, mean: np.ndar
     """float32 (N, D) features of images X uint8 (N, C, H, W) from cfg.backbone."""
     torch.manual_seed(int(cfg.seed))           # random-init backbones are reproducible
     model = models.build_model(cfg.backbone, tuple(X.shape[1:]), 1, pretrained=cfg.pretrained)
-    _strip_head(model)
+    models.strip_head(model, cfg.backbone)
     models.set_input_stats(model, mean, std)
     model = model.to(device).eval()
     amp = torch.bfloat16 if device.type == "cuda" else None

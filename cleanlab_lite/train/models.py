@@ -244,13 +244,23 @@ def _adapt_input(net: nn.Module, in_ch: int) -> None:
 def _replace_head(net: nn.Module, name: str, num_classes: int) -> None:
     """Swap the architecture's classifier (see HEADS) for a fresh nn.Linear with `num_classes`
     outputs."""
+    _set_head(net, name, lambda head: nn.Linear(head.in_features, num_classes))
+
+
+def strip_head(model: nn.Module, name: str) -> None:
+    """Replace the classifier (see HEADS) of `model`, as built by `build_model` for torchvision
+    model `name`, by the identity: the model then returns its features."""
+    _set_head(model.get_submodule("net"), name, lambda head: nn.Identity())
+
+
+def _set_head(net: nn.Module, name: str, make) -> None:
     path = HEADS[_family(name)]
     parent_path, _, attr = path.rpartition(".")
     head = net.get_submodule(path)
     if not isinstance(head, nn.Linear):
         raise ConfigError(f"--model {name}: expected a linear classifier at {path}, found "
                           f"{type(head).__name__}; pick another --model")
-    setattr(net.get_submodule(parent_path), attr, nn.Linear(head.in_features, num_classes))
+    setattr(net.get_submodule(parent_path), attr, make(head))
 
 
 def set_input_stats(model: nn.Module, mean: np.ndarray, std: np.ndarray) -> None:

@@ -159,3 +159,13 @@ def test_cli_trains_models_that_used_to_crash(tmp_path, name, side, rgb, extra):
     assert r.exit_code == 0, r.output
     p = np.load(tmp_path / "run" / "pred_probs.npy")
     assert p.shape == (12, 2) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, dim", [("resnet18", 512), ("swin_t", 768)])
+def test_strip_head_leaves_the_features(name, dim):
+    # the classifier is the HEADS entry, not the last nn.Linear (for swin that is inside the
+    # last block's MLP, whose removal broke --backbone swin_t)
+    m = models.build_model(name, (1, 32, 32), 3)
+    models.strip_head(m, name)
+    with torch.no_grad():
+        assert tuple(m.eval()(torch.rand(2, 1, 32, 32)).shape) == (2, dim)
