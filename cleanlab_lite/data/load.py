@@ -106,7 +106,9 @@ def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool, allow
         numbers[c] = num
         bad_any |= bad
     kept = np.flatnonzero(~bad_any)
-    X = pd.DataFrame(numbers).iloc[kept].to_numpy(dtype=np.float32)
+    X = pd.DataFrame(numbers).to_numpy(dtype=np.float32)
+    if bad_any.any():
+        X = X[kept]
     nonfinite = np.isinf(X) if allow_nan else ~np.isfinite(X)
     if nonfinite.any():
         r, j = map(int, np.argwhere(nonfinite)[0])

@@ -81,9 +81,10 @@ def torch_only_options(cfg: TrainConfig, name: str) -> list[str]:
 
 def check_options(cfg: TrainConfig, name: str) -> None:
     """Options that only mean something for torch training are errors, not silently ignored."""
-    for flag in torch_only_options(cfg, name)[:1]:
-        raise ConfigError(f"{flag} does not apply to --model {name} (a scikit-learn model); "
-                              f"drop {flag} or use a torch model such as --model mlp or linear")
+    flags = torch_only_options(cfg, name)
+    if flags:
+        raise ConfigError(f"{flags[0]} does not apply to --model {name} (a scikit-learn model); "
+                          f"drop {flags[0]} or use a torch model such as --model mlp or linear")
 
 
 def members(name: str) -> list[str]:
@@ -160,8 +161,9 @@ def knn_votes(dist: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_class
     exact = dist <= 0.0
     vote = np.where(exact.any(axis=1, keepdims=True), exact.astype(np.float64),
                     1.0 / np.maximum(dist, np.finfo(np.float64).tiny)) * weights
-    out = np.zeros((dist.shape[0], n_classes))
-    np.add.at(out, (np.arange(dist.shape[0])[:, None], labels), vote)
+    n = dist.shape[0]
+    cell = (np.arange(n)[:, None] * n_classes + labels).ravel()    # (row, class) as one index
+    out = np.bincount(cell, weights=vote.ravel(), minlength=n * n_classes).reshape(n, n_classes)
     total = out.sum(axis=1, keepdims=True)
     return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / n_classes)
 
@@ -270,12 +272,13 @@ def train_fold(ds, X: np.ndarray, job: FoldJob, cfg: TrainConfig, name: str) -> 
     probs = predict_proba(est, X[job.val_rows], ds.num_classes)
     t_pred = time.perf_counter() - t
     K = ds.num_classes
+    n_iter = _n_iter(est)
     fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,
                                 per_class=K <= foldplan.PER_CLASS_FOLD_MAX_K)
     rec = {"repeat": job.repeat, "fold": job.fold, "fingerprint": job.fingerprint,
            "model": name, "device": "cpu", "node": socket.gethostname(),
-           "threads": cpu_threads(cfg, X), "epochs": _n_iter(est) if "hgb" in name else None,
-           "n_iter": _n_iter(est), "batch_size": None,
+           "threads": cpu_threads(cfg, X), "epochs": n_iter if "hgb" in name else None,
+           "n_iter": n_iter, "batch_size": None,
            "lr": _hgb_lr(name, cfg),
            "n_train": int(rows.size), "n_val": int(job.val_rows.size), "train_s": t_train,
            "predict_s": t_pred, "reused": False, **fm}
