@@ -121,3 +121,19 @@ def check_input_file(path, what: str, exc: type[Exception] | None = None) -> Pat
         raise exc(f"{what} {p} is not a regular file (a FIFO, device or socket); pass a "
                   "regular file")
     return p
+
+
+def available_ram() -> int:
+    """Bytes the kernel can hand out without swapping: MemAvailable (free memory plus page cache
+    it can drop), not MemFree, which leaves the page cache out and is often near zero."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62

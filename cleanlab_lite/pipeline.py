@@ -19,9 +19,9 @@ from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import Run
+from cleanlab_lite.train.choose import NAN_MODELS
 
-
-NAN_OK = ("auto", "hgb")     # --model values that accept missing feature values
+NAN_OK = ("auto",) + NAN_MODELS     # --model values that accept missing feature values
 
 
 def _version(dist: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.errors import ImageError
-from cleanlab_lite.io import atomic_path, write_json
+from cleanlab_lite.io import atomic_path, available_ram, write_json
 
 MAX_DEFAULT_SIZE = 224  # pixels: default size cap when images differ in size
 
@@ -141,24 +141,12 @@ def _choose_size(good: list[tuple[int, int, str]], image_size: int | None) -> tu
     return channels, int(image_size)
 
 
-def available_memory() -> int:
-    """Bytes of memory available to this process now (MemAvailable), or total RAM."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def _check_memory(n: int, channels: int, size: int, workers: int) -> None:
     """Refuse, before decoding, a size whose pixels cannot fit: training holds the (N, C, S, S)
     uint8 array in memory, and each decode worker holds about 8 bytes per pixel of one image
     (RGB copy, resize buffer, float intermediates)."""
     need = n * channels * size * size + workers * 8 * channels * size * size
-    have = available_memory()
+    have = available_ram()
     if need > have:
         fits = int((have / (n * channels + workers * 8 * channels)) ** 0.5)
         raise ImageError(f"--image-size {size} needs about {need / 2**30:.1f} GiB of memory for "

@@ -17,32 +17,17 @@ done for the whole batch at once with one gather, on the batch's device.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
+from cleanlab_lite.io import available_ram
+
 GPU_FRACTION = 0.5    # data may take at most this share of usable GPU memory to be kept resident
 RAM_FRACTION = 0.5    # ... and this share of available host RAM to be held in memory
 COPY_CHUNK = 1 << 26  # bytes per chunk when placing X: the host memory used beyond X itself
 MODES = ("resident", "host", "mapped")
-
-
-def available_ram() -> int:
-    """Bytes the kernel can hand out without swapping: MemAvailable (free memory plus page cache
-    it can drop), not MemFree, which leaves the page cache out and is often near zero."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
 
 
 def usable_device_memory(free: int, reserved: int, allocated: int) -> int:
