@@ -52,17 +52,6 @@ def parse_count(spec: str, n: int) -> int:
     raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
 
 
-def _read_ranking(run: Run) -> pd.DataFrame:
-    """Run.read_ranking (typed, validated), plus the suggested_label export needs."""
-    if not run.ranking_path.is_file():
-        raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = run.read_ranking()
-    if "suggested_label" not in r.columns:
-        raise RunFolderError(f"{run.ranking_path} lacks column(s) suggested_label; "
-                             f"rerun `clean-labels rank {run}`")
-    return r
-
-
 def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
     """How many of `labels` (class names) fall in each row's class of `per_class`."""
     return per_class["class"].map(labels.astype(str).value_counts()).fillna(0).astype(int)
@@ -101,7 +90,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
     cfg = run.read_train_config()
-    ranking = _read_ranking(run)
+    ranking = run.read_ranking()
     fmt_in = cfg["manifest_format"]
     fmt = fmt or (manifest_format(out) if out else fmt_in)
     if fmt not in EXTENSIONS:
