@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -29,14 +27,16 @@ def invoke(*args, env=None):
 
 
 def test_rate_parsing():
-    assert gate.parse_rate("2%") == pytest.approx(0.02)
-    assert gate.parse_rate("0.02") == pytest.approx(0.02)
-    assert gate.parse_rate(0) == 0.0
-    for bad in ("2", "abc", "-1%", "150%"):
+    from cleanlab_lite.amounts import parse_count, parse_rate
+
+    assert parse_rate("2%", "--max-issue-rate") == pytest.approx(0.02)
+    assert parse_rate("0.02", "--max-issue-rate") == pytest.approx(0.02)
+    assert parse_rate(0, "--max-issue-rate") == 0.0
+    for bad in ("2", "1", "abc", "-1%", "150%"):
         with pytest.raises(ConfigError, match="--max-issue-rate"):
-            gate.parse_rate(bad)
-    with pytest.raises(ConfigError, match="whole number"):
-        gate.parse_count("1.5")
+            parse_rate(bad, "--max-issue-rate")
+    with pytest.raises(ConfigError, match="--max-issues must be a whole number"):
+        parse_count("1.5", "--max-issues")
 
 
 def test_exit_codes_for_overall_limits(tmp_path):

@@ -1,25 +1,23 @@
 from __future__ import annotations
 
-import hashlib
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from cleanlab_lite.data.manifest import write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.export import export_run, parse_count
+from cleanlab_lite.amounts import parse_share
+from cleanlab_lite.export import export_run
 from tests.runs import make_export_run as make_run
 
 
-def test_parse_count():
-    assert parse_count("10%", 40) == 4
-    assert parse_count("250", 300) == 250
-    assert parse_count("12.5%", 8) == 1
-    with pytest.raises(UserInputError, match="is not a count or a percentage"):
-        parse_count("ten", 40)
+def test_parse_share():
+    assert parse_share("10%", 40, "--drop-top") == 4
+    assert parse_share("250", 300, "--drop-top") == 250
+    assert parse_share("12.5%", 8, "--drop-top") == 1
+    with pytest.raises(UserInputError, match="--drop-top 'ten' is not a count or a percentage"):
+        parse_share("ten", 40, "--drop-top")
     with pytest.raises(UserInputError, match="more than the 40 ranked rows"):
-        parse_count("41", 40)
+        parse_share("41", 40, "--drop-top")
 
 
 def test_drop_top_percent_keeps_order_and_text(tmp_path):

@@ -34,9 +34,10 @@ def command(manifest, rate, kind, out, seed, label_col, true_col, trace, sparsit
       clean-labels noise data.parquet --rate 40% --kind pairwise --out noisy.parquet --seed 1
       clean-labels noise data.csv --kind class_dependent --trace 8 --sparsity 0.5 --out noisy.csv
     """
-    from cleanlab_lite.noise import noise_manifest, parse_rate
+    from cleanlab_lite.amounts import parse_rate
+    from cleanlab_lite.noise import noise_manifest
 
-    res = noise_manifest(manifest, out, kind=kind, rate=parse_rate(rate), trace=trace,
+    res = noise_manifest(manifest, out, kind=kind, rate=parse_rate(rate, "--rate"), trace=trace,
                          sparsity=sparsity, seed=seed, label_col=label_col, true_col=true_col)
     echo(f"Wrote {res.out}: {res.num_flipped} of {res.n} labels flipped "
          f"({res.num_flipped / res.n:.1%}, {kind}, seed {seed}); true labels in {true_col!r}.")
