@@ -76,8 +76,10 @@ def write_parquet(table, path) -> str:
     """Write `table` to `path` (a temporary name the caller renames); its sha256."""
     import pyarrow.parquet as pq
 
+    from cleanlab_lite.io import file_sha256
+
     pq.write_table(table, path)
-    return _sha256(path)
+    return file_sha256(path)
 
 
 def write_csv(table, path) -> str:
@@ -135,10 +137,3 @@ def read_parquet(path, fix: str, error: type[Exception]) -> Ranking:
         df["id"] = df["id"].astype(str)
     return Ranking(df)
 
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
