@@ -10,7 +10,11 @@ the page or restarting `review` resumes where the reviewer stopped. `export --de
 
 Safety: the server binds 127.0.0.1 only; every request needs the random token the printed URL
 carries and a Host header naming 127.0.0.1 or localhost (a DNS-rebinding page sends its own
-host name); images are served by row number from the run's rows (never a path from the request);
+host name); a request with an Origin (or Sec-Fetch-Site) from another site is refused, and a
+decision must be sent as `application/json` (a type no cross-site form can send without a
+preflight, which this server never grants); every connection has a socket timeout, and a client
+that resets or stalls a connection costs one thread for at most SOCKET_TIMEOUT seconds and prints
+nothing; images are served by row number from the run's rows (never a path from the request);
 decisions are accepted only for rows of the run and classes of the run; a lock file
 (RUN/review.lock) makes a second `review` of the same folder refuse.
 """
@@ -39,6 +43,7 @@ from cleanlab_lite.run import Run, read_decisions, write_decisions
 TOP_CLASSES = 9          # classes offered per row (keys 1-9), most probable first
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
 MAX_BODY = 64 * 1024     # bytes: a decision request is a few dozen
+SOCKET_TIMEOUT = 10.0    # seconds a connection may stay silent before the server drops it
 
 
 class ReviewLockedError(UserInputError):
@@ -345,6 +350,7 @@ class ReviewSession:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "clean-labels-review"
     sys_version = ""
+    timeout = SOCKET_TIMEOUT  # StreamRequestHandler sets it on the socket: no read waits forever
     review: "ReviewServer"   # set on the subclass each server makes
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
@@ -371,7 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         try:
-            self.review.check_request(self.headers.get("Host"), (query.get("token") or [""])[0])
+            self.review.check_request(self.headers.get("Host"), (query.get("token") or [""])[0],
+                                      self.headers.get("Origin"), self.headers.get("Sec-Fetch-Site"))
             if method == "GET" and url.path == "/":
                 self._send(HTTPStatus.OK, self.review.page.encode("utf-8"), "text/html; charset=utf-8")
             elif method == "GET" and url.path == "/api/items":
@@ -387,24 +394,59 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(e.status, {"error": str(e)})
 
     def _body(self) -> Any:
-        if "json" not in (self.headers.get("Content-Type") or ""):
+        if not json_content_type(self.headers.get("Content-Type")):
             raise RequestRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the decision as application/json")
         try:
             size = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             size = -1
         if not 0 < size <= MAX_BODY:
+            self.close_connection = True   # an unread body must not be parsed as the next request
             raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body must be 1 to 65536 bytes of JSON")
         try:
-            return json.loads(self.rfile.read(size).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+            raw = self.rfile.read(size)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestRefused(HTTPStatus.REQUEST_TIMEOUT, "the body was shorter than its "
+                                 "Content-Length") from None
+        if len(raw) < size:
+            self.close_connection = True
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body was shorter than its Content-Length")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not JSON (or nests too deep)") from None
 
     def do_GET(self):  # noqa: N802 - http.server's name
         self._route("GET")
 
     def do_POST(self):  # noqa: N802
         self._route("POST")
+
+
+def json_content_type(header: str | None) -> bool:
+    """True for `application/json`, with at most a `charset=utf-8` parameter (any case)."""
+    media, *params = [p.strip().lower() for p in (header or "").split(";")]
+    return media == "application/json" and all(p.replace(" ", "") in ("charset=utf-8", "")
+                                                for p in params)
+
+
+_QUIET = (ConnectionError, TimeoutError)   # resets, broken pipes, stalls: the client's doing
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer whose request errors print no traceback: a client that resets or
+    stalls is ignored, anything else is one line on stderr."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, _QUIET):
+            return
+        print(f"review server: request from {client_address[0]} failed: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 class ReviewServer:
@@ -417,7 +459,8 @@ class ReviewServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, run: str | os.PathLike, *, port: int = 0, top: int | None = None):
+    def __init__(self, run: str | os.PathLike, *, port: int = 0, top: int | None = None,
+                 timeout: float = SOCKET_TIMEOUT):
         self.run = Path(run)
         self.session = ReviewSession(self.run, top=top)  # validates before the lock is taken
         self.lock = acquire_lock(self.run)
@@ -426,9 +469,8 @@ class ReviewServer:
 
             self.token = secrets.token_urlsafe(24)
             self.page = server_page(f"clean-labels review: {self.run.resolve().name}")
-            handler = type("Handler", (_Handler,), {"review": self})
-            self.httpd = ThreadingHTTPServer((self.host, port), handler)
-            self.httpd.daemon_threads = True
+            handler = type("Handler", (_Handler,), {"review": self, "timeout": timeout})
+            self.httpd = _Server((self.host, port), handler)
         except BaseException:
             self.lock.unlink(missing_ok=True)
             raise
@@ -439,12 +481,20 @@ class ReviewServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/?token={self.token}"
 
-    def check_request(self, host_header: str | None, token: str) -> None:
-        """Refuse (403) a foreign Host header (DNS rebinding) or a missing or wrong token."""
+    def check_request(self, host_header: str | None, token: str, origin: str | None = None,
+                      fetch_site: str | None = None) -> None:
+        """Refuse (403) a foreign Host header (DNS rebinding), a request another site's page
+        sent (its Origin or Sec-Fetch-Site says so), or a missing or wrong token."""
         allowed = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         if (host_header or "").strip().lower() not in allowed:
             raise RequestRefused(HTTPStatus.FORBIDDEN, f"Host {host_header!r} is not this review's "
                                  f"address; open http://127.0.0.1:{self.port}/")
+        if origin is not None and origin.strip().lower() not in {"http://" + a for a in allowed}:
+            raise RequestRefused(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not this review's page; "
+                                 f"open http://127.0.0.1:{self.port}/")
+        if (fetch_site or "").strip().lower() in ("cross-site", "same-site"):
+            raise RequestRefused(HTTPStatus.FORBIDDEN, "a request from another site's page is refused; "
+                                 f"open http://127.0.0.1:{self.port}/")
         if not hmac.compare_digest(token.encode("utf-8"), self.token.encode("utf-8")):
             raise RequestRefused(HTTPStatus.FORBIDDEN, "missing or wrong token; open the URL "
                                  "`clean-labels review` printed")
