@@ -214,6 +214,7 @@ def check(ctx, run, manifest, max_issue_rate, max_issues, max_class_issue_rate, 
         result = gate.gate(run, limits, **outputs)
     echo(gate.format_table(result))
     echo(gate.verdict(result))
+    _print_estimate(run)
     if limits == gate.CheckConfig():
         echo("No limits set, so the gate cannot fail; add e.g. --max-issue-rate 2%.")
     if write_baseline_to:
@@ -288,31 +289,50 @@ def predict(ctx, run, manifest, out, device, **_):
     echo(f"Columns are the run's classes, in order: {shown}")
 
 
+def _print_estimate(run) -> None:
+    """The sampled estimate of how many flags are real errors, when RUN has one."""
+    from cleanlab_lite.precision import estimate_lines
+
+    for line in estimate_lines(run):
+        echo(line)
+
+
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1; 0 picks a free one.")
 @click.option("--top", default=None, type=click.IntRange(1, 1000000),
               help="Review the N most suspect rows (default: every flagged row).")
+@click.option("--sample", default=None, type=click.IntRange(1, 1000000),
+              help="Review N flagged rows drawn at random (stratified by class); their decisions "
+                   "estimate the share of flags that are real errors.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of --sample.")
 @click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
 @handle_errors
-def review(run, port, top, no_browser):
+def review(run, port, top, sample, seed, no_browser):
     """Review the suspects in the browser; decisions are saved to RUN/decisions.csv.
 
-    Serves a page on 127.0.0.1 (the printed URL carries a random token) showing the suspects in
-    ranking order. Keys: j/k move, a accepts the suggestion, 1-9 pick a top class, / relabels to
-    any class, space keeps, x drops, s skips, u undoes. Each decision is saved at once, so a
-    reload or a restart resumes. Stop with Ctrl-C, then apply the decisions with export.
+    Serves a page on 127.0.0.1 (the printed URL carries a random token): images as a grid grouped
+    by (given -> suggested) pair with each class's typical images, tables as a list; filter,
+    sort, select several cards and decide for all. Keys: j/k move, a accepts the suggestion, the
+    key on a top-choice button picks it (1-9, or letters when class names are numbers, which
+    are then typed as such), / relabels to any class, space keeps, x drops, s skips, u undoes.
+    Each decision is saved at once, so a reload or a restart resumes. Stop with Ctrl-C, then
+    apply the decisions with export.
 
     \b
     Examples:
       clean-labels review run1
       clean-labels review run1 --top 300 --port 8765 --no-browser
+      clean-labels review run1 --sample 40       # how many flags are real errors?
       clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
     """
     from cleanlab_lite.review import serve
 
-    res = serve(run, port=port, top=top, open_browser=not no_browser, log=echo)
+    if sample is not None and top is not None:
+        raise UserError("choose --sample N (a random sample of the flags) or --top N, not both")
+    res = serve(run, port=port, top=top, sample=sample, seed=seed, open_browser=not no_browser,
+                log=echo)
     c = res.counts
     echo(f"{res.decided} decisions in {res.path} (keep {c['keep']}, relabel {c['relabel']}, "
                f"drop {c['drop']}).")
@@ -587,6 +607,7 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decis
     res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
                      min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
     _print_export(res)
+    _print_estimate(run)
 
 
 # --- demo (lead) -------------------------------------------------------------------------------
@@ -771,6 +792,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         _print_top_suspects(folder)
         for w in summary.get("warnings", []):
             echo(f"Warning: {w}")
+        _print_estimate(where)
         echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
              f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
              f"{where} --max-issue-rate 2%")

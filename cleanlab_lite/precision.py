@@ -137,7 +137,7 @@ def run_estimate(folder, ranking: pd.DataFrame | None = None) -> Estimate | None
     """The estimate from RUN/decisions.csv's sampled rows, or None when the run has no sampled
     decision (a decisions file that cannot be read is left to the commands that apply it)."""
     from cleanlab_lite.errors import UserInputError
-    from cleanlab_lite.review import match_decisions
+    from cleanlab_lite.decisions import match_decisions
     from cleanlab_lite.run import read_decisions
 
     path = folder.decisions_path
@@ -153,3 +153,14 @@ def run_estimate(folder, ranking: pd.DataFrame | None = None) -> Estimate | None
         return None
     applied = matched.applied
     return estimate(ranking, applied[applied["sampled"].isin(["true", "True", "1"])])
+
+
+def estimate_lines(run) -> list[str]:
+    """What rank, export and check print about the sampled estimate: nothing when RUN has no
+    sampled decision, else the overall line and one line per label-quality band."""
+    from cleanlab_lite.run import Run
+
+    est = run_estimate(Run(run))
+    if est is None:
+        return []
+    return [f"Reviewed sample: {est.line()}."] + [f"  {b}" for b in est.band_lines()]
