@@ -13,7 +13,6 @@ import pandas as pd
 from cleanlab_lite.errors import DecisionsError
 
 
-
 @dataclass
 class MatchedDecisions:
     """Decisions matched to a run's current rows."""

@@ -136,8 +136,8 @@ def estimate(ranking: pd.DataFrame, sampled: pd.DataFrame, bands: int = BANDS) -
 def run_estimate(folder, ranking: pd.DataFrame | None = None) -> Estimate | None:
     """The estimate from RUN/decisions.csv's sampled rows, or None when the run has no sampled
     decision (a decisions file that cannot be read is left to the commands that apply it)."""
-    from cleanlab_lite.errors import UserInputError
     from cleanlab_lite.decisions import match_decisions
+    from cleanlab_lite.errors import UserInputError
     from cleanlab_lite.run import read_decisions
 
     path = folder.decisions_path

@@ -33,7 +33,12 @@ from cleanlab_lite import __version__
 from cleanlab_lite.check import CheckConfig, evaluate
 from cleanlab_lite.io import atomic_path, write_text
 from cleanlab_lite.pages import asset, render, review_script, script_hash
-from cleanlab_lite.pages.items import class_strips, image_source, review_items, thumbnail_data_uri
+from cleanlab_lite.pages.items import (
+    class_strips,
+    image_source,
+    review_items,
+    thumbnail_data_uri,
+)
 from cleanlab_lite.precision import run_estimate
 from cleanlab_lite.run import Run
 
@@ -266,7 +271,7 @@ def estimate_view(est) -> dict[str, Any] | None:
 
 def per_class_table(ranking: pd.DataFrame, classes: list[str], summary: dict, metrics) -> pd.DataFrame:
     """Rows, flagged, issue rate, estimated issues and out-of-fold accuracy per class."""
-    counts, results, _ = evaluate(ranking, classes, CheckConfig(), np.zeros(len(ranking), bool))
+    _, results, _ = evaluate(ranking, classes, CheckConfig(), np.zeros(len(ranking), bool))
     names = [c.name for c in results]
     per_class = pd.DataFrame({"rows": [c.rows for c in results],
                               "flagged": [c.flagged for c in results],
@@ -285,9 +290,9 @@ def listed_rows(ranking: pd.DataFrame, top: int) -> pd.DataFrame:
 
 
 def attach_thumbnails(items: list[dict], strips: dict[str, list[int]], paths: dict[int, Path],
-                      size: int, progress: bool | None) -> int:
-    """Embed each listed row's and strip row's image as a data: URI (item['image']); a row whose
-    image cannot be read gets item['image_error']. Returns the number of listed rows without one."""
+                      size: int, progress: bool | None) -> dict[int, str]:
+    """Embed each listed row's image as a data: URI (item['image']); a row whose image cannot be
+    read gets item['image_error']. Returns {row: data URI} for the listed and the strip rows."""
     from tqdm.auto import tqdm
 
     wanted = sorted({it["row"] for it in items} | {r for rows in strips.values() for r in rows})
@@ -303,13 +308,11 @@ def attach_thumbnails(items: list[dict], strips: dict[str, list[int]], paths: di
             uris[row] = thumbnail_data_uri(path, size)
         except (OSError, ValueError) as e:
             errors[row] = f"cannot open {path.name} ({type(e).__name__})"
-    missing = 0
     for it in items:
         it["image"] = uris.get(it["row"], "")
         if not it["image"]:
             it["image_error"] = errors.get(it["row"], "no image")
-            missing += 1
-    return missing
+    return uris
 
 
 def plots_for(per_class: pd.DataFrame, ranking: pd.DataFrame, nm, classes) -> dict[str, tuple[str, bytes]]:
@@ -327,8 +330,6 @@ def plots_for(per_class: pd.DataFrame, ranking: pd.DataFrame, nm, classes) -> di
 def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None, top: int = 50,
                  thumb_size: int = 96, progress: bool | None = None) -> ReportResult:
     """Write report.html (default RUN/report.html) and its PNG plots beside it."""
-    from cleanlab_lite.pages.items import image_paths
-
     folder = Run(run)
     run = folder.path
     ranking = folder.read_ranking()
@@ -347,18 +348,8 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
                      f"as PNG files (they are in the page).")
 
     per_class = per_class_table(ranking, classes, summary, metrics)
-    listed = listed_rows(ranking, top)
-    items, kind_shown = review_items(folder, ranking, classes, listed)
-    strips: dict[str, list[int]] = {}
-    missing = 0
-    if kind_shown == "image":
-        strips = class_strips(folder, ranking, classes)
-        paths = image_paths(config, rows, run)
-        missing = attach_thumbnails(items, strips, paths, thumb_size, progress)
-        if missing:
-            notes.append(f"{missing} of {len(items)} images could not be opened (moved or deleted "
-                         f"since training; data root {image_source(config, rows, run)[1]}).")
-        thumbs = {it["row"]: it["image"] for it in items}
+    items, kind_shown = review_items(folder, ranking, classes, listed_rows(ranking, top))
+    strips, missing = _images(folder, ranking, classes, items, thumb_size, progress, notes)
     if rows is None:
         notes.append("RUN/rows.parquet is missing, so row values are not shown.")
     kind = config.get("kind") or ("image" if kind_shown == "image" else
@@ -376,13 +367,9 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
                   for w in summary.get("warnings") or []],
         cards=_cards(summary, metrics, ranking, per_class, n, flagged),
         estimate=estimate_view(run_estimate(folder, ranking)), notes=notes, listed=len(items),
-        listed_note=(f"Every one of the {flagged:,} flagged rows" if flagged >= len(items) else
-                     f"The {flagged:,} flagged rows and the most suspect others, {len(items):,} in all")
-        + ", paged; filter by class or (given → suggested) pair, select cards and decide for all.",
+        flagged=flagged,
         review={"run_key": str(run.resolve()), "classes": classes, "items": items,
-                "has_id": "id" in ranking.columns, "kind": kind_shown,
-                "strips": ({c: [{"row": r, "image": thumbs.get(r) or _strip_uri(paths, r, thumb_size)}
-                                for r in rs] for c, rs in strips.items()} if strips else {})},
+                "has_id": "id" in ranking.columns, "kind": kind_shown, "strips": strips},
         where=(f"Decisions stay in this browser; download decisions.csv, then apply it with "
                f"`clean-labels export {run} --decisions decisions.csv`, or use `clean-labels review "
                f"{run}`, which saves them into the run folder."),
@@ -391,23 +378,39 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         heat_png=_png_uri(pngs["noise_matrix.png"][1]) if nm is not None else None,
         confusions=top_confusions(summary, classes),
         plots=[(alt, _png_uri(data)) for alt, data in pngs.values()], footer=_footer(run, kind, summary))
-    plot_files: list[Path] = []
-    if png_dir is not None:
-        for name, (_, data) in pngs.items():
-            with atomic_path(png_dir / name) as tmp:
-                tmp.write_bytes(data)
-            plot_files.append(png_dir / name)
+    plot_files = _write_plots(png_dir, pngs)
     write_text(html_path, page)
     return ReportResult(run=run, html_path=html_path, plots=plot_files, kind=kind, n=n,
                         k=len(per_class), flagged=flagged, shown=len(items), missing_images=missing,
                         notes=notes)
 
 
-def _strip_uri(paths: dict[int, Path], row: int, size: int) -> str:
-    try:
-        return thumbnail_data_uri(paths[row], size) if row in paths else ""
-    except (OSError, ValueError):
-        return ""
+def _write_plots(folder: Path | None, pngs: dict[str, tuple[str, bytes]]) -> list[Path]:
+    """Each plot as a PNG file in `folder` (none when it is None); the paths written."""
+    if folder is None:
+        return []
+    for name, (_, data) in pngs.items():
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
+    return [folder / name for name in pngs]
+
+
+def _images(folder: Run, ranking, classes, items, size: int, progress, notes: list[str]):
+    """For an image run: embed the listed rows' thumbnails (a note when some cannot be read)
+    and return ({class: [{row, image}]} typical-image strips, images missing); ({}, 0) else."""
+    from cleanlab_lite.pages.items import image_paths
+
+    if not items or "path" not in items[0]:
+        return {}, 0
+    config, rows = folder.read_config(required=False), folder.read_rows()
+    strips = class_strips(folder, ranking, classes)
+    paths = image_paths(config, rows, folder.path)
+    uris = attach_thumbnails(items, strips, paths, size, progress)
+    missing = sum(1 for it in items if not it["image"])
+    if missing:
+        notes.append(f"{missing} of {len(items)} images could not be opened (moved or deleted "
+                     f"since training; data root {image_source(config, rows, folder.path)[1]}).")
+    return {c: [{"row": r, "image": uris.get(r, "")} for r in rs] for c, rs in strips.items()}, missing
 
 
 def _cards(summary, metrics, ranking, per_class, n: int, flagged: int) -> list[tuple[str, str]]:

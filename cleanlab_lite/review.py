@@ -29,21 +29,22 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pandas as pd
 
 from cleanlab_lite.decisions import match_decisions
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.run import DECISION_VALUES as DECISIONS
 from cleanlab_lite.run import Run, read_decisions, write_decisions
+
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
 MAX_BODY = 1024 * 1024   # bytes: a decision is ~50, a batch of 10,000 about 500 KB
 MAX_BATCH = 50_000       # decisions in one request
@@ -265,14 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "clean-labels-review"
     sys_version = ""
     timeout = SOCKET_TIMEOUT  # StreamRequestHandler sets it on the socket: no read waits forever
-    review: "ReviewServer"   # set on the subclass each server makes
+    review: ReviewServer   # set on the subclass each server makes
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         pass
 
     def _send(self, status: HTTPStatus, body: bytes, ctype: str) -> None:
-        from cleanlab_lite.pages import server_csp
-
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -333,10 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not JSON (or nests too deep)") from None
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self._route("GET")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._route("POST")
 
 
@@ -376,7 +375,8 @@ class ReviewServer:
     host = "127.0.0.1"
 
     def __init__(self, run: str | os.PathLike, *, port: int = 0, top: int | None = None,
-                 sample: int | None = None, seed: int = 0, timeout: float = SOCKET_TIMEOUT):
+                 sample: int | None = None, seed: int = 0, timeout: float = SOCKET_TIMEOUT,
+                 page_size: int | None = None):
         self.run = Path(run)
         # validates before the lock is taken
         self.session = ReviewSession(self.run, top=top, sample=sample, seed=seed)
@@ -386,7 +386,8 @@ class ReviewServer:
 
             self.token = secrets.token_urlsafe(24)
             what = f" (random sample of {len(self.session.items)} flags)" if sample is not None else ""
-            self.page = server_page(f"clean-labels review: {self.run.resolve().name}{what}")
+            self.page = server_page(f"clean-labels review: {self.run.resolve().name}{what}",
+                                    **({"page_size": page_size} if page_size else {}))
             self.csp = server_csp()
             handler = type("Handler", (_Handler,), {"review": self, "timeout": timeout})
             self.httpd = _Server((self.host, port), handler)
@@ -418,7 +419,7 @@ class ReviewServer:
             raise RequestRefused(HTTPStatus.FORBIDDEN, "missing or wrong token; open the URL "
                                  "`clean-labels review` printed")
 
-    def start(self) -> "ReviewServer":
+    def start(self) -> ReviewServer:
         """Serve in a daemon thread (tests, notebooks); `close()` stops it."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -451,7 +452,7 @@ class ReviewServer:
         if self.lock.is_file() and _lock_holder(self.lock) == os.getpid():
             self.lock.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ReviewServer":
+    def __enter__(self) -> ReviewServer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from cleanlab_lite import report as rep
 from cleanlab_lite.cli import main
+
 try:
     from test_check import make_run
 except ImportError:  # tests/ collected as a package

@@ -5,9 +5,7 @@ used). Skipped, with the reason, only where Playwright or Chromium cannot be fou
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -39,7 +39,7 @@ def raw(srv, data: bytes, *, read=True, wait=5.0) -> bytes:
         while True:
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 break
@@ -102,7 +102,7 @@ def test_a_body_shorter_than_its_length_frees_the_connection(served, capfd):
 
 
 @pytest.mark.parametrize("extra", ["Origin: https://evil.example\r\n", "Origin: null\r\n",
-                                   f"Origin: http://127.0.0.1:1\r\n",
+                                   "Origin: http://127.0.0.1:1\r\n",
                                    "Sec-Fetch-Site: cross-site\r\n"])
 def test_another_sites_page_cannot_decide(served, extra):
     answer = post(served, json.dumps({"row": 1, "decision": "drop"}).encode(), extra=extra)

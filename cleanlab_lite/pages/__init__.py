@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _env():
     import jinja2
 
@@ -24,7 +24,7 @@ def _env():
                               undefined=jinja2.StrictUndefined)
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     """A static file of the templates folder (review.js, review.css) as text."""
     return (TEMPLATES / name).read_text(encoding="utf-8")
@@ -53,8 +53,11 @@ def server_csp() -> str:
             "form-action 'none'; frame-ancestors 'none'")
 
 
-def server_page(title: str) -> str:
+PAGE_SIZE = 48   # cards per page of the review controls
+
+
+def server_page(title: str, page_size: int = PAGE_SIZE) -> str:
     """The page `clean-labels review` serves: the review controls, rows fetched from the server."""
     return render("review.html", title=title, mode="server", data=None, where=(
         "Every decision is saved to the run's decisions.csv as it is made."),
-        css=asset("review.css"), script=review_script())
+        css=asset("review.css"), script=review_script(), page_size=page_size)

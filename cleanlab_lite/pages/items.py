@@ -97,17 +97,15 @@ def thumbnail_data_uri(path: Path, size: int) -> str:
     with Image.open(path) as img:
         img.draft("RGB", (size, size))   # JPEG: decode at a reduced scale when it can
         img.load()
-        rgb = to_rgb(img)
+        rgb = img.copy() if img.mode == "L" else to_rgb(img)   # grey stays one channel
     w, h = rgb.size
-    small = max(w, h) <= SMALL_IMAGE
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    rgb = rgb.resize(new, Image.NEAREST if small and scale > 1 else Image.LANCZOS)
     buf = io.BytesIO()
-    if small:
-        rgb.save(buf, format="PNG", optimize=True)
+    if max(w, h) <= SMALL_IMAGE:      # kept at its own size: the page scales it up crisply
+        rgb.save(buf, format="PNG")
         mime = "image/png"
     else:
+        scale = size / max(w, h)
+        rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
         rgb.save(buf, format="JPEG", quality=80)
         mime = "image/jpeg"
     return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
