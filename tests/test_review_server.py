@@ -12,10 +12,7 @@ import pytest
 
 from cleanlab_lite.review import ReviewServer, json_content_type
 
-try:
-    from test_check import make_run as make_ranked_run
-except ImportError:  # tests/ collected as a package
-    from tests.test_check import make_run as make_ranked_run
+from tests.runs import make_ranked_run
 
 TIMEOUT = 1.0   # seconds: the server's socket timeout in these tests
 
