@@ -359,7 +359,7 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     pngs = plots_for(per_class, ranking, nm, classes)
     n, flagged = len(ranking), int(ranking["is_label_issue"].sum())
     page = render(
-        "report.html", title=f"clean-labels report: {run.resolve().name}",
+        "report_page.html", title=f"clean-labels report: {run.resolve().name}",
         csp=(f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
              f"script-src {script_hash(review_script())}; base-uri 'none'; form-action 'none'"),
         css=asset("report.css") + asset("review.css"), script=review_script(),

@@ -58,6 +58,6 @@ PAGE_SIZE = 48   # cards per page of the review controls
 
 def server_page(title: str, page_size: int = PAGE_SIZE) -> str:
     """The page `clean-labels review` serves: the review controls, rows fetched from the server."""
-    return render("review.html", title=title, mode="server", data=None, where=(
+    return render("review_page.html", title=title, mode="server", data=None, where=(
         "Every decision is saved to the run's decisions.csv as it is made."),
         css=asset("review.css"), script=review_script(), page_size=page_size)
