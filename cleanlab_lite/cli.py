@@ -561,8 +561,11 @@ def _print_export(res) -> None:
 @click.option("--decisions", type=click.Path(dir_okay=False), default=None,
               help="Reviewed decisions (RUN/decisions.csv from `review`, or a spreadsheet with "
                    "row, given_label, decision, label), applied before the mode.")
+@click.option("--allow-class-loss", is_flag=True,
+              help="Let --drop-flagged delete more than half of a class (refused without it).")
 @handle_errors
-def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions):
+def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions,
+           allow_class_loss):
     """Write a cleaned or relabeled manifest for retraining (never over the input).
 
     \b
@@ -585,7 +588,8 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decis
         raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
                         "(or only --decisions FILE)")
     res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
-                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
+                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions,
+                     allow_class_loss=allow_class_loss)
     _print_export(res)
 
 
@@ -770,7 +774,7 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
                    f"in {summary['seconds'].get('total', 0):.2f} s.")
         _print_top_suspects(folder)
         for w in summary.get("warnings", []):
-            echo(f"Warning: {w}")
+            echo(f"Warning: {w['message']}")
         echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
              f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
              f"{where} --max-issue-rate 2%")
