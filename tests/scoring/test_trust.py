@@ -38,7 +38,7 @@ def test_a_strong_model_on_clean_enough_data_gives_no_warning(tmp_path):
     y = np.repeat(np.arange(k), 200)
     p = model_probs(y, k, accuracy=0.97)
     noisy, _ = flip(y, k, 40)
-    summary = rank_arrays(p, noisy, tmp_path / "o", quiet=True)
+    summary = rank_arrays(p, noisy, tmp_path / "o")
     assert summary["num_flagged"] > 0
     assert summary["warnings"] == []
 
@@ -97,7 +97,7 @@ def test_the_report_shows_the_warnings_at_the_top(tmp_path):
     k = 4
     y = np.repeat(np.arange(k), 150)
     noisy, _ = flip(y, k, 50)
-    summary = rank_arrays(model_probs(y, k, accuracy=0.5, seed=5), noisy, tmp_path / "o", quiet=True)
+    summary = rank_arrays(model_probs(y, k, accuracy=0.5, seed=5), noisy, tmp_path / "o")
     assert summary["warnings"]
     page = build_report(tmp_path / "o", progress=False).html_path.read_text(encoding="utf-8")
     first = page.index(html.escape(summary["warnings"][0]["message"]))
