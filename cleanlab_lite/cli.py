@@ -503,7 +503,7 @@ def train(ctx, manifest, out, config_path, **_):
     from cleanlab_lite.pipeline import run_train
 
     data_cfg, train_cfg = build_configs(ctx, config_path)
-    summary = run_train(manifest, data_cfg, train_cfg, out, log=echo)
+    summary = run_train(manifest, data_cfg, train_cfg, out, log=echo, config_path=config_path)
     if not summary["complete"]:
         echo(f"Fold {train_cfg.fold} done in {out}. Run the same command without --fold "
                    "to train any missing folds and merge.")
@@ -749,7 +749,9 @@ def rank(ctx, run, pred_probs, labels_path, label_col, id_col, classes_path, out
         k = int(as_source(list(pred_probs)).shape[-1])
         labels, classes, ids = read_labels_file(labels_path, label_col, classes, k, id_col)
         pp = pred_probs[0] if len(pred_probs) == 1 else list(pred_probs)
-        summary = rank_arrays(pp, labels, out, cfg, classes=classes, ids=ids, quiet=True)
+        summary = rank_arrays(pp, labels, out, cfg, classes=classes, ids=ids, quiet=True,
+                              inputs=[(labels_path, "the labels file"),
+                                      (classes_path, "the classes file")])
         where = out
     else:
         if not run:
