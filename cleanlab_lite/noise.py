@@ -205,10 +205,9 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
     import pandas as pd
 
     from cleanlab_lite.data.manifest import manifest_format, read_manifest, write_manifest
-
-    manifest, out = Path(manifest), Path(out)
     from cleanlab_lite.guards import check_output
 
+    manifest, out = Path(manifest), Path(out)
     check_output(out, "--out", inputs=[(manifest, "the input manifest")])
     manifest_format(out)
     df = read_manifest(manifest, raw=True)   # CSV cells stay the exact text of the file
