@@ -31,6 +31,7 @@ import pandas as pd
 
 from cleanlab_lite import __version__
 from cleanlab_lite.check import CheckConfig, evaluate
+from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import atomic_path, write_text
 from cleanlab_lite.pages import asset, render, review_script, script_hash
 from cleanlab_lite.pages.items import (
@@ -338,8 +339,8 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     metrics = folder.read_metrics()
     config = folder.read_config(required=False)
     rows = folder.read_rows()
-    html_path = folder.check_output(out if out is not None else folder.report_path, "--out",
-                                    suffixes=(".html", ".htm"), own=folder.report_path)
+    html_path = check_output(out if out is not None else folder.report_path, "--out", run=folder,
+                             suffixes=(".html", ".htm"), own=folder.report_path)
     notes: list[str] = []
     png_dir = html_path.parent
     if os.path.realpath(png_dir) in folder.data_folders():
@@ -363,8 +364,7 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         csp=(f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
              f"script-src {script_hash(review_script())}; base-uri 'none'; form-action 'none'"),
         css=asset("report.css") + asset("review.css"), script=review_script(),
-        warnings=[str(w.get("message", w)) if isinstance(w, dict) else str(w)
-                  for w in summary.get("warnings") or []],
+        warnings=[w["message"] for w in summary.get("warnings") or [] if isinstance(w, dict)],
         cards=_cards(summary, metrics, ranking, per_class, n, flagged),
         estimate=estimate_view(run_estimate(folder, ranking)), notes=notes, listed=len(items),
         flagged=flagged,
