@@ -10,6 +10,7 @@
   var F = {view: $('rv-view'), cls: $('rv-f-class'), pair: $('rv-f-pair'), state: $('rv-f-state'),
            sort: $('rv-sort'), text: $('rv-f-text')};
   var PAGE = Number(root.getAttribute('data-page-size')) || 48;
+  var GRID_TOP = 4;   // top choices a grid card shows (a list card shows up to 9)
   var COMMAND_KEYS = 'jkaxsunpmvl';
   var S = {items: [], byRow: {}, classes: [], decisions: {}, strips: {}, shown: [], pageItems: [],
            page: 0, cur: 0, sel: {}, lastClicked: -1, undo: [], hasId: false, key: '',
@@ -31,6 +32,7 @@
 
   // ---- keys: class names that are numbers are typed as numbers; the model's top choices then get
   // letters that are neither a command nor the start of a class name, and each button shows its key
+  function topShown() { return Math.min(S.topKeys.length, F.view.value === 'grid' ? GRID_TOP : 9); }
   function chooseKeys(classes) {
     S.classKeys = classes.some(function (c) { return /^[0-9]+$/.test(c); });
     if (!S.classKeys) { S.topKeys = '123456789'.split(''); return; }
@@ -41,10 +43,11 @@
     }).slice(0, 9);
   }
   function keysHelp() {
+    var keys = S.topKeys.slice(0, topShown());
     var top = S.classKeys
-      ? S.topKeys.join(' ') + ' relabel to that top choice (its key is on the card) · type a class ' +
+      ? keys.join(' ') + ' relabel to that top choice (its key is on the card) · type a class ' +
         'name (0–9…) to relabel to that class'
-      : '1–9 relabel to that top choice (its key is on the card)';
+      : keys[0] + '–' + keys[keys.length - 1] + ' relabel to that top choice (its key is on the card)';
     $('rv-keys').textContent = 'Keys: j/k next/previous · a accept the suggestion · ' + top +
       ' · / relabel to any class · space keep · x drop · s skip · u undo · m select · ' +
       'shift+a select page · n/p next/previous page.';
@@ -125,7 +128,7 @@
       ' · quality ' + Number(item.label_quality).toFixed(4) + (item.flagged ? '' : ' · not flagged')));
     var top = el('div', 'rv-top');
     item.top.forEach(function (t, j) {
-      if (j >= S.topKeys.length) { return; }
+      if (j >= topShown()) { return; }
       var b = button([S.topKeys[j], t[0] + ' ' + Number(t[1]).toFixed(2)],
                      'relabel to ' + t[0], function () { relabel(t[0]); }, i);
       b.className = 'rv-cls';
@@ -200,6 +203,7 @@
     return out;
   }
   function apply(keepPage) {
+    keysHelp();
     S.shown = order(S.items.filter(matches));
     var pages = Math.max(1, Math.ceil(S.shown.length / PAGE));
     S.page = keepPage ? Math.min(S.page, pages - 1) : 0;
@@ -442,7 +446,7 @@
     else if (k === 'u') { undo(); }
     else if (k === 'm') { select(S.cur, !S.sel[item.row], false); }
     else if (k === '/' || k === 'l') { pick.focus(); }
-    else if ((j = S.topKeys.indexOf(k)) >= 0 && item.top[j]) { relabel(item.top[j][0]); }
+    else if ((j = S.topKeys.indexOf(k)) >= 0 && j < topShown() && item.top[j]) { relabel(item.top[j][0]); }
     else { done = false; }
     if (done) { ev.preventDefault(); }
   });
