@@ -2,7 +2,8 @@
 marked `<!-- walk -->` runs here, in order, in one folder, and the output printed under it in the
 doc must appear in the real output (in order; numbers and times masked, since they move with the
 machine, the thread count and the load; `exit=N` lines kept exact). A line `...` in the doc
-skips any output. The data is what `clean-labels demo` writes, made once per doc."""
+skips any output. The data is what `clean-labels demo` writes, made once per doc.
+`python docs/refresh_walks.py` rewrites the docs' output from a real run."""
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DOCS = ("README.md", "docs/tutorial.md")
+SETUP = "clean-labels demo --out demo-run -q"   # the dataset every walk starts from
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -77,6 +79,7 @@ def test_walk_parser_reads_commands_and_their_output():
 def test_doc_walk_runs_as_written(doc, tmp_path):
     blocks = walks(doc)
     assert blocks, f"{doc} has no <!-- walk --> block"
+    run(SETUP, tmp_path)
     for steps in blocks:
         for command, expected in steps:
             out = run(command, tmp_path)
