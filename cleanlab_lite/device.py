@@ -45,5 +45,7 @@ def resolve_device(name: str) -> str:
 
 
 def check_device(name: str) -> None:
-    """Validate --device `name` before any file is written (see `resolve_device`)."""
-    resolve_device(name)
+    """Validate --device `name` before any file is written (see `resolve_device`); auto and cpu
+    are always valid and import nothing."""
+    if str(name).strip().lower() not in ("auto", "cpu"):
+        resolve_device(name)

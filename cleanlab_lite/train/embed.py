@@ -109,7 +109,7 @@ def embed_images(X: np.ndarray, r: Recipe) -> np.ndarray:
     models.strip_head(model, r.backbone)
     models.set_input_stats(model, r.mean, r.std)
     where = f"embedding {X.shape[0]} images with --backbone {r.backbone}"
-    with oom_as_failure(where, r.device):
+    with oom_as_failure(where, r.device, model_option="--backbone"):
         model = model.to(r.device).eval()
         if r.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -95,13 +95,15 @@ def is_out_of_memory(e: BaseException) -> bool:
 
 
 def memory_failure(e: BaseException, where: str, device: torch.device, *,
-                   batch_size: int | None = None, image: bool = True) -> RuntimeFailure:
+                   batch_size: int | None = None, image: bool = True,
+                   model_option: str = "--model") -> RuntimeFailure:
     """The one-line exit-3 error for out-of-memory `e` while doing `where`, naming only the
-    options that reduce the memory that ran out."""
+    options that reduce the memory that ran out (`model_option`: the option naming the network,
+    --backbone while embedding)."""
     on_gpu = device.type == "cuda" and (isinstance(e, torch.cuda.OutOfMemoryError)
                                         or any(m in str(e).lower() for m in GPU_MESSAGES))
     fixes = [f"--batch-size {max(1, batch_size // 2)}"] if batch_size and batch_size > 1 else []
-    fixes.append("a smaller --image-size or --model" if image else "a smaller --model")
+    fixes.append(f"a smaller --image-size or {model_option}" if image else f"a smaller {model_option}")
     fixes.append("--device cpu" if on_gpu else "freeing host memory (other programs)")
     return RuntimeFailure(f"out of {'GPU' if on_gpu else 'host'} memory while {where}; try "
                           f"{', '.join(fixes[:-1])} or {fixes[-1]}")
@@ -123,7 +125,7 @@ def halving_batches(run: Callable[[int], T], batch: int, device: torch.device) -
 
 @contextlib.contextmanager
 def oom_as_failure(where: str, device: torch.device, *, batch_size: int | None = None,
-                   image: bool = True):
+                   image: bool = True, model_option: str = "--model"):
     """Out of memory inside the block becomes `memory_failure` (exit 3 with advice); other
     errors pass through."""
     try:
@@ -131,4 +133,5 @@ def oom_as_failure(where: str, device: torch.device, *, batch_size: int | None =
     except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
         if not is_out_of_memory(e):
             raise
-        raise memory_failure(e, where, device, batch_size=batch_size, image=image) from None
+        raise memory_failure(e, where, device, batch_size=batch_size, image=image,
+                             model_option=model_option) from None
