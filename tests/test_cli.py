@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -102,3 +101,31 @@ def test_export_before_train(tmp_path):
     assert r.exit_code == 2
     assert error_line(r) == (f"Error: run folder {tmp_path / 'run'} has no config.yaml; run "
                              f"`clean-labels train MANIFEST --out {tmp_path / 'run'}` first")
+
+
+def test_config_sections_are_the_ones_that_act(tmp_path):
+    from cleanlab_lite.config import RULES, RankConfig, load_yaml
+    from cleanlab_lite.errors import ConfigError
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("export:\n  drop_top: 10%\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: unknown section 'export' \(export takes its "
+                                          r"options as flags only\); use one of data, train, rank, check"):
+        load_yaml(cfg)
+    # the rules table is complete when imported: nothing fills it later
+    assert {"method", "filter_by", "cj_argmax", "estimation_method"} <= set(RULES[RankConfig])
+    with pytest.raises(ConfigError, match="--filter-by .nope. is not valid; use one of adaptive"):
+        RankConfig(filter_by="nope")
+
+
+def test_every_command_has_help_with_an_example():
+    from click.testing import CliRunner
+
+    from cleanlab_lite.commands import COMMANDS
+
+    for name in COMMANDS:
+        r = CliRunner().invoke(main, [name, "--help"])
+        assert r.exit_code == 0 and "Usage:" in r.output, name
+    # option defaults shown in --help come from the config dataclasses
+    r = CliRunner().invoke(main, ["train", "--help"])
+    assert "[default: 5]" in r.output and "[default: adaptive]" not in r.output
