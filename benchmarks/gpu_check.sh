@@ -30,7 +30,8 @@
 #   sigint, sigint_resume   Ctrl-C after the first fold, then the same command resumes
 #   compile        --compile, counting recompiles (must not grow with folds)
 #   ray            --backend ray, two folds per GPU: device and GPU ids per fold (2, 5, 6, 12)
-#   floors         benchmarks/bench_train.py synthetic 50,000 x 5 folds x 10 epochs (cold, warm)
+#   floor_cifar    benchmarks/bench_train.py synthetic 50,000 x 5 folds x 10 epochs (floor 8 s warm)
+#   floor_mnist    with MNIST_DIR: bench_train.py mnist, the 10,000 test images (floor 2.2 s warm)
 
 set -u -o pipefail
 
@@ -91,7 +92,7 @@ verdict() {
     local name=$1 v=$2 what=$3
     local peak ips
     peak=$(grep -hoE 'peak_gpu_alloc_GiB=[0-9.]+' "$LOG/$name.err" 2>/dev/null | tail -1 | cut -d= -f2)
-    ips=$(grep -hoE '(train|embed)_images_per_s=[0-9,]+' "$LOG/$name.summary" 2>/dev/null | head -1 | cut -d= -f2)
+    ips=$(grep -hoE '(train|embed|predict)_images_per_s=[0-9,]+' "$LOG/$name.summary" 2>/dev/null | head -1 | cut -d= -f2)
     [[ $v == SKIP ]] && STEP_RC=99 && STEP_WALL=-
     echo "  >> $v $name: $what"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$STEP_RC" "$STEP_WALL" "${ips:--}" "${peak:--}" "$v" "$what" >> "$SUMMARY"
@@ -101,6 +102,11 @@ rc_verdict() {   # rc_verdict NAME EXPECTED_RC WHAT
     elif [[ $STEP_RC == "$2" ]]; then verdict "$1" OK "$3"
     else verdict "$1" FAIL "$3: rc $STEP_RC, expected $2 $(grep -h '^Error:' "$LOG/$1.err" "$LOG/$1.out" 2>/dev/null | head -1 | cut -c1-200)"
     fi
+}
+rate() {   # rate NAME ROWS: rows per second of the command's own wall time, kept for the table
+    local w; w=$(grep -hoE 'GPUCHECK wall_s=[0-9.]+' "$LOG/$1.err" 2>/dev/null | tail -1 | cut -d= -f2)
+    [[ -n "$w" ]] && awk -v n="$2" -v w="$w" 'BEGIN{if (w > 0) printf "predict_images_per_s=%d\n", n / w}' \
+        | tee "$LOG/$1.summary" | sed 's/^/    /'
 }
 summ() {   # summ NAME RUN: the run's SUMMARY line, kept for the table
     [[ -f "$2/metrics.json" ]] && "$PY" "$HELP" summarize "$2" 2>&1 | tee "$LOG/$1.summary" | sed 's/^/    /'
@@ -139,7 +145,9 @@ else
     N_GRAY=10000; N_RGB=20000; SHORT=(--epochs 3); TV=(--epochs 2 --folds 3); FULL=()
 fi
 GRAY=$W/gray/manifest.csv; RGB=$W/rgb/manifest.csv
+MNIST_DIR=
 if [[ -n "${1:-}" && -d "$1" ]]; then
+    MNIST_DIR=$1
     step data_gray 20 120 "$PY" "$HELP" from-idx "$1" "$W/gray" "$N_GRAY"
 else
     step data_gray 20 120 "$PY" "$HELP" make-data "$W/gray" "$N_GRAY" 28 1 0.05 1
@@ -182,9 +190,11 @@ fi
 # ----------------------------------------------------------------------------- predict, check --manifest
 if [[ -f $W/run_gray/pred_probs.npy ]]; then
     step predict_resident 15 60 "${CL[@]}" predict "$W/run_gray" "$GRAY" --out "$W/p_resident.npy" --device "$DEV"
+    rate predict_resident "$N_GRAY"
     rc_verdict predict_resident 0 "predict, data resident"
     for mode in host mapped; do
         GPUCHECK_FORCE_MODE=$mode step "predict_$mode" 15 60 "${CL[@]}" predict "$W/run_gray" "$GRAY" --out "$W/p_$mode.npy" --device "$DEV"
+        rate "predict_$mode" "$N_GRAY"
         if [[ $STEP_RC == 0 && -f $W/p_resident.npy ]]; then
             d=$("$PY" "$HELP" compare "$W/p_resident.npy" "$W/p_$mode.npy"); echo "    $d"
             verdict "predict_$mode" OK "predict with data streamed ($mode) works: $d"
@@ -220,12 +230,13 @@ if wanted sigint && (( $(left) >= 60 )); then
     run=$W/run_sigint; rm -rf "$run"; hr; echo "[sigint] Ctrl-C after the first finished fold, then the same command"
     t1=$(now)
     "${CL[@]}" train "$GRAY" --out "$run" --device "$DEV" --quiet "${SHORT[@]}" > "$LOG/sigint.out" 2> "$LOG/sigint.err" &
-    pid=$!; deadline=$(( $(date +%s) + 90 ))
+    l=$(left); to=$(( l - 40 < 90 ? l - 40 : 90 ))        # leave time for the wait and the resume
+    pid=$!; deadline=$(( $(date +%s) + to ))
     while kill -0 "$pid" 2>/dev/null && (( $(date +%s) < deadline )); do
         (( $(ls "$run"/folds/*/done.json 2>/dev/null | wc -l) >= 1 )) && break; sleep 0.1
     done
     kill -INT "$pid" 2>/dev/null; waited=0
-    while kill -0 "$pid" 2>/dev/null && (( waited < 150 )); do sleep 0.2; waited=$(( waited + 1 )); done
+    while kill -0 "$pid" 2>/dev/null && (( waited < 100 )); do sleep 0.2; waited=$(( waited + 1 )); done
     kill -KILL "$pid" 2>/dev/null; wait "$pid"; STEP_RC=$?
     STEP_WALL=$(awk -v a="$t1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
     kept=$(ls "$run"/folds/*/done.json 2>/dev/null | wc -l)
@@ -270,13 +281,28 @@ if (( HAVE_RAY )); then
 else verdict ray SKIP "ray not installed"; fi
 
 # ----------------------------------------------------------------------------- the GPU floors
+floor() {   # floor NAME LIMIT_S WHAT [MIN_ACC]: bench_train's warm wall time (and accuracy) against the floor
+    local warm acc
+    warm=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i ~ /^warm:?$/) {print $(i+1); exit}}')
+    acc=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | grep -oE 'OOF acc [0-9.]+' | head -1 | awk '{print $3}')
+    grep -E '^(ours|plain|baseline|speed|out-of-fold)' "$LOG/$1.out" 2>/dev/null | sed 's/^/    /'
+    if [[ $STEP_RC != 0 || -z "$warm" ]]; then rc_verdict "$1" 0 "$3"
+    elif (( SMOKE )); then verdict "$1" OK "$3: ran (${warm} s warm on CPU; the floor is for one H100)"
+    elif ! awk -v w="$warm" -v f="$2" 'BEGIN{exit !(w <= f)}'; then verdict "$1" FAIL "$3: ${warm} s warm > ${2} s"
+    elif [[ -n "$acc" ]] && ! awk -v a="$acc" -v m="${4:-0}" 'BEGIN{exit !(a >= m)}'; then
+        verdict "$1" FAIL "$3: ${warm} s warm, but accuracy $acc < ${4}"
+    else verdict "$1" OK "$3: ${warm} s warm <= ${2} s${acc:+, accuracy $acc}"; fi
+}
 if (( SMOKE )); then
-    step floors 20 120 "$PY" "$HERE/bench_train.py" synthetic --device cpu --n 600 --epochs 1 --models cnn --folds 3
+    step floor_cifar 20 150 "$PY" "$HERE/bench_train.py" synthetic --device cpu --n 600 --epochs 1 --models cnn --folds 3
 else
-    step floors 60 200 "$PY" "$HERE/bench_train.py" synthetic --device cuda --n 50000 --epochs 10 --models cnn
+    step floor_cifar 60 200 "$PY" "$HERE/bench_train.py" synthetic --device cuda --n 50000 --epochs 10 --models cnn
 fi
-sed 's/^/    /' "$LOG/floors.out" 2>/dev/null | tail -6
-rc_verdict floors 0 "bench_train synthetic (CIFAR-shaped, 5 folds x 10 epochs on the GPU; floor: 8 s warm)"
+floor floor_cifar 8 "CIFAR-shaped 50,000 x 5 folds x 10 epochs, default cnn (floor: 8 s warm)"
+if [[ -n "${MNIST_DIR:-}" ]]; then
+    step floor_mnist 60 200 "$PY" "$HERE/bench_train.py" mnist "$MNIST_DIR" --device "$DEV" $( (( SMOKE )) && echo --limit 600 --epochs 1)
+    floor floor_mnist 2.2 "5-fold out-of-fold probabilities, 10,000 MNIST test images (floor: 2.2 s warm, accuracy >= 0.992)" 0.992
+fi
 
 # ----------------------------------------------------------------------------- summary
 hr; echo "SUMMARY ($(( $(date +%s) - T0 ))s of a ${BUDGET}s budget; rc 0 ok, 3 runtime failure, 130 interrupted, 124 timed out)"

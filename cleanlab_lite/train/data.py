@@ -143,8 +143,11 @@ class DeviceData:
         Streaming modes: the next batch is gathered on the host and its copy started on a side
         stream before this batch is handed out, so the copy overlaps the GPU's work on it and
         nothing here waits for the GPU."""
-        if order.device != self.order_device:
-            order = order.to(self.order_device)
+        if order.device.type != self.order_device.type:
+            if order.device.type == "cpu" and self._cuda:    # a host order for resident data
+                order = order.pin_memory().to(self.order_device, non_blocking=True)
+            else:
+                order = order.to(self.order_device)
         if self.resident:
             for s in range(steps):
                 idx = order[s * batch_size:(s + 1) * batch_size]
