@@ -16,6 +16,7 @@ from cleanlab_lite import check as gate
 from cleanlab_lite.cli import main
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.run import Run
+from tests.expect import assert_refused
 from tests.runs import make_ranked_run as make_run
 
 
@@ -93,10 +94,9 @@ def test_edited_or_corrupt_ranking_is_a_user_error(tmp_path):
     df.loc[5, "is_label_issue"] = "maybe"
     df.to_parquet(run / "ranking.parquet", index=False)
     res = invoke("check", run)
-    assert res.exit_code == 2
-    assert res.output == (f"Error: {run / 'ranking.parquet'} is not the file {run / 'summary.json'} records "
+    assert_refused(res, (f"Error: {run / 'ranking.parquet'} is not the file {run / 'summary.json'} records "
                           f"(an interrupted or concurrent `rank`, or an edited file); rerun "
-                          f"`clean-labels rank {run}`\n")
+                          f"`clean-labels rank {run}`"))
     with pytest.raises(gate.UserInputError, match="ranking.parquet has a column of the wrong type"):
         Run(run).read_ranking(verify=False)
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.run import Run
+from tests.expect import assert_refused
 from tests.conftest import blob_table
 
 TRAIN = ("--folds", "2", "--epochs", "30", "--model", "linear", "--quiet", "--id-col", "id")
@@ -54,7 +55,7 @@ def run_copy(ranked, tmp_path):
 def refused(args, run, line):
     before = hashes(run)
     r = cli(*args)
-    assert (r.exit_code, r.output) == (2, f"Error: {line}\n")
+    assert_refused(r, line)
     assert hashes(run) == before
 
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from cleanlab_lite import report as rep
 from cleanlab_lite.cli import main
+from tests.expect import assert_refused
 from tests.runs import make_ranked_run as make_run
 
 EVIL = "<script>alert(1)</script>"
@@ -135,8 +136,7 @@ def test_report_errors_exit_2(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     res = CliRunner().invoke(main, ["report", str(run)])
-    assert res.exit_code == 2
-    assert res.output == f"Error: {run / 'ranking.parquet'} not found; run `clean-labels rank {run}` first\n"
+    assert_refused(res, f"Error: {run / 'ranking.parquet'} not found; run `clean-labels rank {run}` first")
 
 
 def test_oof_per_class_reads_train_metrics_else_the_ranking():
