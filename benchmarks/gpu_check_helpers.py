@@ -11,6 +11,8 @@
                                                  allocator (a real out-of-memory)
                                                GPUCHECK_INJECT_OOM=1            every forward
                                                  raises CUDA's OutOfMemoryError (CPU dry runs)
+                                               GPUCHECK_COMPILE_BACKEND=eager   torch.compile's
+                                                 backend (CPU dry runs: no C++ build)
   summarize RUN                              one SUMMARY line from RUN/metrics.json (images/s)
   compare A.npy B.npy                        max |A - B|
   same-flags RUN_A RUN_B                     do two ranking.parquet/csv flag the same rows
@@ -124,6 +126,11 @@ def _patch_for_check() -> None:
             return m
 
         models.build_model = build
+    backend = os.environ.get("GPUCHECK_COMPILE_BACKEND")
+    if backend:
+        import functools
+
+        torch.compile = functools.partial(torch.compile, backend=backend)
 
 
 def wrap(args: list[str]) -> None:
@@ -147,7 +154,7 @@ def wrap(args: list[str]) -> None:
 
     atexit.register(report)
     if any(os.environ.get(k) for k in ("GPUCHECK_FORCE_MODE", "GPUCHECK_MEM_FRACTION",
-                                       "GPUCHECK_INJECT_OOM")):
+                                       "GPUCHECK_INJECT_OOM", "GPUCHECK_COMPILE_BACKEND")):
         _patch_for_check()
     from cleanlab_lite.cli import main
 
