@@ -24,10 +24,8 @@ from cleanlab_lite.run import Run, file_record
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
+from cleanlab_lite.scoring.trust import flag_warnings
 
-
-NEAR_CHANCE = 0.10          # warn when accuracy < chance + this share of the headroom above it
-MAX_FLAGGED_SHARE = 0.5     # warn when more than this share of rows is flagged
 
 
 # ---- the computation -----------------------------------------------------------------------
@@ -145,24 +143,6 @@ def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None
     return run.write_ranking(table)
 
 
-def warnings_for(res: dict) -> list[str]:
-    """What a reader of the ranking must know first: a model near chance level (its flags are
-    mostly noise), or more than half the rows flagged."""
-    n = res["n"]
-    out = []
-    acc = float(np.mean(res["predicted"] == res["labels"]))
-    chance = float(np.max(res["label_counts"]) / n)
-    if acc < chance + NEAR_CHANCE * (1 - chance):
-        out.append(f"out-of-fold accuracy {acc:.1%} is near chance ({chance:.1%}, always predicting "
-                   f"the largest class), so the flags say little about the labels; train a "
-                   f"stronger model (more --epochs, another --model or features) before acting on them")
-    rate = float(res["issues"].mean())
-    if rate > MAX_FLAGGED_SHARE:
-        out.append(f"{rate:.1%} of rows are flagged, more than half; the model or the label column is "
-                   f"likely wrong (check --label-col and the out-of-fold accuracy) rather than the labels")
-    return out
-
-
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
     n = res["n"]
     est = {"adaptive": res["estimated_adaptive"], "off_diagonal": res["estimated_off_diagonal"],
@@ -193,7 +173,7 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "class_priors": np.round(res["class_priors"], 6).tolist(),
         "confident_thresholds": np.round(res["thresholds"], 6).tolist(),
         "oof_accuracy": float(np.mean(res["predicted"] == res["labels"])),
-        "warnings": warnings_for(res),
+        "warnings": flag_warnings(res["labels"], res["predicted"], res["issues"], classes),
         "device": res["device"], "pred_probs": source,
         "config": to_dict(cfg), "seconds": seconds,
     }
@@ -308,17 +288,23 @@ def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
 
 
 def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, classes=None,
-                ids=None) -> dict:
+                ids=None, *, inputs=()) -> dict:
     """Rank out-of-fold probabilities from the user's own model (no run folder).
 
     pred_probs: (N, K) array, `.npy` path, or a list of those (averaged). labels: (N,) ints.
-    Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
+    inputs: other files the caller read ((path, what): the labels file, the classes file),
+    never written over. Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
     """
+    from cleanlab_lite.guards import check_out_folder
+
     t0 = time.perf_counter()
     cfg = cfg or RankConfig()   # checked when made (config.RULES)
     out = Run(out_dir)
-    if out.path.exists() and not out.path.is_dir():
-        raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
+    pp_paths = [pred_probs] if isinstance(pred_probs, (str, Path)) else (
+        list(pred_probs) if isinstance(pred_probs, (list, tuple)) else [])
+    check_out_folder(out.path, "--out", what="ranking.csv and summary.json",
+                     inputs=[*((p, "the pred_probs file") for p in pp_paths
+                               if isinstance(p, (str, Path))), *inputs])
     if out.pred_probs_path.is_file() or out.config_path.is_file():
         raise ConfigError(f"--out {out} is a train run folder; rank it with `clean-labels rank {out}`, "
                           "or write the ranking of --pred-probs to a new folder")
@@ -406,4 +392,5 @@ def rank_files(pred_probs: list, labels_path, out_dir, cfg: RankConfig, *, label
     k = int(as_source(list(pred_probs)).shape[-1])   # a bad shape is named by rank_arrays
     labels, classes, ids = read_labels_file(labels_path, label_col, classes, k, id_col)
     pp = pred_probs[0] if len(pred_probs) == 1 else list(pred_probs)
-    return rank_arrays(pp, labels, out_dir, cfg, classes=classes, ids=ids)
+    return rank_arrays(pp, labels, out_dir, cfg, classes=classes, ids=ids,
+                       inputs=[(labels_path, "the labels file"), (classes_path, "the classes file")])
