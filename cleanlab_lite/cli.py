@@ -147,9 +147,9 @@ def _overrides(ctx: click.Context) -> dict:
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="Judge only what changed in this manifest since RUN was trained (no "
-                   "retraining); the limits apply to the changed rows.")
+@click.option("--manifest", "manifest", type=click.Path(path_type=Path),
+              help="Judge only what changed in this manifest (or folder of class subfolders) "
+                   "since RUN was trained (no retraining); the limits apply to the changed rows.")
 @click.option("--max-issue-rate", metavar="RATE",
               help="Fail when new suspect labels exceed this share of all rows: 2% or 0.02.")
 @click.option("--max-issues", metavar="N", help="Fail when there are more than N new suspect labels.")
@@ -262,14 +262,15 @@ def report(run, out_path, top, thumb_size):
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the probabilities: a .npy, float32 (N, K).")
 @current_data_options
 @click.pass_context
 @handle_errors
 def predict(ctx, run, manifest, out, device, **_):
-    """The fold ensemble's probabilities for every row of MANIFEST (labels not needed).
+    """The fold ensemble's probabilities for every row of MANIFEST (labels not needed; a folder
+    of class subfolders works too).
 
     Each of RUN's k fold models predicts every row with the run's preprocessing and TTA; the
     mean is written to --out in the manifest's row order, one column per class in the order of
@@ -309,6 +310,7 @@ def review(run, port, top, no_browser):
       clean-labels review run1
       clean-labels review run1 --top 300 --port 8765 --no-browser
       clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+      clean-labels export run1 --drop-flagged --folders cleaned-photos/    # a class-folder tree
     """
     from cleanlab_lite.review import serve
 
@@ -471,15 +473,22 @@ def _print_metrics(summary: dict) -> None:
     echo("Trained: " + ", ".join(parts))
     feats = summary.get("features")
     if feats:
-        shown = ", ".join(feats[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
+        cats = set(summary.get("categorical") or ())
+        named = [f"{f} (categorical)" if f in cats else f for f in feats]
+        shown = ", ".join(named[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
         echo(f"Features: {shown} (choose with --feature-cols)")
+    for col, why in (summary.get("left_out") or {}).items():
+        echo(f"Left out column {col!r} ({why}); name it in --feature-cols to use its most "
+             "frequent values")
+    if summary.get("unlabeled"):
+        echo(f"Unlabeled: {summary['unlabeled']} row(s) without a label, not trained on or ranked")
     wall = m.get("timings", {}).get("total_s") or m.get("timings", {}).get("train_s")
     if wall is not None:
         echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")
 
 
 @main.command()
-@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.argument("manifest", type=click.Path())
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Run folder to write (a rerun resumes from finished folds).")
 @config_option
@@ -490,8 +499,12 @@ def _print_metrics(summary: dict) -> None:
 def train(ctx, manifest, out, config_path, **_):
     """Train k models with stratified k-fold; every row gets out-of-fold probabilities.
 
+    MANIFEST is a CSV, Parquet or JSONL file, or a folder with one subfolder of images per
+    class (the class is the subfolder's name; the manifest built from it is RUN/dataset.csv).
+
     \b
     Examples:
+      clean-labels train photos/ --out run1                # photos/cat/1.jpg, photos/dog/2.jpg
       clean-labels train data/manifest.csv --out run1
       clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
       clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear
@@ -539,9 +552,15 @@ def _print_export(res) -> None:
         echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
     if res.unreadable_dropped:
         echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
+    if res.unlabeled_kept:
+        echo(f"  kept {res.unlabeled_kept} row(s) without a label, unchanged")
+    if res.folders is not None:
+        f = res.folders
+        echo(f"Wrote {f['files']} files into class folders under {res.folders_path} "
+             f"({f['linked']} hard links, {f['copied']} copies, {f['renamed']} renamed)")
     for note in res.notes:
         echo(f"Note: {note}")
-    echo(f"Next: retrain on it, e.g. clean-labels train {res.out} --out RUN2")
+    echo(f"Next: retrain on it, e.g. clean-labels train {res.retrain_input} --out RUN2")
 
 
 @main.command()
@@ -561,8 +580,11 @@ def _print_export(res) -> None:
 @click.option("--decisions", type=click.Path(dir_okay=False), default=None,
               help="Reviewed decisions (RUN/decisions.csv from `review`, or a spreadsheet with "
                    "row, given_label, decision, label), applied before the mode.")
+@click.option("--folders", type=click.Path(file_okay=False), default=None,
+              help="Also write the kept images as FOLDERS/<class>/<file> (hard links where "
+                   "possible, else copies; the originals are never moved).")
 @handle_errors
-def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions):
+def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions, folders):
     """Write a cleaned or relabeled manifest for retraining (never over the input).
 
     \b
@@ -573,6 +595,7 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decis
       clean-labels export run1 --relabel --min-confidence 0.9
       clean-labels export run1 --decisions run1/decisions.csv               # reviewed rows only
       clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
+      clean-labels export run1 --drop-flagged --folders cleaned-photos/    # a class-folder tree
 
     With --decisions, reviewed rows follow their decision (keep stays, relabel gets the new
     label, drop goes) and the mode acts on the other rows.
@@ -585,7 +608,8 @@ def export(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decis
         raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
                         "(or only --decisions FILE)")
     res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
-                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
+                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions,
+                     folders=folders)
     _print_export(res)
 
 
@@ -626,7 +650,7 @@ def demo(out, noise, seed, device, quiet):
 # --- noise (evaluation helper) -----------------------------------------------------------------
 
 @main.command()
-@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.argument("manifest", type=click.Path())
 @click.option("--rate", default=None, metavar="RATE",
               help="Fraction of labels to flip: 0.2 or 20% (class_dependent: or give --trace).")
 @click.option("--kind", type=click.Choice(["symmetric", "class_dependent", "pairwise"]),

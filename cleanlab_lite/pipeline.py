@@ -13,8 +13,10 @@ import numpy as np
 
 from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
+from cleanlab_lite.data.features import spec_record
 from cleanlab_lite.data.load import Loaded, load_dataset
-from cleanlab_lite.data.manifest import manifest_format
+from cleanlab_lite.data.folders import folder_config
+from cleanlab_lite.data.manifest import manifest_format, write_manifest
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.io import file_sha256
@@ -54,6 +56,20 @@ def _check_out(out: Path, inputs: list[tuple[str, str | Path | None]]) -> None:
                           "writable folder for --out")
 
 
+def _scan_folder(path: Path, out: Path, log):
+    """A class-folder dataset's rows (`data.folders.scan_class_folders`), or None for a file."""
+    from cleanlab_lite.data.folders import check_run_outside, is_class_folder_dataset, scan_class_folders
+
+    if not is_class_folder_dataset(path):
+        return None
+    check_run_outside(path, out)
+    scanned = scan_class_folders(path)
+    other = f", skipped {scanned.skipped} file(s) that are not images" if scanned.skipped else ""
+    log(f"Found {len(scanned.table)} images in {scanned.table['label'].nunique()} class folders "
+        f"of {path}{other}")
+    return scanned
+
+
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
     run before any run file is written; the values alone were checked by config.RULES.
@@ -83,11 +99,16 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
-    fmt = manifest_format(manifest)
     _check_out(out, [("manifest", manifest), ("embeddings", data_cfg.embeddings)])
+    scanned = _scan_folder(manifest, out, log)
+    if scanned is not None:
+        data_cfg = folder_config(data_cfg, scanned.root)
+        manifest = run.built_manifest_path
+    fmt = manifest_format(manifest)
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
+                                  df=scanned.table if scanned is not None else None,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset
@@ -98,6 +119,13 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
+    if scanned is not None:
+        write_manifest(scanned.table, manifest)
+        log(f"Wrote the manifest of {scanned.root} to {manifest}")
+    if len(loaded.unlabeled):
+        log(f"Left out {len(loaded.unlabeled)} row(s) without a label (column "
+            f"{data_cfg.label_col!r}), e.g. row {int(loaded.unlabeled[0])}; they are not trained "
+            "on or ranked, and export writes them unchanged")
     if loaded.skipped:
         count = run.write_skipped(loaded.skipped)
         log(f"Warning: left out {count} unusable row(s) (--skip-bad), e.g. row "
@@ -112,7 +140,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         "n": ds.n,
         "num_classes": ds.num_classes,
         "data": {**to_dict(data_cfg), "data_root": str(Path(data_root).resolve()),
-                 "image_size": loaded.image_size},
+                 "image_size": loaded.image_size, **(spec_record(loaded.spec) if loaded.spec else {})},
+        "unlabeled_rows": len(loaded.unlabeled),
         "train": to_dict(train_cfg),
         "versions": {"clean_labels": __version__, "torch": _version("torch"),
                      "scikit_learn": _version("scikit-learn"),
@@ -135,7 +164,9 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         resolved["device"] = result.metrics["device"]
         run.write_config(resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
-               "features": ds.feature_names,
+               "features": ds.feature_names, "unlabeled": len(loaded.unlabeled),
+               "categorical": list(loaded.spec.categories) if loaded.spec else [],
+               "left_out": dict(loaded.spec.left_out) if loaded.spec else {},
                "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
     if result.pred_probs is None:
         return summary
@@ -146,6 +177,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     timings["load_and_decode_s"] = round(t_load, 3)
     metrics["timings"] = timings
     metrics["image_cache_reused"] = loaded.cache_reused
+    metrics["unlabeled_rows"] = len(loaded.unlabeled)
     if embedded:
         timings["embed_s"] = round(embedded.seconds, 3)
         metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.features import one_hot, spec_from_record
 from cleanlab_lite.data.like_run import run_configs
 from cleanlab_lite.errors import DataError, RunFolderError
 from cleanlab_lite.io import write_npy
@@ -48,6 +49,7 @@ class FoldEnsemble:
     cfg: TrainConfig              # the run's train options
     fold_cfg: TrainConfig         # what the folds trained with (--backbone: the --head)
     folds: list[FoldModel]
+    levels: tuple[int, ...] | None = None   # category code columns of X (data.features)
 
     @classmethod
     def load(cls, run: str | Path) -> "FoldEnsemble":
@@ -68,8 +70,9 @@ class FoldEnsemble:
                     f"{f.sklearn_model_path.name}, and {f.done_path.name}); predicting needs every "
                     f"fold: finish the run with `clean-labels train MANIFEST --out {run}`")
             folds.append(FoldModel(f, record, sk))
+        spec = spec_from_record(resolved.get("data") or {})
         return cls(run, kind, int(resolved.get("num_classes") or 0), cfg,
-                   fold_config(cfg, kind), folds)
+                   fold_config(cfg, kind), folds, spec.levels() if spec else None)
 
     def predict(self, X: np.ndarray, *, device: str = "auto",
                 batch_size: int = PREDICT_BATCH) -> np.ndarray:
@@ -90,15 +93,16 @@ class FoldEnsemble:
             if self.cfg.backbone:
                 X = self._embed(X, dev)
             data = batches = None
+            Xt = one_hot(X, self.levels)            # torch models take categories one-hot
             if not all(fm.sklearn for fm in self.folds):
-                data = DeviceData(X, np.zeros(n, dtype=np.int64), None, dev)
+                data = DeviceData(Xt, np.zeros(n, dtype=np.int64), None, dev)
                 batches = [torch.arange(s, min(n, s + batch_size), device=dev)
                            for s in range(0, n, batch_size)]
             for fm in self.folds:
                 if fm.sklearn:
                     total += self._predict_sklearn(fm, X)
                 else:
-                    total += self._predict_torch(fm, X, data, batches, dev)
+                    total += self._predict_torch(fm, Xt, data, batches, dev)
         probs = (total / len(self.folds)).astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
 

@@ -150,7 +150,8 @@ def test_review_keys_reload_and_export(browser, digits_run, tmp_path):
     assert len(got) == len(want_rows) == len(src) - 2
     for out_i, r in enumerate(want_rows):
         row, rec = got.iloc[out_i], src.iloc[r]
-        assert row["id"] == rec["id"] and row["path"] == rec["path"]
+        assert row["id"] == rec["id"]      # image paths: rewritten relative to the output's folder
+        assert (out.parent / row["path"]).resolve() == (Path(manifest).parent / rec["path"]).resolve()
         decision, label = expected.get(r, ("", ""))
         if decision == "relabel":
             assert (row["label"], row["original_label"]) == (label, rec["label"]), r
