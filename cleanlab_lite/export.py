@@ -6,9 +6,7 @@ over an input file.
 """
 from __future__ import annotations
 
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +15,16 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
                                          write_manifest)
+from cleanlab_lite.amounts import parse_share
 from cleanlab_lite.data.labels import like_column, unlabeled_mask
 from cleanlab_lite.errors import RunFolderError, UserInputError
+from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import DECISION_VALUES, Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
+MAX_CLASS_LOSS = 0.5        # --drop-flagged deletes at most this share of any class without
+                            # --allow-class-loss
 
 
 @dataclass
@@ -38,35 +40,6 @@ class ExportResult:
     folders: dict | None = None           # --folders: counts of files written (write_class_tree)
     folders_path: Path | None = None
     retrain_input: Path | None = None     # what to train on next (the tree, else the manifest)
-
-
-def parse_count(spec: str, n: int) -> int:
-    """'10%' -> round(0.10 * n); '250' -> 250. Validated against n."""
-    s = str(spec).strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", s)
-    if m:
-        pct = float(m.group(1))
-        if pct > 100:
-            raise UserInputError(f"--drop-top {spec}: a percentage must be between 0% and 100%")
-        return int(math.floor(n * pct / 100 + 0.5))
-    if re.fullmatch(r"\d+", s):
-        k = int(s)
-        if k > n:
-            raise UserInputError(f"--drop-top {spec} is more than the {n} ranked rows; "
-                                 f"use at most {n} or a percentage like 10%")
-        return k
-    raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
-
-
-def _read_ranking(run: Run) -> pd.DataFrame:
-    """Run.read_ranking (typed, validated), plus the suggested_label export needs."""
-    if not run.ranking_path.is_file():
-        raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = run.read_ranking()
-    if "suggested_label" not in r.columns:
-        raise RunFolderError(f"{run.ranking_path} lacks column(s) suggested_label; "
-                             f"rerun `clean-labels rank {run}`")
-    return r
 
 
 def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
@@ -110,7 +83,7 @@ def _check_args(mode, decisions, min_confidence) -> None:
 def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None,
                min_confidence: float = 0.0, out: str | Path | None = None,
                fmt: str | None = None, decisions: str | Path | None = None,
-               folders: str | Path | None = None) -> ExportResult:
+               folders: str | Path | None = None, allow_class_loss: bool = False) -> ExportResult:
     """Write the cleaned or relabeled manifest. `mode` is one of MODES, or None with `decisions`
     (apply the reviewed decisions only).
 
@@ -119,17 +92,20 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     then acts on the rows without a decision. A decision whose given_label no longer matches
     the row's label is not applied and is listed in the result's notes. Rows without a label
     (left out by train) are written unchanged. Relative image paths are rewritten relative to
-    the output's folder. `folders`: also write the kept image rows as FOLDERS/<class>/<file>."""
+    the output's folder. `folders`: also write the kept image rows as FOLDERS/<class>/<file>.
+    `drop_flagged` refuses (UserInputError, nothing written) to delete more than half of any
+    class's rows unless `allow_class_loss`."""
     run = Run(run)
     _check_args(mode, decisions, min_confidence)
     cfg = run.read_train_config()
-    ranking = _read_ranking(run)
+    ranking = run.read_ranking()
     fmt = fmt or (manifest_format(out) if out else cfg["manifest_format"])
     if fmt not in EXTENSIONS:
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
     own = run.cleaned_path(EXTENSIONS[fmt])
-    out = run.check_output(out or own, "--out", own=own, inputs=(decisions,),
-                           suffixes=tuple(e for e, f in FORMATS.items() if f == fmt))
+    out = check_output(out or own, "--out", run=run, own=own,
+                       inputs=[(decisions, "the decisions file")],
+                       suffixes=tuple(e for e, f in FORMATS.items() if f == fmt))
     if folders is not None:
         folders = _check_folders(folders, run, cfg)
     notes: list[str] = []
@@ -142,6 +118,8 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     unlabeled = ~ranked & unlabeled_mask(table[label_col]) if whole and label_col in table \
         else np.zeros(len(table), dtype=bool)
     plan = _plan(mode, ranking, reviewed, classes, ranked, drop_top, min_confidence)
+    if mode == "drop_flagged" and not allow_class_loss:
+        check_class_loss(plan.per_class, str(run))
     keep = plan.keep | unlabeled
     result = table.iloc[np.flatnonzero(keep)]
     if mode == "relabel" or len(plan.new_label):
@@ -173,7 +151,7 @@ def _plan(mode, ranking, reviewed, classes, ranked, drop_top, min_confidence) ->
         if mode == "drop_top":
             if drop_top is None:
                 raise UserInputError("--drop-top needs a count or a percentage, e.g. --drop-top 10%")
-            k = parse_count(drop_top, len(ranking))
+            k = parse_share(drop_top, len(ranking), "--drop-top")
             drop = open_rows[open_rows["row"].isin(ranking["row"].iloc[:k])]
         else:
             drop = open_rows[open_rows["is_label_issue"]]
@@ -256,6 +234,22 @@ def _write_folders(folders: Path, table: pd.DataFrame, plan: _Plan, ranking, cla
     return write_class_tree(paths, names.tolist(), folders)
 
 
+def check_class_loss(per_class: pd.DataFrame, run: str) -> None:
+    """Refuse a --drop-flagged that deletes more than MAX_CLASS_LOSS of any class (columns class,
+    rows, dropped), naming the class that loses the largest share and its count."""
+    share = per_class["dropped"] / per_class["rows"].clip(lower=1)
+    over = per_class[share > MAX_CLASS_LOSS]
+    if over.empty:
+        return
+    worst = over.loc[share[over.index].idxmax()]
+    more = f" (and {len(over) - 1} other class(es))" if len(over) > 1 else ""
+    raise UserInputError(
+        f"export --drop-flagged would delete {int(worst['dropped'])} of the {int(worst['rows'])} "
+        f"rows of class {worst['class']!r}{more}, more than half: the flags there are more likely "
+        f"the model's failure than wrong labels (see the warnings in {run}/summary.json); review "
+        f"them (clean-labels review {run}) or pass --allow-class-loss to drop them anyway")
+
+
 def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[str]) -> pd.DataFrame | None:
     """The decisions that apply (row, given_label, decision, label), None without a decisions
     file; stale ones go to `notes`."""
@@ -286,5 +280,9 @@ def _apply_labels(result: pd.DataFrame, new_label: pd.Series, label_col: str, cl
         original.loc[rows] = col.loc[rows].to_numpy()
         result.loc[rows, label_col] = pd.Series([by_name[str(s)] for s in new_label], index=rows,
                                                 dtype=col.dtype)
+    if "original_label" in result.columns:     # relabeled before: the first label stays
+        earlier = result["original_label"]
+        had = earlier.notna() & (earlier.astype(str) != "")
+        original = original.astype(object).where(~had, earlier)
     result["original_label"] = original.fillna("") if blank_original else original
     return result

@@ -183,15 +183,6 @@ def realized_noise_matrix(true: np.ndarray, noisy: np.ndarray, num_classes: int)
 
 # ---- manifests ----------------------------------------------------------------------------------
 
-def parse_rate(value) -> float | None:
-    """'20%' -> 0.2, '0.2' -> 0.2, None -> None."""
-    if value is None:
-        return None
-    s = str(value).strip()
-    try:
-        return float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
-    except ValueError:
-        raise UserInputError(f"--rate {value!r} is not a number; use e.g. 0.2 or 20%") from None
 
 
 def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: float | None = None,
@@ -206,12 +197,11 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
     from cleanlab_lite.data.folders import read_table
     from cleanlab_lite.data.labels import encode_labels, like_column, unlabeled_mask
     from cleanlab_lite.data.manifest import manifest_format, write_manifest
+    from cleanlab_lite.guards import check_output
 
     manifest, out = Path(manifest), Path(out)
+    check_output(out, "--out", inputs=[(manifest, "the input manifest")])
     manifest_format(out)
-    if out.resolve() == manifest.resolve():
-        raise UserInputError(f"--out {out} is the input manifest; noise never overwrites its "
-                             "input: choose another path")
     df, _ = read_table(manifest, raw=True)   # CSV cells stay the exact text of the file
     if label_col not in df.columns:
         raise ColumnError(f"manifest {manifest} has no column {label_col!r} (columns: "
