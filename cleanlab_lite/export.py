@@ -255,7 +255,7 @@ def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[
     file; stale ones go to `notes`."""
     if decisions is None:
         return None
-    from cleanlab_lite.review import match_decisions, stale_note
+    from cleanlab_lite.decisions import match_decisions, stale_note
     from cleanlab_lite.run import read_decisions
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))
