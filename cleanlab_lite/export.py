@@ -228,10 +228,16 @@ def _write_folders(folders: Path, table: pd.DataFrame, plan: _Plan, ranking, cla
         new = plan.new_label.astype(str)
         new = new[~new.index.duplicated(keep="last")]
         names.update(new.reindex(rows).dropna())
-    cells = table[data["path_col"]].to_numpy()[rows]
     root = data.get("data_root") or ""
-    paths = [c if os.path.isabs(str(c)) else os.path.join(root, str(c)) for c in cells]
-    return write_class_tree(paths, names.tolist(), folders)
+    items = []
+    for i, c in zip(rows, table[data["path_col"]].to_numpy(dtype=object)[rows]):
+        if isinstance(c, dict):      # an image stored in the manifest: bytes, and a name
+            if c.get("bytes"):
+                items.append((c.get("path") or f"row-{i}.png", bytes(c["bytes"])))
+                continue
+            c = c.get("path") or ""
+        items.append(str(c) if os.path.isabs(str(c)) else os.path.join(root, str(c)))
+    return write_class_tree(items, names.tolist(), folders)
 
 
 def check_class_loss(per_class: pd.DataFrame, run: str) -> None:

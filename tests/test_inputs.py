@@ -244,3 +244,25 @@ def test_noise_and_predict_read_a_class_folder(tmp_path):
     assert r.exit_code == 0, r.output
     assert np.load(tmp_path / "p.npy").shape == (24, 2)
     assert tree_hashes(data) == before
+
+
+@pytest.mark.slow
+def test_parquet_with_image_bytes_is_an_image_manifest(tmp_path):
+    df = write_pngs(tmp_path / "img")
+    images = [{"bytes": (tmp_path / p).read_bytes(), "path": Path(p).name} for p in df["path"]]
+    table = pd.DataFrame({"image": images, "label": df["label"]})
+    (tmp_path / "data").mkdir()
+    p = tmp_path / "data" / "hf.parquet"
+    table.to_parquet(p)
+    run = tmp_path / "run"
+    r = cli("train", p, "--out", run, *FAST)
+    assert r.exit_code == 0, r.output
+    assert "Trained: 24 rows, 2 classes (image)" in r.output
+    assert next((run / "cache").glob("images-*.u8")).stat().st_size == 24 * 8 * 8
+    assert cli("rank", run).exit_code == 0
+    r = cli("export", run, "--drop-top", "2", "--folders", tmp_path / "tree")
+    assert r.exit_code == 0, r.output
+    written = tree_hashes(tmp_path / "tree")
+    originals = {hashlib.sha256(im["bytes"]).hexdigest() for im in images}
+    assert len(written) == 22 and set(written.values()) <= originals
+    assert len(pd.read_parquet(run / "cleaned.parquet")) == 22

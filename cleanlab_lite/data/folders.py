@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from cleanlab_lite.errors import DataError, OutputError
+from cleanlab_lite.io import atomic_path
 
 # torchvision.datasets.folder.IMG_EXTENSIONS
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -103,26 +104,32 @@ def check_tree_output(out, forbidden: list[tuple[str, Path]]) -> Path:
     return out
 
 
-def write_class_tree(paths: list[str], classes: list[str], out) -> dict:
-    """Hard-link (else copy) each file paths[i] to OUT/classes[i]/<name>. Returns counts
+def write_class_tree(paths: list, classes: list[str], out) -> dict:
+    """Hard-link (else copy) each file paths[i] to OUT/classes[i]/<name>; an item may also be
+    (name, bytes), an image stored in the manifest, written as a new file. Returns counts
     {'files', 'linked', 'copied', 'renamed'}."""
     out = Path(out)
     taken: set[str] = set()
     counts = {"files": 0, "linked": 0, "copied": 0, "renamed": 0}
     for src, cls in zip(paths, classes):
         folder = out / _safe(str(cls))
-        name = _free_name(folder, src, taken)
-        counts["renamed"] += name != os.path.basename(src)
+        own = src[0] if isinstance(src, tuple) else src
+        name = _free_name(folder, own, taken)
+        counts["renamed"] += name != os.path.basename(own)
         target = folder / name
         folder.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(os.path.realpath(src), target)
-            counts["linked"] += 1
-        except OSError:
-            tmp = target.with_name(f".{name}.tmp")
-            shutil.copy2(src, tmp)
-            os.replace(tmp, target)
+        if isinstance(src, tuple):
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(src[1])
             counts["copied"] += 1
+        else:
+            try:
+                os.link(os.path.realpath(src), target)
+                counts["linked"] += 1
+            except OSError:
+                with atomic_path(target) as tmp:
+                    shutil.copy2(src, tmp)
+                counts["copied"] += 1
         counts["files"] += 1
     return counts
 
@@ -139,13 +146,11 @@ def _free_name(folder: Path, src: str, taken: set[str]) -> str:
     parts = Path(src).parts
     candidates = [parts[-1]] + ["__".join(parts[-k:]) for k in range(2, min(len(parts), 4) + 1)]
     stem, suffix = os.path.splitext(parts[-1])
-    i = 1
     for name in candidates + [f"{stem}-{n}{suffix}" for n in range(1, 1_000_000)]:
         key = str(folder / name)
         if key not in taken and not os.path.lexists(key):
             taken.add(key)
             return name
-        i += 1
     raise OutputError(f"cannot find a free name for {src} in {folder}")
 
 

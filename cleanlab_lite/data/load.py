@@ -1,6 +1,7 @@
 """Turn a manifest into a validated Dataset: columns, labels, class map, features or images."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Loaded:
     skipped: list = field(default_factory=list)  # (row, path, reason) left out by --skip-bad
     unlabeled: np.ndarray | None = None  # manifest rows left out for having no label
     spec: FeatureSpec | None = None      # tabular feature columns and levels
+    path_col: str | None = None          # the image column read (--path-col, or stored images)
     image_size: int | None = None
     cache_path: str | None = None
     cache_reused: bool = False
@@ -127,11 +129,15 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     spec: the tabular feature columns and levels to use (a run's), instead of choosing them."""
     manifest = Path(manifest)
     df, unlabeled = _labelled(_table(manifest, cfg, df), cfg, manifest)
+    stored = stored_image_column(df, cfg)
+    if stored is not None:
+        cfg = dataclasses.replace(cfg, path_col=stored)
     kind = "embedding" if cfg.embeddings else ("image" if cfg.path_col in df.columns else "tabular")
     if cfg.embeddings is None and cfg.feature_cols is None and cfg.path_col not in df.columns \
             and cfg.path_col != "path":
         _require(df, manifest, cfg.path_col, "--path-col")
-    loaded = Loaded(dataset=None, table=df, class_values=[], unlabeled=unlabeled)
+    loaded = Loaded(dataset=None, table=df, class_values=[], unlabeled=unlabeled,
+                    path_col=cfg.path_col)
     if kind == "image":
         X = _images(loaded, manifest, cfg, cache_dir)
     elif kind == "embedding":
@@ -164,8 +170,11 @@ def _images(loaded: Loaded, manifest: Path, cfg: DataConfig, cache_dir) -> np.nd
         r = int(df["row"].iloc[int(np.flatnonzero(empty)[0])])
         raise DataError(f"manifest {manifest}, row {r}: column {cfg.path_col!r} (--path-col) "
                         "is empty; every row needs an image path")
-    paths = [str(p if Path(p).is_absolute() else root / p) for p in col.astype(str)]
-    outside = None if cfg.allow_outside_root else _outside_root(paths, _allowed_roots(manifest, cfg))
+    paths = _image_sources(col, root)
+    files = [i for i, p in enumerate(paths) if isinstance(p, str)]
+    outside = None if cfg.allow_outside_root or not files else \
+        _outside_root([paths[i] for i in files], _allowed_roots(manifest, cfg))
+    outside = None if outside is None else files[outside]
     if outside is not None:
         raise ImageError(f"manifest {manifest}, row {int(df['row'].iloc[outside])}: image "
                          f"{col.iloc[outside]!r} (column {cfg.path_col!r}) is outside the data root "
@@ -180,6 +189,36 @@ def _images(loaded: Loaded, manifest: Path, cfg: DataConfig, cache_dir) -> np.nd
     loaded.image_size, loaded.cache_reused = dec.size, dec.reused
     loaded.cache_path = str(dec.cache_path) if dec.cache_path else None
     return dec.X
+
+
+def stored_image_column(df: pd.DataFrame, cfg: DataConfig) -> str | None:
+    """The column holding images as {bytes, path} structs (the layout Hugging Face `datasets`
+    writes to Parquet) when --path-col names no column: --path-col's own name first."""
+    if cfg.path_col in df.columns and not _holds_stored_images(df[cfg.path_col]):
+        return None
+    for c in [cfg.path_col] + [c for c in df.columns if c != cfg.path_col]:
+        if c in df.columns and _holds_stored_images(df[c]):
+            return c
+    return None
+
+
+def _holds_stored_images(col: pd.Series) -> bool:
+    first = col.dropna().head(1)
+    return bool(len(first)) and isinstance(first.iloc[0], dict) and "bytes" in first.iloc[0]
+
+
+def _image_sources(col: pd.Series, root: Path) -> list:
+    """Each row's image: its encoded bytes (a stored image), else its file path joined to root."""
+    out = []
+    for cell in col.to_numpy(dtype=object):
+        if isinstance(cell, dict):
+            if cell.get("bytes"):
+                out.append(bytes(cell["bytes"]))
+                continue
+            cell = cell.get("path") or ""
+        p = str(cell)
+        out.append(p if Path(p).is_absolute() else str(root / p))
+    return out
 
 
 def _weights(df: pd.DataFrame, cfg: DataConfig, manifest: Path) -> np.ndarray | None:
