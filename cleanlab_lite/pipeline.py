@@ -36,18 +36,20 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _scan_folder(path: Path, out: Path, log):
-    """A class-folder dataset's rows (`data.folders.scan_class_folders`), or None for a file."""
+def _scan_folder(path: Path, data_cfg: DataConfig, run: Run, log):
+    """(rows, manifest path, data options): a class-folder dataset's rows
+    (`data.folders.scan_class_folders`), its manifest RUN/dataset.csv and options; for a
+    manifest file (None, path, data_cfg)."""
     from cleanlab_lite.data.folders import check_run_outside, is_class_folder_dataset, scan_class_folders
 
     if not is_class_folder_dataset(path):
-        return None
-    check_run_outside(path, out)
+        return None, path, data_cfg
+    check_run_outside(path, run.path)
     scanned = scan_class_folders(path)
     other = f", skipped {scanned.skipped} file(s) that are not images" if scanned.skipped else ""
     log(f"Found {len(scanned.table)} images in {scanned.table['label'].nunique()} class folders "
         f"of {path}{other}")
-    return scanned
+    return scanned, run.built_manifest_path, folder_config(data_cfg, scanned.root)
 
 
 def _check_against_data(ds, cfg: TrainConfig) -> None:
@@ -71,37 +73,9 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
 
-def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
-              *, log=print, config_path: str | Path | None = None) -> dict:
-    """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
-    config_path: the --config file the options came from (never written over)."""
-    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
-    from cleanlab_lite.train.choose import fold_config
-
-    manifest, out = Path(manifest), Path(out)
-    run = Run(out)
-    check_out_folder(out, "--out", inputs=[(manifest, "the manifest"),
-                                           (data_cfg.embeddings, "the embeddings"),
-                                           (config_path, "the config file")])
-    scanned = _scan_folder(manifest, out, log)
-    if scanned is not None:
-        data_cfg = folder_config(data_cfg, scanned.root)
-        manifest = run.built_manifest_path
-    fmt = manifest_format(manifest)
-    check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
-    t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
-                                  df=scanned.table if scanned is not None else None,
-                                  allow_nan=str(train_cfg.model).lower() in NAN_OK)
-    t_load = time.perf_counter() - t0
-    ds = loaded.dataset
-    fold_cfg = fold_config(train_cfg, ds.kind)
-    folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
-                           groups=ds.groups, classes=ds.classes)
-    # with --backbone the folds train on embeddings (computed after the run files are written)
-    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
-                        fold_cfg)
-    out.mkdir(parents=True, exist_ok=True)
+def _write_inputs(run: Run, scanned, manifest: Path, loaded: Loaded, data_cfg: DataConfig,
+                  log) -> None:
+    """The manifest built from class folders, skipped.csv, and the lines about rows left out."""
     if scanned is not None:
         write_manifest(scanned.table, manifest)
         log(f"Wrote the manifest of {scanned.root} to {manifest}")
@@ -113,8 +87,14 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         count = run.write_skipped(loaded.skipped)
         log(f"Warning: left out {count} unusable row(s) (--skip-bad), e.g. row "
             f"{loaded.skipped[0][0]}: {loaded.skipped[0][2]}; listed in {run.skipped_path}")
+
+
+def _resolved_config(manifest: Path, fmt: str, data_cfg: DataConfig, train_cfg: TrainConfig,
+                     loaded: Loaded) -> dict:
+    """config.yaml: the input's record, the options as resolved, the feature columns, versions."""
+    ds = loaded.dataset
     data_root = data_cfg.data_root or str(manifest.parent)
-    resolved = {
+    return {
         "manifest": str(manifest.resolve()),
         "manifest_format": fmt,
         "manifest_sha256": file_sha256(manifest),
@@ -131,6 +111,61 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                      "scikit_learn": _version("scikit-learn"),
                      "numpy": np.__version__, "python": platform.python_version()},
     }
+
+
+def _feature_summary(loaded: Loaded) -> dict:
+    """The categorical feature columns and the text columns left out (column -> why)."""
+    spec = loaded.spec
+    return {"categorical": list(spec.categories) if spec else [],
+            "left_out": dict(spec.left_out) if spec else {}}
+
+
+def _metrics(fold_metrics: dict, t_load: float, loaded: Loaded, embedded, train_cfg) -> dict:
+    """metrics.json: the folds' metrics plus load time, cache reuse, unlabeled rows, backbone."""
+    metrics = dict(fold_metrics)
+    timings = dict(metrics.get("timings", {}))
+    timings["load_and_decode_s"] = round(t_load, 3)
+    metrics["timings"] = timings
+    metrics["image_cache_reused"] = loaded.cache_reused
+    metrics["unlabeled_rows"] = len(loaded.unlabeled)
+    if embedded:
+        timings["embed_s"] = round(embedded.seconds, 3)
+        metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,
+                               "dim": embedded.dim, "cache_reused": embedded.reused,
+                               "cache": str(embedded.cache_path) if embedded.cache_path else None}
+    return metrics
+
+
+def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
+              *, log=print, config_path: str | Path | None = None) -> dict:
+    """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
+    config_path: the --config file the options came from (never written over)."""
+    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
+    from cleanlab_lite.train.choose import fold_config
+
+    manifest, out = Path(manifest), Path(out)
+    run = Run(out)
+    check_out_folder(out, "--out", inputs=[(manifest, "the manifest"),
+                                           (data_cfg.embeddings, "the embeddings"),
+                                           (config_path, "the config file")])
+    scanned, manifest, data_cfg = _scan_folder(manifest, data_cfg, run, log)
+    fmt = manifest_format(manifest)
+    check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
+    t0 = time.perf_counter()
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
+                                  df=scanned.table if scanned is not None else None,
+                                  allow_nan=str(train_cfg.model).lower() in NAN_OK)
+    t_load = time.perf_counter() - t0
+    ds = loaded.dataset
+    fold_cfg = fold_config(train_cfg, ds.kind)
+    folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
+                           groups=ds.groups, classes=ds.classes)
+    # with --backbone the folds train on embeddings (computed after the run files are written)
+    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
+                        fold_cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_inputs(run, scanned, manifest, loaded, data_cfg, log)
+    resolved = _resolved_config(manifest, fmt, data_cfg, train_cfg, loaded)
     run.write_config(resolved)
     run.write_rows(loaded.table, folds[0])
     run.write_classes(loaded.class_values)
@@ -149,24 +184,13 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         run.write_config(resolved)
     summary = {"run": str(out), "n": ds.n, "k": ds.num_classes, "kind": ds.kind,
                "features": ds.feature_names, "unlabeled": len(loaded.unlabeled),
-               "categorical": list(loaded.spec.categories) if loaded.spec else [],
-               "left_out": dict(loaded.spec.left_out) if loaded.spec else {},
-               "skipped": len(loaded.skipped), "complete": result.pred_probs is not None}
+               "skipped": len(loaded.skipped), "complete": result.pred_probs is not None,
+               **_feature_summary(loaded)}
     if result.pred_probs is None:
         return summary
     pp = np.asarray(result.pred_probs, dtype=np.float32)
     run.write_pred_probs(pp)
-    metrics = dict(result.metrics)
-    timings = dict(metrics.get("timings", {}))
-    timings["load_and_decode_s"] = round(t_load, 3)
-    metrics["timings"] = timings
-    metrics["image_cache_reused"] = loaded.cache_reused
-    metrics["unlabeled_rows"] = len(loaded.unlabeled)
-    if embedded:
-        timings["embed_s"] = round(embedded.seconds, 3)
-        metrics["backbone"] = {"name": train_cfg.backbone, "pretrained": train_cfg.pretrained,
-                               "dim": embedded.dim, "cache_reused": embedded.reused,
-                               "cache": str(embedded.cache_path) if embedded.cache_path else None}
+    metrics = _metrics(result.metrics, t_load, loaded, embedded, train_cfg)
     run.write_metrics(metrics)
     run.record_train_outputs(resolved)      # last: config.yaml with `outputs` means train finished
     summary["metrics"] = metrics
