@@ -118,17 +118,24 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
         return out
     from cleanlab_lite.scoring.adaptive import adaptive_count
     a = adaptive_count(eng)
-    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "sample_rows",
+    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "order",
+                                  "sharpened_count", "low_noise", "sample_rows",
                                   "candidate_sample_rows", "exact")})
+    if "posterior_count" in a:
+        out["posterior_count"] = a["posterior_count"]
     sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
                                      f"spaced rows, the count from {a['candidate_sample_rows']} "
                                      "of the candidates)")
-    out["how"] = (f"the {num_flagged} rows with the lowest self-confidence among the "
-                  f"{a['candidates']} predicted as another class; {a['num_issues']} is how many of "
-                  f"those are off the confident joint's diagonal after temperature scaling to "
-                  f"T = {a['sharpen']} x T_fit = {a['temperature']:.3f} (T_fit = "
-                  f"{a['temperature_fit']:.3f}, fitted to the given labels){sampled}; plain "
-                  f"confident learning (T = 1) counts {off}")
+    which = ("most likely mislabeled under the estimated noise matrix at T"
+             if a["order"] == "noise_posterior" else "with the lowest self-confidence")
+    cap = "" if not a["low_noise"] else (
+        f"; few are counted among many disagreements, so most of these are the model's own "
+        f"mistakes: capped at the {a['posterior_count']} more likely mislabeled than not at T_fit")
+    out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
+                  f"another class; {a['sharpened_count']} of those are off the confident joint's "
+                  f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "
+                  f"{a['temperature']:.3f} (T_fit = {a['temperature_fit']:.3f}, fitted to the "
+                  f"given labels){sampled}{cap}; plain confident learning (T = 1) counts {off}")
     return out
 
 

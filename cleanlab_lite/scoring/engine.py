@@ -166,7 +166,7 @@ class Engine:
         """Use these per-class thresholds, shape (K,), instead of the mean self-confidences
         (cleanlab's `thresholds=`); drops everything computed from the old ones."""
         self.ensure_a()
-        for key in ("guess", "has", "cj", "max_other_adj", "adaptive"):
+        for key in ("guess", "has", "cj", "max_other_adj", "adaptive", "adaptive_scores"):
             self.stats.pop(key, None)
         self.stats["thresholds"] = np.asarray(thresholds, dtype=np.float64).reshape(self.k)
 
