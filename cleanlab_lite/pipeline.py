@@ -52,6 +52,24 @@ def _scan_folder(path: Path, data_cfg: DataConfig, run: Run, log):
     return scanned, run.built_manifest_path, folder_config(data_cfg, scanned.root)
 
 
+def check_machine_options(train_cfg: TrainConfig, data_cfg: DataConfig) -> None:
+    """The option checks that need neither the data nor torch's training code, run before the
+    manifest is read (so before the decode cache or any run file is written): --device (a GPU is
+    there, cuda:N exists) unless the model is a scikit-learn one, and --backbone (a torchvision
+    model with a known classifier head; its image-size rule when --image-size is given)."""
+    from cleanlab_lite.device import check_device
+    from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
+
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        side = data_cfg.image_size
+        models.check_backbone(train_cfg.backbone, None if side is None else (3, side, side),
+                              train_cfg.pretrained)
+    if train_cfg.backbone or str(train_cfg.model).lower() not in SKLEARN_MODELS:
+        check_device(train_cfg.device)
+
+
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
     run before any run file is written; the values alone were checked by config.RULES.
@@ -66,9 +84,6 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     import torch
 
     from cleanlab_lite.train import losses, models
-    from cleanlab_lite.train.loop import resolve_device
-
-    resolve_device(cfg.device)
     models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]), pretrained=cfg.pretrained)
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
@@ -136,6 +151,18 @@ def _metrics(fold_metrics: dict, t_load: float, loaded: Loaded, embedded, train_
     return metrics
 
 
+def _embed(loaded: Loaded, train_cfg: TrainConfig, run: Run, log):
+    """--backbone: the images' embeddings (cached in the run folder), computed once."""
+    from cleanlab_lite.train.embed import embed_dataset
+
+    ds = loaded.dataset
+    image_key = Path(loaded.cache_path).stem if loaded.cache_path else None
+    embedded = embed_dataset(ds, train_cfg, run, image_key)
+    log(f"Embedded {ds.n} images with {train_cfg.backbone} ({embedded.dim} features) in "
+        f"{embedded.seconds:.1f} s" + (" (cached)" if embedded.reused else ""))
+    return embedded
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
@@ -151,6 +178,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     scanned, manifest, data_cfg = _scan_folder(manifest, data_cfg, run, log)
     fmt = manifest_format(manifest)
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
+    check_machine_options(train_cfg, data_cfg)
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
                                   df=scanned.table if scanned is not None else None,
@@ -161,6 +189,10 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     # with --backbone the folds train on embeddings (computed after the run files are written)
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,14 +202,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     run.write_rows(loaded.table, folds[0])
     run.write_classes(loaded.class_values)
     run.write_labels(ds.labels)
-    embedded = None
-    if train_cfg.backbone:
-        from cleanlab_lite.train.embed import embed_dataset
-
-        image_key = Path(loaded.cache_path).stem if loaded.cache_path else None
-        embedded = embed_dataset(ds, train_cfg, run, image_key)
-        log(f"Embedded {ds.n} images with {train_cfg.backbone} ({embedded.dim} features) in "
-            f"{embedded.seconds:.1f} s" + (" (cached)" if embedded.reused else ""))
+    embedded = _embed(loaded, train_cfg, run, log) if train_cfg.backbone else None
     result = train_folds(embedded.dataset if embedded else ds, folds, fold_cfg, out)
     if result.metrics.get("device"):
         resolved["device"] = result.metrics["device"]

@@ -392,3 +392,25 @@ def test_static_report_keeps_decisions_in_the_browser(browser, tmp_path):
     res = CliRunner().invoke(main, ["check", str(run), "--baseline", str(csv_path)],
                              env={"GITHUB_STEP_SUMMARY": None})
     assert res.exit_code == 0 and "2 confirmed errors" in res.output, res.output
+
+
+def test_tables_get_the_list_view_with_filters_and_batch(browser, tmp_path):
+    run = make_ranked_run(tmp_path, flagged={"cat": 3, "dog": 4, "bird": 2})
+    with ReviewServer(run, port=0) as srv:
+        srv.start()
+        page, errors = open_review(browser, srv)
+        assert page.input_value("#rv-view") == "list" and page.get_attribute("#rv-list", "class") == ""
+        assert page.locator("li.rv-group").count() == 0
+        first = page.locator("li.rv-item").first
+        assert "x1 = " in first.locator(".rv-values").inner_text()
+        assert "id img-" in first.locator(".rv-meta").inner_text()
+        page.select_option("#rv-f-class", "dog")
+        rows = page.eval_on_selector_all("li.rv-item", "els => els.map(e => +e.getAttribute('data-row'))")
+        by_row = {it["row"]: it for it in srv.session.items}
+        assert rows and all("dog" in (by_row[r]["given_label"], by_row[r]["suggested_label"]) for r in rows)
+        page.click("#rv-sel-page")
+        page.click("#rv-b-keep")
+        wait_decided(page, len(rows))
+        assert saved_decisions(run) == {r: ("keep", "") for r in rows}
+        assert errors == []
+        page.close()
