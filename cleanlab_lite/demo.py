@@ -28,7 +28,8 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     train_cfg = build(TrainConfig, {"device": device, "quiet": quiet, "seed": seed}, source="flags")
     out = check_out_folder(out, "--out", what="the demo data and run")
     manifest = write_digits(out / "data", noise=noise, seed=seed)
-    log(f"Wrote 1797 digit images and {manifest} with {noise:.0%} of labels flipped")
+    log(f"Wrote 1797 digit images to {manifest.parent}/<class>/, {noise:.0%} of them in the wrong "
+        f"class folder, and the same rows with their true labels in {manifest}")
     run = Run(out / "run")
     summary = run_train(manifest, data_cfg, train_cfg, run.path, log=log)
     m = summary["metrics"]
