@@ -37,6 +37,7 @@ from cleanlab_lite.amounts import parse_count, parse_rate
 from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
 from cleanlab_lite.io import atomic_path, write_json, write_text
 from cleanlab_lite.run import Run, int_column
+from cleanlab_lite.text import markdown_text, shown
 
 
 
@@ -79,10 +80,13 @@ def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:
 
 def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
     """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
+    from cleanlab_lite.io import check_input_file
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline file {path} not found; create one with "
                             f"`clean-labels check RUN --write-baseline {path}`")
+    check_input_file(path, "baseline file", BaselineError)    # a folder or a FIFO: refused
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError):
@@ -311,7 +315,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
     head = ("class", "rows", "flagged", "accepted", "new", "rate", "limit", "status")
     body = []
     for c in _class_rows(result, max_classes)[0]:
-        body.append((c.name, str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
+        body.append((shown(c.name), str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
                      f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
     overall_ok = not result.overall_failures
     limit = ", ".join(x for x in (
@@ -339,7 +343,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
 
 
 def verdict(result: CheckResult) -> str:
-    base = (f"; {result.accepted} flagged rows accepted by baseline {result.baseline} "
+    base = (f"; {result.accepted} flagged rows accepted by baseline {shown(result.baseline)} "
             f"(matched by {result.matched_by})" if result.baseline else "")
     if result.passed:
         return f"PASS: {result.new} new issues in {result.n} rows ({result.rate:.2%}){base}."
@@ -348,10 +352,7 @@ def verdict(result: CheckResult) -> str:
 
 def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
     """A GitHub-flavoured Markdown summary (for $GITHUB_STEP_SUMMARY or a PR comment)."""
-    def esc(text: str) -> str:
-        return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                .replace("|", "\\|").replace("\n", " "))
-
+    esc = markdown_text      # labels and paths come from the data: inert Markdown
     status = "passed" if result.passed else "failed"
     mark = "✅" if result.passed else "❌"
     lines = [f"### {mark} clean-labels check {status}", "",
@@ -364,7 +365,7 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---|"]
     rows, hidden = _class_rows(result, max_classes)
     for c in rows:
-        lines.append(f"| {esc(c.name)} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
+        lines.append(f"| {esc(shown(c.name))} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
                      f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
     if hidden:
         lines.append(f"| … {hidden} more classes within limits | | | | | | | |")

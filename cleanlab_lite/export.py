@@ -40,13 +40,19 @@ def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
 
 
 def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.DataFrame:
-    """The original manifest's rows (all of them, in order), or rows.parquet if it changed."""
+    """The original manifest's rows (all of them, in order), or rows.parquet when it is gone.
+    A manifest edited since train is refused: the run's rows would revert the edits."""
     manifest = Path(cfg["manifest"])
-    if manifest.is_file() and file_sha256(manifest) == cfg.get("manifest_sha256"):
+    if manifest.is_file():
+        if file_sha256(manifest) != cfg.get("manifest_sha256"):
+            raise UserInputError(
+                f"manifest {manifest} changed since train (its sha256 is not the one in "
+                f"{run.config_path}), and exporting the trained rows would undo the edits; "
+                f"judge the edits with `clean-labels check {run} --manifest {manifest}`, or "
+                f"retrain (`clean-labels train {manifest} --out RUN2`) and rank before exporting")
         raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
         return read_manifest(manifest, raw=raw)
-    notes.append(f"manifest {manifest} is missing or changed since train; exported from "
-                 f"{run.rows_path} instead")
+    notes.append(f"manifest {manifest} is missing; exported from {run.rows_path} instead")
     rows = run.read_rows()
     n = int(rows["row"].max()) + 1 if len(rows) else 0
     full = pd.DataFrame(index=pd.RangeIndex(n))
@@ -55,7 +61,7 @@ def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.Dat
 
 
 def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None,
-               min_confidence: float = 0.0, out: str | Path | None = None,
+               min_confidence: float | None = None, out: str | Path | None = None,
                fmt: str | None = None, decisions: str | Path | None = None) -> ExportResult:
     """Write the cleaned or relabeled manifest. `mode` is one of MODES, or None with `decisions`
     (apply the reviewed decisions only).
@@ -69,6 +75,10 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
         raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
     if mode is not None and mode not in MODES:
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
+    if min_confidence is not None and mode != "relabel":
+        raise UserInputError("--min-confidence applies to --relabel only; add --relabel or drop "
+                             "--min-confidence")
+    min_confidence = 0.0 if min_confidence is None else float(min_confidence)
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
     cfg = run.read_train_config()
@@ -127,14 +137,21 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
         per_class["review_to"] = _per_class_counts(per_class, rel["label"])
         new_label = pd.concat([new_label, pd.Series(rel["label"].to_numpy(),
                                                     index=rel["row"].to_numpy())])
+    if not keep.any():
+        raise UserInputError(f"export would write no rows: {name_of(mode, decisions)} leaves none "
+                             f"of the {len(table)} rows; drop fewer (e.g. --drop-top 10%)")
     result = table.iloc[np.flatnonzero(keep)]
     if mode == "relabel" or len(new_label):
         result = _apply_labels(result, new_label, label_col, by_name,
                                blank_original=fmt == "csv" and cfg["manifest_format"] == "csv")
     write_manifest(result.reset_index(drop=True), out, fmt)
-    name = "+".join(x for x in (mode, "decisions" if decisions is not None else None) if x)
-    return ExportResult(out=out, mode=name, n_in=len(table), n_out=len(result),
+    return ExportResult(out=out, mode=name_of(mode, decisions), n_in=len(table), n_out=len(result),
                         per_class=per_class, unreadable_dropped=unreadable, notes=notes)
+
+
+def name_of(mode: str | None, decisions) -> str:
+    """The export's name for people: drop_top, relabel+decisions, decisions..."""
+    return "+".join(x for x in (mode, "decisions" if decisions is not None else None) if x)
 
 
 def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[str]) -> pd.DataFrame:

@@ -12,9 +12,9 @@ import numpy as np
 
 from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
-from cleanlab_lite.data.load import Loaded, load_dataset
+from cleanlab_lite.data.load import Loaded, Table, load_dataset, read_table
 from cleanlab_lite.data.manifest import manifest_format
-from cleanlab_lite.errors import UserInputError
+from cleanlab_lite.errors import DataError, UserInputError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.guards import check_out_folder
 from cleanlab_lite.io import file_sha256
@@ -22,6 +22,7 @@ from cleanlab_lite.run import Run
 from cleanlab_lite.train.choose import NAN_MODELS
 
 NAN_OK = ("auto",) + NAN_MODELS     # --model values that accept missing feature values
+NOMINAL_IMAGE = (3, 224, 224)       # a size every image model takes, for checking a name alone
 
 
 def _version(dist: str) -> str:
@@ -55,6 +56,36 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
 
+def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: TrainConfig) -> None:
+    """The checks that need the labels but not the decoded images or parsed features, run before
+    anything is written or decoded: at least two classes, classes and groups that fit --folds,
+    and for image runs the model, backbone, weights and device."""
+    if len(table.class_values) < 2:
+        shown = ", ".join(repr(str(c)) for c in table.class_values) or "none"
+        raise DataError(f"manifest {manifest}: column {label_col!r} (--label-col) holds one "
+                        f"class ({shown}); finding wrong labels needs at least 2 classes, so "
+                        "add the other classes' rows or check --label-col")
+    assign_repeats(table.labels, cfg.folds, cfg.repeats, seed=cfg.seed, groups=table.groups,
+                   classes=[str(c) for c in table.class_values])
+    if table.kind != "image":
+        return
+    from cleanlab_lite.train import models, weights
+    from cleanlab_lite.train.loop import resolve_device
+
+    resolve_device(cfg.device)
+    model = cfg.backbone or str(cfg.model).lower()
+    if cfg.backbone:
+        from cleanlab_lite.train.embed import check_backbone
+
+        check_backbone(cfg.backbone)
+    elif model != "auto":    # the name and kind only: the size is checked on the decoded images
+        models.resolve_model_name(model, "image", NOMINAL_IMAGE)
+    if cfg.pretrained and not weights.is_name(cfg.pretrained):
+        weights.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
+    elif cfg.pretrained and model != "auto":
+        weights.weights_enum_member(model, cfg.pretrained)
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
@@ -70,7 +101,11 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                                            (config_path, "the config file")])
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
+    table = read_table(manifest, data_cfg)
+    if table.image_paths:
+        check_out_folder(out, "--out", inputs=[(p, "the image") for p in table.image_paths])
+    _check_before_decode(table, manifest, data_cfg.label_col, train_cfg)
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir, table=table,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.errors import DecisionsError, UserInputError
+from cleanlab_lite.io import unwritable
 from cleanlab_lite.run import DECISION_VALUES as DECISIONS
 from cleanlab_lite.run import Run, read_decisions, write_decisions
 TOP_CLASSES = 9          # classes offered per row (keys 1-9), most probable first
@@ -189,6 +190,8 @@ def acquire_lock(run: Path) -> Path:
                     "if no review is running") from None
             lock.unlink(missing_ok=True)  # left by a review that died: take it over
             continue
+        except OSError as e:         # a read-only or missing folder: the user's to fix
+            raise unwritable(lock, e) from None
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
         return lock
@@ -427,7 +430,11 @@ class ReviewServer:
             self.token = secrets.token_urlsafe(24)
             self.page = server_page(f"clean-labels review: {self.run.resolve().name}")
             handler = type("Handler", (_Handler,), {"review": self})
-            self.httpd = ThreadingHTTPServer((self.host, port), handler)
+            try:
+                self.httpd = ThreadingHTTPServer((self.host, port), handler)
+            except OSError as e:
+                raise UserInputError(f"cannot serve on {self.host}:{port} ({e.strerror}); pass "
+                                     "another --port, or --port 0 for a free one") from None
             self.httpd.daemon_threads = True
         except BaseException:
             self.lock.unlink(missing_ok=True)

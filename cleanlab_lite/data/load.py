@@ -106,7 +106,15 @@ def _features(df: pd.DataFrame, cols: list[str], manifest, skip_bad: bool, allow
         numbers[c] = num
         bad_any |= bad
     kept = np.flatnonzero(~bad_any)
-    X = pd.DataFrame(numbers).to_numpy(dtype=np.float32)
+    X = pd.DataFrame(numbers).to_numpy(dtype=np.float64)
+    huge = np.isfinite(X) & (np.abs(X) > np.finfo(np.float32).max)
+    huge &= ~bad_any[:, None]
+    if huge.any():
+        r, j = map(int, np.argwhere(huge)[0])
+        raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[r])}: feature {cols[j]!r} "
+                        f"is {X[r, j]:g}, beyond the float32 range models train in (about "
+                        "3.4e38); rescale the column (e.g. a log) or leave it out of --feature-cols")
+    X = X.astype(np.float32)
     if bad_any.any():
         X = X[kept]
     nonfinite = np.isinf(X) if allow_nan else ~np.isfinite(X)
@@ -166,10 +174,22 @@ def feature_columns(df: pd.DataFrame, cfg: DataConfig, manifest) -> list[str]:
     return cols
 
 
-def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
-                 df: pd.DataFrame | None = None, allow_nan: bool = False) -> Loaded:
-    """Read and validate `manifest` per `cfg`; decode images into `cache_dir` if given.
-    allow_nan: missing (NaN) tabular features are kept, for models that handle them (hgb)."""
+@dataclass
+class Table:
+    """A manifest read and validated, before any image is decoded or feature parsed: its rows
+    (with `row`), the data kind, and labels, weights and groups over every row."""
+    df: pd.DataFrame
+    kind: str
+    labels: np.ndarray
+    class_values: list
+    weights: np.ndarray | None
+    groups: np.ndarray | None
+    image_paths: list[str] | None      # image runs: each row's image file
+
+
+def read_table(manifest: str | Path, cfg: DataConfig, df: pd.DataFrame | None = None) -> Table:
+    """Read `manifest` (or take `df`) and validate columns, ids, labels, weights, groups and image
+    paths, so bad input is refused before the slow steps (image decoding) write anything."""
     manifest = Path(manifest)
     if df is None:
         df = read_manifest(manifest, text_cols=(cfg.label_col, cfg.id_col, cfg.group_col))
@@ -185,39 +205,94 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     df.insert(0, "row", np.arange(len(df), dtype=np.int64))
     if cfg.id_col:
         check_unique_ids(df[cfg.id_col], f"manifest {manifest}", cfg.id_col)
-
     kind = "embedding" if cfg.embeddings else ("image" if cfg.path_col in df.columns else "tabular")
     if cfg.embeddings is None and cfg.feature_cols is None and cfg.path_col not in df.columns \
             and cfg.path_col != "path":
         _require(df, manifest, cfg.path_col, "--path-col")
+    labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)
+    paths = _image_paths(df, manifest, cfg) if kind == "image" else None
+    return Table(df, kind, labels, class_values, _weights(df, manifest, cfg, labels, class_values),
+                 _groups(df, manifest, cfg), paths)
 
+
+def _image_paths(df: pd.DataFrame, manifest: Path, cfg: DataConfig) -> list[str]:
+    root = Path(cfg.data_root) if cfg.data_root else manifest.parent
+    col = df[cfg.path_col]
+    empty = col.isna().to_numpy()
+    if empty.any():
+        r = int(np.flatnonzero(empty)[0])
+        raise DataError(f"manifest {manifest}, row {r}: column {cfg.path_col!r} (--path-col) "
+                        "is empty; every row needs an image path")
+    paths = [str(p if Path(p).is_absolute() else root / p) for p in col.astype(str)]
+    outside = None if cfg.allow_outside_root else _outside_root(paths, root)
+    if outside is not None:
+        raise ImageError(f"manifest {manifest}, row {outside}: image {col.iloc[outside]!r} "
+                         f"(column {cfg.path_col!r}) is outside the data root "
+                         f"{os.path.realpath(root)}; fix the path, set --data-root, or pass "
+                         "--allow-outside-root")
+    return paths
+
+
+def _weights(df: pd.DataFrame, manifest: Path, cfg: DataConfig, labels: np.ndarray,
+             class_values: list) -> np.ndarray | None:
+    """--weight-col as float32 (N,): finite, >= 0, and > 0 somewhere in every class (a class
+    whose rows all weigh 0 is never learned, and all its rows would be flagged)."""
+    if not cfg.weight_col:
+        return None
+    w = pd.to_numeric(df[cfg.weight_col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        r = int(df["row"].iloc[int(np.flatnonzero(bad)[0])])
+        raise DataError(f"manifest {manifest}, row {r}: weight column {cfg.weight_col!r} must "
+                        "be a finite number >= 0; fix the value or drop --weight-col")
+    if not (w > 0).any():
+        raise DataError(f"manifest {manifest}: weight column {cfg.weight_col!r} is 0 on every "
+                        "row, so no model can learn from it; give the rows to learn from a "
+                        "weight > 0 or drop --weight-col")
+    weighed = np.bincount(labels, weights=w, minlength=len(class_values))
+    zero = np.flatnonzero(weighed == 0)
+    if len(zero):
+        name = class_values[int(zero[0])]
+        raise DataError(f"manifest {manifest}: weight column {cfg.weight_col!r} is 0 on every row "
+                        f"of class {str(name)!r}, so no model can learn that class and all its "
+                        "rows would be flagged; give some of its rows a weight > 0, or leave the "
+                        "class out of the manifest")
+    return w.astype(np.float32)
+
+
+def _groups(df: pd.DataFrame, manifest: Path, cfg: DataConfig) -> np.ndarray | None:
+    if not cfg.group_col:
+        return None
+    g = df[cfg.group_col]
+    if g.isna().any():
+        r = int(df["row"].iloc[int(np.flatnonzero(g.isna().to_numpy())[0])])
+        raise DataError(f"manifest {manifest}, row {r}: group column {cfg.group_col!r} is "
+                        "empty; give every row a group")
+    return g.astype(str).to_numpy()
+
+
+def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
+                 df: pd.DataFrame | None = None, allow_nan: bool = False,
+                 table: Table | None = None) -> Loaded:
+    """Read and validate `manifest` per `cfg` (or take `table`, from read_table); decode images
+    into `cache_dir` if given. allow_nan: missing (NaN) tabular features are kept, for models
+    that handle them (hgb)."""
+    manifest = Path(manifest)
+    t = table if table is not None else read_table(manifest, cfg, df)
+    df, kind = t.df, t.kind
     skipped: list = []
     image_size = cache_path = None
     reused = False
     feature_names = None
+    kept = None
     if kind == "image":
         from cleanlab_lite.data.images import decode_images
 
-        root = Path(cfg.data_root) if cfg.data_root else manifest.parent
-        col = df[cfg.path_col]
-        empty = col.isna().to_numpy()
-        if empty.any():
-            r = int(np.flatnonzero(empty)[0])
-            raise DataError(f"manifest {manifest}, row {r}: column {cfg.path_col!r} (--path-col) "
-                            "is empty; every row needs an image path")
-        paths = [str(p if Path(p).is_absolute() else root / p) for p in col.astype(str)]
-        outside = None if cfg.allow_outside_root else _outside_root(paths, root)
-        if outside is not None:
-            raise ImageError(f"manifest {manifest}, row {outside}: image {col.iloc[outside]!r} "
-                             f"(column {cfg.path_col!r}) is outside the data root "
-                             f"{os.path.realpath(root)}; fix the path, set --data-root, or pass "
-                             "--allow-outside-root")
-        dec = decode_images(paths, rows=df["row"].to_numpy(), path_col=cfg.path_col,
+        dec = decode_images(t.image_paths, rows=df["row"].to_numpy(), path_col=cfg.path_col,
                             image_size=cfg.image_size, skip_bad=cfg.skip_bad,
                             cache_dir=cache_dir, workers=cfg.decode_workers)
         skipped = [(int(df["row"].iloc[i]), p, reason) for i, p, reason in dec.bad]
-        if len(dec.kept) < len(df):
-            df = df.iloc[dec.kept].reset_index(drop=True)
+        kept = np.asarray(dec.kept)
         X = dec.X
         image_size, reused = dec.size, dec.reused
         cache_path = str(dec.cache_path) if dec.cache_path else None
@@ -226,32 +301,13 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
     else:
         cols = feature_columns(df, cfg, manifest)
         X, kept, skipped = _features(df, cols, manifest, cfg.skip_bad, allow_nan)
-        if len(kept) < len(df):
-            df = df.iloc[kept].reset_index(drop=True)
         feature_names = cols
-
-    labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)
-    weights = None
-    if cfg.weight_col:
-        w = pd.to_numeric(df[cfg.weight_col], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(w) | (w < 0)
-        if bad.any():
-            r = int(df["row"].iloc[int(np.flatnonzero(bad)[0])])
-            raise DataError(f"manifest {manifest}, row {r}: weight column {cfg.weight_col!r} must "
-                            "be a finite number >= 0; fix the value or drop --weight-col")
-        if not (w > 0).any():
-            raise DataError(f"manifest {manifest}: weight column {cfg.weight_col!r} is 0 on every "
-                            "row, so no model can learn from it; give the rows to learn from a "
-                            "weight > 0 or drop --weight-col")
-        weights = w.astype(np.float32)
-    groups = None
-    if cfg.group_col:
-        g = df[cfg.group_col]
-        if g.isna().any():
-            r = int(df["row"].iloc[int(np.flatnonzero(g.isna().to_numpy())[0])])
-            raise DataError(f"manifest {manifest}, row {r}: group column {cfg.group_col!r} is "
-                            "empty; give every row a group")
-        groups = g.astype(str).to_numpy()
+    labels, class_values, weights, groups = t.labels, t.class_values, t.weights, t.groups
+    if kept is not None and len(kept) < len(df):     # --skip-bad left rows out
+        df = df.iloc[kept].reset_index(drop=True)
+        labels, class_values = encode_labels(df[cfg.label_col], manifest, cfg.label_col)
+        weights = None if weights is None else weights[kept]
+        groups = None if groups is None else groups[kept]
     ds = Dataset(kind=kind, X=X, labels=labels, classes=[str(c) for c in class_values],
                  weights=weights, groups=groups, feature_names=feature_names)
     return Loaded(dataset=ds, table=df, class_values=class_values, skipped=skipped,
