@@ -192,7 +192,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "folds": at_least(2, "5"),
         "repeats": at_least(1, "1"),
         "fold": at_least(0, "0"),
-        "seed": at_least(0, "0"),
+        "seed": within(0, 2**31 - 1, "0"),      # numpy and scikit-learn take 32-bit seeds
         "device": one_of(*DEVICES, extra=lambda v: v.startswith("cuda:") and v[5:].isdigit()),
         "model": Rule(bool, "a model name", "auto"),
         "epochs": at_least(1, "10"),

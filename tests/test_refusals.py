@@ -213,3 +213,23 @@ def test_user_caused_failures_are_exit_2(tmp_path, ranked):
                   tmp_path / "r")):
         out = refused(tmp_path, args, "fifo", "not a regular file")
         assert "not found" not in out
+
+
+def test_found_by_the_probe(ranked, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(ranked / "run", run)
+    # an output of a command that names no run may still not land on a run's own file
+    for out in (run / "ranking.csv", run / "folds" / "fold-0" / "x.csv"):
+        refused(tmp_path, ("noise", ranked / "in.csv", "--rate", "0.1", "--out", out),
+                "--out", "run folder", "choose a path outside it")
+    # an unreadable rows.parquet is named, exit 2 (was an unexpected ArrowInvalid, exit 3)
+    data = (run / "rows.parquet").read_bytes()
+    (run / "rows.parquet").write_bytes(data[:20])
+    pd.read_csv(ranked / "in.csv").head(5).drop(columns=["label"]).to_csv(tmp_path / "new.csv",
+                                                                         index=False)
+    refused(tmp_path, ("predict", run, tmp_path / "new.csv", "--out", tmp_path / "p.npy"),
+            "rows.parquet", "cannot be read", "clean-labels train")
+    refused(tmp_path, ("train", ranked / "in.csv", "--out", tmp_path / "r2", "--model", "logreg",
+                       "--seed", str(2**70)), "--seed", "2147483647")
