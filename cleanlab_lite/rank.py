@@ -23,10 +23,8 @@ from cleanlab_lite.run import Run, file_record
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
+from cleanlab_lite.scoring.trust import flag_warnings
 
-
-NEAR_CHANCE = 0.10          # warn when accuracy < chance + this share of the headroom above it
-MAX_FLAGGED_SHARE = 0.5     # warn when more than this share of rows is flagged
 
 
 def resolve_device(device: str) -> str:
@@ -160,24 +158,6 @@ def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None
     return run.write_ranking(table)
 
 
-def warnings_for(res: dict) -> list[str]:
-    """What a reader of the ranking must know first: a model near chance level (its flags are
-    mostly noise), or more than half the rows flagged."""
-    n = res["n"]
-    out = []
-    acc = float(np.mean(res["predicted"] == res["labels"]))
-    chance = float(np.max(res["label_counts"]) / n)
-    if acc < chance + NEAR_CHANCE * (1 - chance):
-        out.append(f"out-of-fold accuracy {acc:.1%} is near chance ({chance:.1%}, always predicting "
-                   f"the largest class), so the flags say little about the labels; train a "
-                   f"stronger model (more --epochs, another --model or features) before acting on them")
-    rate = float(res["issues"].mean())
-    if rate > MAX_FLAGGED_SHARE:
-        out.append(f"{rate:.1%} of rows are flagged, more than half; the model or the label column is "
-                   f"likely wrong (check --label-col and the out-of-fold accuracy) rather than the labels")
-    return out
-
-
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
     n = res["n"]
     est = {"adaptive": res["estimated_adaptive"], "off_diagonal": res["estimated_off_diagonal"],
@@ -208,7 +188,7 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "class_priors": np.round(res["class_priors"], 6).tolist(),
         "confident_thresholds": np.round(res["thresholds"], 6).tolist(),
         "oof_accuracy": float(np.mean(res["predicted"] == res["labels"])),
-        "warnings": warnings_for(res),
+        "warnings": flag_warnings(res["labels"], res["predicted"], res["issues"], classes),
         "device": res["device"], "pred_probs": source,
         "config": to_dict(cfg), "seconds": seconds,
     }

@@ -284,6 +284,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
   max-width:1200px}
 h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.warning{background:#fff4d6;border:1px solid #d9a400;padding:8px 12px}
 .muted{color:#666}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
 .card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:120px}
 .card b{display:block;font-size:1.5em}
@@ -407,7 +408,8 @@ def _heatmap_html(nm: np.ndarray, classes: list[str]) -> str:
 
 def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, shown: int,
                 per_class_html: str, noise_html: str, confusions: list[tuple], plots: list[str],
-                notes: list[str], footer: str, review_html: str = "") -> str:
+                notes: list[str], footer: str, review_html: str = "",
+                warnings: list[str] = ()) -> str:
     """The page; every dynamic string reaching here is already escaped by its builder."""
     from cleanlab_lite.review_page import REVIEW_CSS, REVIEW_JS, script_hash
 
@@ -430,6 +432,7 @@ def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, sh
 <title>{_e(title)}</title><style>{CSS}{REVIEW_CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
+{"".join(f'<p class="warning" role="alert"><b>Warning:</b> {w}</p>' for w in warnings)}
 <div class="cards">{card_html}</div>
 {note_html}
 <h2>Most suspect rows</h2>
@@ -584,7 +587,8 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         worst_html=_worst_rows_html(worst, cells, kind_label), shown=len(worst),
         per_class_html=_per_class_html(per_class), noise_html=noise_html,
         confusions=top_confusions(summary, classes), plots=plot_imgs, notes=notes, footer=footer,
-        review_html=_review_html(run, ranking, classes, top, thumbs))
+        review_html=_review_html(run, ranking, classes, top, thumbs),
+        warnings=[_e(w["message"]) for w in summary.get("warnings") or [] if isinstance(w, dict)])
     if png_dir is not None:
         for name, data in pngs.items():
             with atomic_path(png_dir / name) as tmp:
