@@ -158,10 +158,11 @@ def output_cases() -> list[Case]:
             for spelled, setup in every if not t.startswith("run/") else [every[i] for i in (0, 3, 5)]:
                 # a hardlink to a fold file: the atomic rename replaces the link, not the file;
                 # a file that this command does not read may be written (its own output)
-                mine = t in reads or (t.startswith("run/") and not spelled.startswith("hard-"))
-                if label.startswith("noise") and spelled.startswith("hard-"):
-                    mine = False      # no run named: a link outside it is replaced, not written
-                ok = (2,) if mine or (t.startswith("run/") and "folds" not in t) else (0, 2)
+                # (noise names no run: a hardlink outside the run folder is replaced, not written)
+                link = spelled.startswith("hard-")
+                run_file = t.startswith("run/") and not (link and (label.startswith("noise")
+                                                                   or "folds" in t))
+                ok = (2,) if t in reads or run_file else (0, 2)
                 cases.append(Case(f"{label} {spelled}", base + [spelled], ok, setup, reads))
     folder_targets = [("train --out", ["train", "in.csv", "--config", "config.yaml", "-q", "--out"]),
                       ("rank --pred-probs --out", ["rank", "--pred-probs", "pp.npy", "--labels",
@@ -350,10 +351,13 @@ def edge_cases() -> list[Case]:
     return cases
 
 
-def label_table(root: Path, labels, name: str, n: int = 120) -> None:
+def label_table(root: Path, labels, name: str) -> None:
+    """in.csv with its classes cat, dog, eel renamed to `labels` (three names; 120 for one each)."""
     df = pd.read_csv(root / "in.csv")
-    lab = np.resize(np.asarray(labels, dtype=object), n)
-    df["label"] = lab
+    if len(labels) == len(df):
+        df["label"] = labels
+    else:
+        df["label"] = df["label"].map(dict(zip(["cat", "dog", "eel"], labels)))
     df.to_csv(root / name, index=False)
 
 
@@ -383,7 +387,7 @@ def odd_label_cases() -> list[Case]:
                          ["report", "orun"]]
         cases.append(Case(f"odd labels ({name}): train+rank+check+export+report", chain,
                           (0, 1, 2), setup))
-    one_row = ["a"] * 119 + ["lonely"]
+    one_row = ["a"] * 60 + ["b"] * 59 + ["lonely"]
     cases.append(Case("a class of 1 row", ["train", "odd.csv", "--out", "orun", "--model", "logreg",
                                            "-q"], (2,), lambda r: label_table(r, one_row, "odd.csv")))
     return cases

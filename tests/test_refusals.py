@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from tests.conftest import blob_table, write_pngs
+from tests.runs import make_trained_run
 
 
 def cli(*args):
@@ -38,14 +39,7 @@ def refused(root, args, *fragments):
 
 @pytest.fixture(scope="module")
 def ranked(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("refusals")
-    df = blob_table(n_per_class=30, k=3)
-    df.loc[[0, 1, 30, 60], "label"] = ["dog", "eel", "cat", "dog"]
-    df.to_csv(tmp / "in.csv", index=False)
-    assert cli("train", tmp / "in.csv", "--out", tmp / "run", "--id-col", "id", "--model", "logreg",
-               "--folds", "3", "-q").exit_code == 0
-    assert cli("rank", tmp / "run", "-q").exit_code == 0
-    return tmp
+    return make_trained_run(tmp_path_factory.mktemp("refusals"))
 
 
 # ---- wrong results: options that have no effect, or a class nobody learns ---------------------
