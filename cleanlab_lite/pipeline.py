@@ -14,7 +14,7 @@ from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
 from cleanlab_lite.data.load import Loaded, Table, load_dataset, read_table
 from cleanlab_lite.data.manifest import manifest_format
-from cleanlab_lite.errors import DataError, UserInputError
+from cleanlab_lite.errors import ConfigError, DataError, UserInputError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.guards import check_out_folder
 from cleanlab_lite.io import file_sha256
@@ -68,6 +68,9 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
     assign_repeats(table.labels, cfg.folds, cfg.repeats, seed=cfg.seed, groups=table.groups,
                    classes=[str(c) for c in table.class_values])
     if table.kind != "image":
+        if cfg.pretrained:
+            raise ConfigError(f"--pretrained {cfg.pretrained} loads weights into an image model, "
+                              f"and {manifest} holds {table.kind} data; drop --pretrained")
         return
     from cleanlab_lite.train import models, weights
     from cleanlab_lite.train.loop import resolve_device

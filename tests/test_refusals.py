@@ -227,3 +227,7 @@ def test_found_by_the_probe(ranked, tmp_path):
             "rows.parquet", "cannot be read", "clean-labels train")
     refused(tmp_path, ("train", ranked / "in.csv", "--out", tmp_path / "r2", "--model", "logreg",
                        "--seed", str(2**70)), "--seed", "2147483647")
+    # weights for an image model given with a table: refused, not silently ignored
+    refused(tmp_path, ("train", ranked / "in.csv", "--out", tmp_path / "r2", "--model", "logreg",
+                       "--pretrained", "/missing.pth"), "--pretrained", "tabular", "drop --pretrained")
+    assert not (tmp_path / "r2").exists()
