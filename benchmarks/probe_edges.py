@@ -110,6 +110,10 @@ def build_sandbox(root: Path) -> None:
             Image.fromarray(a, mode="L").save(root / "img" / f"a{c * 8 + i}.png")
             rows.append({"path": f"img/a{c * 8 + i}.png", "label": f"k{c}"})
     pd.DataFrame(rows).to_csv(root / "img.csv", index=False)
+    for args in (["train", "img.csv", "--out", "irun", "--model", "cnn", "--epochs", "1", "--folds",
+                  "2", "-q"], ["rank", "irun", "-q"]):
+        code, out, _ = cli(args, root)
+        assert code == 0, (args, out)
 
 
 # ---- the cases ------------------------------------------------------------------------------
@@ -167,6 +171,24 @@ def output_cases() -> list[Case]:
     folder_targets = [("train --out", ["train", "in.csv", "--config", "config.yaml", "-q", "--out"]),
                       ("rank --pred-probs --out", ["rank", "--pred-probs", "pp.npy", "--labels",
                                                    "y.npy", "--classes", "classes.json", "--out"])]
+    images = ("img.csv", "img/a0.png", "img/a9.png")
+    for label, base, ext in (("export --out", ["export", "irun", "--drop-top", "1", "--out"], ".csv"),
+                             ("report --out", ["report", "irun", "--out"], ".html"),
+                             ("check --json", ["check", "irun", "--json"], ".json"),
+                             ("predict --out", ["predict", "irun", "img.csv", "--out"], ".npy")):
+        for spelled, setup in spellings("img/a0.png"):
+            cases.append(Case(f"image run: {label} {spelled}", base + [spelled], (2,), setup, images))
+        for kind in ("sym", "hard"):        # a link to an image under the name the option wants
+            def link(root, kind=kind, ext=ext):
+                dst, src = root / f"img/link{ext}", root / "img/a0.png"
+                dst.symlink_to(src) if kind == "sym" else os.link(src, dst)
+            cases.append(Case(f"image run: {label} {kind}link-to-image{ext}",
+                              base + [f"img/link{ext}"], (2,), link, images))
+    cases.append(Case("image run: report --out img/r.html (PNGs not written among the images)",
+                      ["report", "irun", "--out", "img/r.html"], (0,), None, images))
+    cases.append(Case("image run: train --out img (the images' folder)",
+                      ["train", "img.csv", "--out", "img", "--model", "cnn", "--epochs", "1", "-q"],
+                      (0, 2), None, images))
     reads = {"train --out": ("in.csv", "config.yaml"),
              "rank --pred-probs --out": ("pp.npy", "y.npy", "classes.json")}
     for label, base in folder_targets:

@@ -40,6 +40,25 @@ def same_file(a, b) -> bool:
         return False
 
 
+def _hardlinked_to(path: Path, others) -> bool:
+    """Whether `path` is an existing file with several names, one of them among `others` (the
+    others are only looked at when it has several names)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_nlink < 2:
+        return False
+    for q in others:
+        try:
+            sq = os.stat(q)
+        except OSError:
+            continue
+        if (sq.st_dev, sq.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
 def writable_parent(path, option: str, folder=None) -> None:
     """OutputError unless `folder` (default: the folder of `path`), or the nearest existing
     folder above it, is a folder we can write."""
@@ -77,7 +96,8 @@ def check_output(path, option: str, *, run: Run | None = None, inputs: Inputs = 
             raise OutputError(f"{option} {p} is a file of run folder {folder.path}, which "
                               "clean-labels writes itself; choose a path outside it or a new name")
     if run is not None:
-        if os.path.realpath(p) in run.image_paths():
+        images = run.image_paths()
+        if os.path.realpath(p) in images or _hardlinked_to(p, images):
             raise OutputError(f"{option} {p} is an image of this run; no command writes over its "
                               "input: choose another path")
     writable_parent(p, option)

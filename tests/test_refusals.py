@@ -231,3 +231,17 @@ def test_found_by_the_probe(ranked, tmp_path):
     refused(tmp_path, ("train", ranked / "in.csv", "--out", tmp_path / "r2", "--model", "logreg",
                        "--pretrained", "/missing.pth"), "--pretrained", "tabular", "drop --pretrained")
     assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.slow
+def test_no_output_lands_on_an_image_through_a_hardlink(tmp_path, image_manifest):
+    run = tmp_path / "run"
+    for args in (["train", image_manifest, "--out", run, "--model", "cnn", "--epochs", "1",
+                  "--folds", "2", "-q"], ["rank", run, "-q"]):
+        assert cli(*args).exit_code == 0
+    image = tmp_path / pd.read_csv(image_manifest)["path"].iloc[0]
+    for ext, args in ((".csv", ["export", run, "--drop-top", "1", "--out"]),
+                      (".html", ["report", run, "--out"]), (".json", ["check", run, "--json"])):
+        link = tmp_path / f"link{ext}"
+        os.link(image, link)
+        refused(tmp_path, (*args, link), f"{link} is an image of this run")
