@@ -76,16 +76,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     (UserInputError, nothing written) to delete more than half of any class's rows unless
     `allow_class_loss`."""
     run = Run(run)
-    if mode is None and decisions is None:
-        raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
-    if mode is not None and mode not in MODES:
-        raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
-    if min_confidence is not None and mode != "relabel":
-        raise UserInputError("--min-confidence applies to --relabel only; add --relabel or drop "
-                             "--min-confidence")
-    min_confidence = 0.0 if min_confidence is None else float(min_confidence)
-    if not 0.0 <= min_confidence <= 1.0:
-        raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
+    min_confidence = _check_options(mode, decisions, min_confidence)
     cfg = run.read_train_config()
     ranking = run.read_ranking()
     fmt_in = cfg["manifest_format"]
@@ -154,6 +145,22 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     write_manifest(result.reset_index(drop=True), out, fmt)
     return ExportResult(out=out, mode=name_of(mode, decisions), n_in=len(table), n_out=len(result),
                         per_class=per_class, unreadable_dropped=unreadable, notes=notes)
+
+
+def _check_options(mode: str | None, decisions, min_confidence: float | None) -> float:
+    """Refuse a mode that is not one, and --min-confidence where it does nothing; returns the
+    confidence floor (0 when not given)."""
+    if mode is None and decisions is None:
+        raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
+    if mode is not None and mode not in MODES:
+        raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
+    if min_confidence is not None and mode != "relabel":
+        raise UserInputError("--min-confidence applies to --relabel only; add --relabel or drop "
+                             "--min-confidence")
+    min_confidence = 0.0 if min_confidence is None else float(min_confidence)
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
+    return min_confidence
 
 
 def name_of(mode: str | None, decisions) -> str:

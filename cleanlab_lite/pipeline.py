@@ -89,25 +89,36 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
         weights.weights_enum_member(model, cfg.pretrained)
 
 
+def _read_and_check(manifest: Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: Path,
+                    config_path) -> Table:
+    """Everything that can be refused before a file is written or an image decoded: the --out
+    folder against every input (manifest, embeddings, config file, images), the backend, and
+    the table with its labels (see _check_before_decode)."""
+    from cleanlab_lite.train import check_backend
+
+    check_out_folder(out, "--out", inputs=[(manifest, "the manifest"),
+                                           (data_cfg.embeddings, "the embeddings"),
+                                           (config_path, "the config file")])
+    check_backend(train_cfg)        # e.g. --backend ray without Ray
+    table = read_table(manifest, data_cfg)
+    if table.image_paths:
+        check_out_folder(out, "--out", inputs=[(p, "the image") for p in table.image_paths])
+    _check_before_decode(table, manifest, data_cfg.label_col, train_cfg)
+    return table
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
     config_path: the --config file the options came from (never written over)."""
-    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
+    from cleanlab_lite.train import train_folds  # first: sets OMP_WAIT_POLICY
     from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
     fmt = manifest_format(manifest)
-    check_out_folder(out, "--out", inputs=[(manifest, "the manifest"),
-                                           (data_cfg.embeddings, "the embeddings"),
-                                           (config_path, "the config file")])
-    check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
-    table = read_table(manifest, data_cfg)
-    if table.image_paths:
-        check_out_folder(out, "--out", inputs=[(p, "the image") for p in table.image_paths])
-    _check_before_decode(table, manifest, data_cfg.label_col, train_cfg)
+    table = _read_and_check(manifest, data_cfg, train_cfg, out, config_path)
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir, table=table,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
