@@ -2,9 +2,12 @@
 output nor hide: one line per value, invisible characters visible, Markdown inert."""
 from __future__ import annotations
 
-import string
+import re
 
-_MARKDOWN = {ord(c): "\\" + c for c in string.punctuation}   # every ASCII punctuation, escaped
+# the characters that start Markdown syntax: links and images ([ ]), HTML and autolinks (< > & :
+# @), emphasis and code (* _ ~ `), table cells (|) and escapes (\\)
+_MARKDOWN = {ord(c): "\\" + c for c in "\\`*_~[]<>|&:@"}
+_WWW = re.compile(r"(?i)\bwww\.")           # a bare www. autolink
 
 
 def shown(value) -> str:
@@ -16,7 +19,8 @@ def shown(value) -> str:
 
 
 def markdown_text(value) -> str:
-    """`value` (shown as by `shown`, on one line) as inert GitHub Markdown: every ASCII
-    punctuation character is backslash-escaped, so no link, image, autolink, emphasis, HTML tag
-    or table cell boundary can come from the data; it renders as the plain text."""
-    return " ".join(str(value).splitlines()).translate(_MARKDOWN)
+    """`value` on one line as inert GitHub Markdown: the characters that start Markdown syntax
+    are backslash-escaped (and `www.` becomes `www\\.`), so no link, image, autolink, emphasis,
+    HTML tag or table cell boundary can come from the data; it renders as the plain text."""
+    text = " ".join(str(value).splitlines()).translate(_MARKDOWN)
+    return _WWW.sub(lambda m: m.group()[:-1] + "\\.", text)
