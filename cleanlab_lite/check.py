@@ -14,11 +14,8 @@ greater: a 2% limit allows exactly 2% of rows). The result renders as a short te
 JUnit XML (one testcase per class plus one overall) and a Markdown summary for
 $GITHUB_STEP_SUMMARY.
 
-A baseline is a CSV of accepted rows. It matches rows by `id` when both the baseline and the
-ranking have an `id` column, otherwise by (`row`, `given_label`), so a row whose label changed
-since it was accepted counts again. A decisions file written by `clean-labels review` (it has a
-`decision` column) is a baseline too: every reviewed row (keep, relabel or drop) is accepted,
-matched with its given label (and a relabeled row also with its new label).
+A baseline (cleanlab_lite.baseline) names rows a person reviewed: accepted rows do not count,
+rows a review confirmed as errors do.
 """
 from __future__ import annotations
 
@@ -34,15 +31,12 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.amounts import parse_count, parse_rate
-from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
-from cleanlab_lite.io import atomic_path, write_json, write_text
-from cleanlab_lite.run import Run, int_column
+from cleanlab_lite.baseline import baseline_mask, read_baseline, write_baseline
+from cleanlab_lite.errors import ConfigError, RunFolderError
+from cleanlab_lite.io import write_json, write_text
+from cleanlab_lite.run import Run
 from cleanlab_lite.text import markdown_text, shown
 
-
-
-class BaselineError(UserInputError):
-    """The baseline file is missing or lacks the columns that identify rows."""
 
 
 # GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
@@ -75,91 +69,6 @@ def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:
 
 
 # ----------------------------------------------------------------------------------------------
-# baseline
-
-
-def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
-    """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
-    from cleanlab_lite.io import check_input_file
-
-    path = Path(path)
-    if not path.exists():
-        raise BaselineError(f"baseline file {path} not found; create one with "
-                            f"`clean-labels check RUN --write-baseline {path}`")
-    check_input_file(path, "baseline file", BaselineError)    # a folder or a FIFO: refused
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError):
-        raise BaselineError(f"baseline file {path} is not a readable CSV; "
-                            f"rewrite it with --write-baseline") from None
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=["row", "given_label"])
-    if "decision" in df.columns:
-        return _decisions_baseline(path)
-    has_id = "id" in df.columns
-    has_row = {"row", "given_label"} <= set(df.columns)
-    if not (has_id or has_row):
-        raise BaselineError(f"baseline file {path} has columns {', '.join(df.columns) or '(none)'}; "
-                            f"it needs an `id` column or both `row` and `given_label` columns")
-    if has_row:
-        df["row"] = int_column(df, "row", f"baseline file {path}", BaselineError,
-                                "it must be an integer row number")
-    return df
-
-
-def _decisions_baseline(path: Path) -> pd.DataFrame:
-    """A decisions file (from `clean-labels review`) as a baseline: every reviewed row is
-    accepted with its given label, and a relabeled row also with its new label (so a run
-    retrained on the exported manifest does not count it again)."""
-    from cleanlab_lite.run import read_decisions
-
-    d = read_decisions(path)
-    rel = d[d["decision"] == "relabel"]
-    out = pd.concat([d, rel.assign(given_label=rel["label"])], ignore_index=True)
-    out.attrs["reviewed"] = True
-    return out
-
-
-def _pairs_isin(ranking: pd.DataFrame, baseline: pd.DataFrame, key: str) -> np.ndarray:
-    """Rows of `ranking` whose (key, given_label) pair is in `baseline`."""
-    def pairs(df):
-        k = df[key].to_numpy(np.int64) if key == "row" else df[key].astype(str).to_numpy()
-        return pd.MultiIndex.from_arrays([k, df["given_label"].astype(str).to_numpy()])
-    return pairs(ranking).isin(pairs(baseline))
-
-
-def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None) -> tuple[np.ndarray, str]:
-    """(accepted (N,) bool, how rows were matched: 'id' | 'id+given_label' | 'row+given_label' |
-    'none'). A decisions file always matches the given label too: a row whose label changed
-    after it was reviewed counts again."""
-    n = len(ranking)
-    if baseline is None:
-        return np.zeros(n, dtype=bool), "none"
-    reviewed = baseline.attrs.get("reviewed", False)
-    has_ids = "id" in baseline.columns and (not reviewed or (baseline["id"] != "").all())
-    if has_ids and "id" in ranking.columns:
-        if reviewed:
-            return _pairs_isin(ranking, baseline, "id"), "id+given_label"
-        keys = set(baseline["id"].astype(str))
-        return ranking["id"].astype(str).isin(keys).to_numpy(), "id"
-    if {"row", "given_label"} <= set(baseline.columns):
-        return _pairs_isin(ranking, baseline, "row"), "row+given_label"
-    raise BaselineError("the baseline matches rows by `id` but ranking.csv has no id column; "
-                        "add `row` and `given_label` columns to the baseline or rerun train with "
-                        "--id-col")
-
-
-def write_baseline(path: str | os.PathLike, ranking: pd.DataFrame) -> int:
-    """Write every currently flagged row as accepted; returns how many rows were written."""
-    cols = [c for c in ("id", "row", "given_label", "suggested_label", "label_quality")
-            if c in ranking.columns]
-    flagged = ranking.loc[ranking["is_label_issue"], cols]
-    with atomic_path(path) as tmp:
-        flagged.to_csv(tmp, index=False)
-    return int(len(flagged))
-
-
-# ----------------------------------------------------------------------------------------------
 # the gate
 
 
@@ -169,10 +78,11 @@ class ClassResult:
     rows: int
     flagged: int
     accepted: int
-    new: int
+    new: int              # issues that count: unreviewed flags plus confirmed errors
     rate: float
     limit: float | None
     passed: bool
+    confirmed: int = 0    # of `new`: rows a decisions baseline confirms as errors
 
 
 @dataclass
@@ -191,6 +101,8 @@ class CheckResult:
     baseline_rows: int = 0
     estimated_noise_rate: float | None = None
     method: str | None = None
+    confirmed: int = 0             # of `new`: rows decided relabel/drop in a decisions baseline
+    reviewed: bool = False         # the baseline is a decisions file
     delta: dict | None = None      # with --manifest: what changed and the flagged changed rows
 
     @property
@@ -207,9 +119,11 @@ class CheckResult:
             "run": self.run,
             "limits": dataclasses.asdict(self.limits),
             "overall": {"rows": self.n, "flagged": self.flagged, "accepted": self.accepted,
-                        "new_issues": self.new, "issue_rate": self.rate},
+                        "new_issues": self.new, "issue_rate": self.rate,
+                        **({"confirmed_errors": self.confirmed} if self.reviewed else {})},
             "per_class": [{"class": c.name, "rows": c.rows, "flagged": c.flagged,
                            "accepted": c.accepted, "new_issues": c.new, "issue_rate": c.rate,
+                           **({"confirmed_errors": c.confirmed} if self.reviewed else {}),
                            "limit": c.limit, "passed": c.passed} for c in self.classes],
             "baseline": {"path": self.baseline, "matched_by": self.matched_by,
                          "rows": self.baseline_rows},
@@ -230,13 +144,16 @@ def _exceeds(value: float, limit: float | None) -> bool:
 
 
 def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
-             accepted: np.ndarray) -> tuple[dict[str, Any], list[ClassResult], list[str]]:
-    """Count flagged, accepted and new issues overall and per given class.
+             accepted: np.ndarray, confirmed: np.ndarray | None = None
+             ) -> tuple[dict[str, Any], list[ClassResult], list[str]]:
+    """Count flagged, accepted and new issues overall and per given class; `confirmed` rows
+    (reviewed as errors) count as issues whether flagged or not.
 
     Returns (overall counts, one ClassResult per class, overall limits that failed)."""
     flagged = ranking["is_label_issue"].to_numpy(bool)
+    confirmed = np.zeros(len(flagged), bool) if confirmed is None else confirmed & ~accepted
     accepted = accepted & flagged
-    new = flagged & ~accepted
+    new = (flagged & ~accepted) | confirmed
     n = len(ranking)
     given = ranking["given_label"].astype(str).to_numpy()
     extra = sorted(set(np.unique(given)) - set(classes))
@@ -247,9 +164,10 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
     flag_c = np.bincount(code, weights=flagged, minlength=k).astype(np.int64)
     acc_c = np.bincount(code, weights=accepted, minlength=k).astype(np.int64)
     new_c = np.bincount(code, weights=new, minlength=k).astype(np.int64)
+    conf_c = np.bincount(code, weights=confirmed, minlength=k).astype(np.int64)
     rate_c = np.divide(new_c, rows_c, out=np.zeros(k), where=rows_c > 0)
     overall = {"n": n, "flagged": int(flagged.sum()), "accepted": int(accepted.sum()),
-               "new": int(new.sum())}
+               "new": int(new.sum()), "confirmed": int(confirmed.sum())}
     overall["rate"] = overall["new"] / n if n else 0.0
     failures = []
     if _exceeds(overall["rate"], limits.max_issue_rate):
@@ -262,7 +180,7 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
         bad = _exceeds(rate_c[i], limits.max_class_issue_rate)
         results.append(ClassResult(name, int(rows_c[i]), int(flag_c[i]), int(acc_c[i]),
                                    int(new_c[i]), float(rate_c[i]), limits.max_class_issue_rate,
-                                   not bad))
+                                   not bad, int(conf_c[i])))
     return overall, results, failures
 
 
@@ -280,7 +198,8 @@ def run_check(run: str | os.PathLike, limits: CheckConfig, *,
     classes = folder.class_names(ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
-    overall, per_class, failures = evaluate(ranking, classes, limits, accepted)
+    confirmed = baseline_mask(ranking, base, "confirmed")[0]
+    overall, per_class, failures = evaluate(ranking, classes, limits, accepted, confirmed)
     summary = folder.read_summary()
     noise = summary.get("estimated_noise_rate")
     return CheckResult(
@@ -289,7 +208,8 @@ def run_check(run: str | os.PathLike, limits: CheckConfig, *,
         overall_failures=failures, baseline=None if baseline is None else str(baseline),
         matched_by=matched_by, baseline_rows=0 if base is None else len(base),
         estimated_noise_rate=float(noise) if isinstance(noise, (int, float)) else None,
-        method=summary.get("method"))
+        method=summary.get("method"), confirmed=overall["confirmed"],
+        reviewed=bool(base is not None and base.attrs.get("reviewed")))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,6 +237,10 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
     for c in _class_rows(result, max_classes)[0]:
         body.append((shown(c.name), str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
                      f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
+    if result.reviewed:   # new = flagged and not reviewed + confirmed errors; say how many are which
+        head = head[:5] + ("confirmed",) + head[5:]
+        body = [b[:5] + (str(c.confirmed),) + b[5:]
+                for b, c in zip(body, _class_rows(result, max_classes)[0])]
     overall_ok = not result.overall_failures
     limit = ", ".join(x for x in (
         _limit_text(result.limits.max_issue_rate) if result.limits.max_issue_rate is not None
@@ -324,6 +248,8 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
         else "") if x) or "-"
     total = ("ALL", str(result.n), str(result.flagged), str(result.accepted), str(result.new),
              f"{result.rate:.2%}", limit, "ok" if overall_ok else "FAIL")
+    if result.reviewed:
+        total = total[:5] + (str(result.confirmed),) + total[5:]
     widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(len(head))]
     widths[0] = min(widths[0], 30)
 
@@ -345,8 +271,15 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
 def verdict(result: CheckResult) -> str:
     base = (f"; {result.accepted} flagged rows accepted by baseline {shown(result.baseline)} "
             f"(matched by {result.matched_by})" if result.baseline else "")
+    what = "new issues"
+    if result.reviewed:
+        what = "issues"
+        base = (f" ({result.new - result.confirmed} flagged and not reviewed, {result.confirmed} "
+                f"confirmed errors: decided relabel or drop, label unchanged since); "
+                f"{result.accepted} flagged rows accepted (decided keep) by baseline "
+                f"{result.baseline} (matched by {result.matched_by})")
     if result.passed:
-        return f"PASS: {result.new} new issues in {result.n} rows ({result.rate:.2%}){base}."
+        return f"PASS: {result.new} {what} in {result.n} rows ({result.rate:.2%}){base}."
     return "FAIL: " + "; ".join(result.failures) + base + "."
 
 

@@ -188,7 +188,7 @@ def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[
     """The decisions that apply (row, given_label, decision, label); stale ones go to `notes`."""
     if decisions is None:
         return pd.DataFrame({"row": pd.Series(dtype=np.int64), "decision": pd.Series(dtype=str)})
-    from cleanlab_lite.review import match_decisions, stale_note
+    from cleanlab_lite.decisions import match_decisions, stale_note
     from cleanlab_lite.run import read_decisions
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))

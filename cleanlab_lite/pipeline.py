@@ -35,6 +35,24 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def check_machine_options(train_cfg: TrainConfig, data_cfg: DataConfig) -> None:
+    """The option checks that need neither the data nor torch's training code, run before the
+    manifest is read (so before the decode cache or any run file is written): --device (a GPU is
+    there, cuda:N exists) unless the model is a scikit-learn one, and --backbone (a torchvision
+    model with a known classifier head; its image-size rule when --image-size is given)."""
+    from cleanlab_lite.device import check_device
+    from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
+
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        side = data_cfg.image_size
+        models.check_backbone(train_cfg.backbone, None if side is None else (3, side, side),
+                              train_cfg.pretrained)
+    if train_cfg.backbone or str(train_cfg.model).lower() not in SKLEARN_MODELS:
+        check_device(train_cfg.device)
+
+
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
     run before any run file is written; the values alone were checked by config.RULES.
@@ -49,9 +67,6 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     import torch
 
     from cleanlab_lite.train import losses, models
-    from cleanlab_lite.train.loop import resolve_device
-
-    resolve_device(cfg.device)
     models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]), pretrained=cfg.pretrained)
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
@@ -59,7 +74,8 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
 def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: TrainConfig) -> None:
     """The checks that need the labels but not the decoded images or parsed features, run before
     anything is written or decoded: at least two classes, classes and groups that fit --folds,
-    and for image runs the model, backbone, weights and device."""
+    and for image runs the model name and the weights (the backbone and the device were checked
+    by check_machine_options)."""
     if len(table.class_values) < 2:
         shown = ", ".join(repr(str(c)) for c in table.class_values) or "none"
         raise DataError(f"manifest {manifest}: column {label_col!r} (--label-col) holds one "
@@ -73,15 +89,9 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
                               f"and {manifest} holds {table.kind} data; drop --pretrained")
         return
     from cleanlab_lite.train import models, weights
-    from cleanlab_lite.train.loop import resolve_device
 
-    resolve_device(cfg.device)
     model = cfg.backbone or str(cfg.model).lower()
-    if cfg.backbone:
-        from cleanlab_lite.train.embed import check_backbone
-
-        check_backbone(cfg.backbone)
-    elif model != "auto":    # the name and kind only: the size is checked on the decoded images
+    if not cfg.backbone and model != "auto":    # the name and kind only: the size comes later
         models.resolve_model_name(model, "image", NOMINAL_IMAGE)
     if cfg.pretrained and not weights.is_name(cfg.pretrained):
         weights.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
@@ -100,6 +110,7 @@ def _read_and_check(manifest: Path, data_cfg: DataConfig, train_cfg: TrainConfig
                                            (data_cfg.embeddings, "the embeddings"),
                                            (config_path, "the config file")])
     check_backend(train_cfg)        # e.g. --backend ray without Ray
+    check_machine_options(train_cfg, data_cfg)
     table = read_table(manifest, data_cfg)
     if table.image_paths:
         check_out_folder(out, "--out", inputs=[(p, "the image") for p in table.image_paths])
@@ -127,6 +138,10 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     # with --backbone the folds train on embeddings (computed after the run files are written)
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
+from cleanlab_lite.device import resolve_device
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.io import check_input_file
 from cleanlab_lite.run import Run, file_record
@@ -25,22 +26,6 @@ from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 from cleanlab_lite.scoring.trust import flag_warnings
 
-
-
-def resolve_device(device: str) -> str:
-    if device == "cpu":
-        return "cpu"
-    try:
-        import torch
-        ok = torch.cuda.is_available()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        ok = False
-    if device == "auto":
-        return "cuda" if ok else "cpu"
-    if not ok:
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available; "
-                          "use --device cpu (or auto)")
-    return "cuda"
 
 
 # ---- the computation -----------------------------------------------------------------------
@@ -118,17 +103,24 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
         return out
     from cleanlab_lite.scoring.adaptive import adaptive_count
     a = adaptive_count(eng)
-    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "sample_rows",
+    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "order",
+                                  "sharpened_count", "low_noise", "sample_rows",
                                   "candidate_sample_rows", "exact")})
+    if "posterior_count" in a:
+        out["posterior_count"] = a["posterior_count"]
     sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
                                      f"spaced rows, the count from {a['candidate_sample_rows']} "
                                      "of the candidates)")
-    out["how"] = (f"the {num_flagged} rows with the lowest self-confidence among the "
-                  f"{a['candidates']} predicted as another class; {a['num_issues']} is how many of "
-                  f"those are off the confident joint's diagonal after temperature scaling to "
-                  f"T = {a['sharpen']} x T_fit = {a['temperature']:.3f} (T_fit = "
-                  f"{a['temperature_fit']:.3f}, fitted to the given labels){sampled}; plain "
-                  f"confident learning (T = 1) counts {off}")
+    which = ("most likely mislabeled under the estimated noise matrix at T"
+             if a["order"] == "noise_posterior" else "with the lowest self-confidence")
+    cap = "" if not a["low_noise"] else (
+        f"; few are counted among many disagreements, so most of these are the model's own "
+        f"mistakes: capped at the {a['posterior_count']} more likely mislabeled than not at T_fit")
+    out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
+                  f"another class; {a['sharpened_count']} of those are off the confident joint's "
+                  f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "
+                  f"{a['temperature']:.3f} (T_fit = {a['temperature_fit']:.3f}, fitted to the "
+                  f"given labels){sampled}{cap}; plain confident learning (T = 1) counts {off}")
     return out
 
 

@@ -68,3 +68,7 @@ def command(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, deci
                      min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions,
                      allow_class_loss=allow_class_loss)
     print_export(res)
+    from cleanlab_lite.precision import estimate_lines
+
+    for line in estimate_lines(run):
+        echo(line)

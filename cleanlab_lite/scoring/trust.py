@@ -34,7 +34,8 @@ def _entry(code: str, message: str, **numbers) -> dict:
     return {"code": code, "message": message, **numbers}
 
 
-def model_warnings(labels: np.ndarray, predicted: np.ndarray, issues: np.ndarray, k: int) -> list[dict]:
+def model_warnings(labels: np.ndarray, predicted: np.ndarray, issues: np.ndarray,
+                   k: int) -> list[dict]:
     """Warnings about the whole model: near chance, most rows flagged, weak, confuses every class.
     labels, predicted (N,) class indices; issues (N,) bool."""
     n = len(labels)
@@ -94,8 +95,8 @@ def class_warnings(labels: np.ndarray, predicted: np.ndarray, issues: np.ndarray
         if right[c] < NEVER_LEARNED_RECALL * counts[c]:
             out.append(_entry(
                 "class_never_learned",
-                f"class {name!r}: the model predicts it for {int(right[c])} of its {int(counts[c])} "
-                f"rows, so it never learned the class (were all its rows weighted 0 by "
+                f"class {name!r}: the model predicts it for {int(right[c])} of its "
+                f"{int(counts[c])} rows, so it never learned the class (were all its rows weighted 0 by "
                 f"--weight-col, or is it too rare?); its {int(flagged[c])} flags are not evidence "
                 f"of wrong labels",
                 class_name=name, rows=int(counts[c]), predicted_right=int(right[c]),
