@@ -244,7 +244,8 @@ def uniform_flips(n, k, rate, lo, hi, seed=3):
 def test_small_or_weak_sets_flag_no_more_than_cleanlab(n, k, rate, lo, hi, weak):
     y, p, truth = uniform_flips(n, k, rate, lo, hi)
     info = adaptive.adaptive_count(Engine.create(y, p))
-    cleanlab_default = S.find_label_issues(y, p, filter_by="prune_by_noise_rate", cj_argmax="cleanlab")
+    cleanlab_default = S.find_label_issues(y, p, filter_by="prune_by_noise_rate",
+                                           cj_argmax="cleanlab")
     assert info["weak_model"] == weak and info["weak_model_added"] == 0
     assert info["sharpened_count"] > cleanlab_default.sum()          # the cap is what holds it
     assert info["cleanlab_cap"] == cleanlab_default.sum()
