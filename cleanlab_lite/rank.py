@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
+from cleanlab_lite.device import resolve_device
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.io import check_input_file
 from cleanlab_lite.run import Run, file_record
@@ -25,22 +26,6 @@ from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 from cleanlab_lite.scoring.trust import flag_warnings
 
-
-
-def resolve_device(device: str) -> str:
-    if device == "cpu":
-        return "cpu"
-    try:
-        import torch
-        ok = torch.cuda.is_available()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        ok = False
-    if device == "auto":
-        return "cuda" if ok else "cpu"
-    if not ok:
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available; "
-                          "use --device cpu (or auto)")
-    return "cuda"
 
 
 # ---- the computation -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ the same result. `device="cuda"` runs the per-chunk kernels in torch (`_torch`) 
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -106,8 +107,8 @@ class Engine:
         chunk_rows = self.chunk_rows
         if self.device != "cpu":
             from cleanlab_lite.scoring import _torch
-            _torch.TORCH_DEVICE = "cpu" if self.device == "torch-cpu" else self.device
-            kernel = getattr(_torch, kernel.__name__)
+            kernel = functools.partial(getattr(_torch, kernel.__name__),
+                                       device="cpu" if self.device == "torch-cpu" else self.device)
             threads = 1
             chunk_rows = chunk_rows or max(1024, TORCH_CHUNK_BYTES // (4 * self.k))
         else:

@@ -270,31 +270,6 @@ def test_prediction_batches_follow_the_training_batch_and_are_padded_to_one_shap
     np.testing.assert_allclose(probs2[:30], probs, atol=1e-6)      # padding changes no row
 
 
-def test_out_of_memory_is_recognised_in_every_form():
-    assert loop.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert loop.is_out_of_memory(MemoryError())
-    assert loop.is_out_of_memory(RuntimeError("CUDA error: out of memory"))      # a failed pin
-    assert loop.is_out_of_memory(RuntimeError(
-        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
-        "you tried to allocate 8000000000 bytes. Error code 12 (Cannot allocate memory)"))
-    assert not loop.is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
-    assert not loop.is_out_of_memory(ValueError("out of memory"))
-
-
-def test_memory_advice_names_only_what_helps():
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    gpu_train = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training fold 1/5",
-                                    cuda, batch_size=256)
-    assert str(gpu_train) == ("out of GPU memory while training fold 1/5; try --batch-size 128, a "
-                              "smaller --image-size or --model or --device cpu")
-    gpu_pred = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"),
-                                   "predicting fold 1/5 one row at a time", cuda)
-    assert "--batch-size" not in str(gpu_pred)          # prediction no longer follows it there
-    host = loop.memory_failure(MemoryError(), "placing 9.00 GB of data", cpu, image=False)
-    assert str(host) == ("out of host memory while placing 9.00 GB of data; try a smaller --model "
-                         "or freeing host memory (other programs)")
-
-
 HOST_OOM_SCRIPT = r"""
 import resource, sys
 import numpy as np
@@ -331,13 +306,3 @@ def test_real_host_out_of_memory_is_the_one_line_runtime_failure(tmp_path):
                                 "freeing host memory (other programs)")
 
 
-def test_backend_settings_for_fixed_shapes_and_tf32():
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    assert loop.backend_settings(cpu, None) == {}
-    assert loop.backend_settings(cuda, torch.bfloat16, (9, 0)) == {"cudnn_benchmark": True}
-    assert loop.backend_settings(cuda, None, (8, 0)) == {"cudnn_benchmark": True, "matmul_precision": "high"}
-    assert loop.backend_settings(cuda, None, (7, 5)) == {"cudnn_benchmark": True}    # no TF32 before Ampere
-    before = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
-    with loop.backend_flags({"cudnn_benchmark": True, "matmul_precision": "high"}):
-        assert torch.backends.cudnn.benchmark and torch.get_float32_matmul_precision() == "high"
-    assert (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()) == before
