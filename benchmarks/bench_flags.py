@@ -3,7 +3,8 @@ in the same run: human label noise (../shared/data/real-noise), class-conditiona
 another lab with weak models (../shared/data/class-noise), and near-clean, small and weak-model
 sets built here (benchmarks/flag_sets.py). For each set: the F1 and the number of flags of both,
 the sharpened count alone (on self-confidence order, without the caps and the weak-model
-term), how the count was chosen, and an estimate of the flags' precision made without the truth next to the measured one.
+term), how the count was chosen, and an estimate of the flags' precision made without the truth
+next to the measured one.
 Then the floors: real-noise mean F1 >= 0.79; class-noise no set below cleanlab by more than 0.01
 and a mean at least cleanlab + 0.02; near-clean and small sets at most cleanlab's count of flags
 and within 2x the true count.
