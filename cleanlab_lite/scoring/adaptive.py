@@ -23,7 +23,7 @@ near 1). The rule here keeps the count but changes the probabilities it is taken
   6. cleanlab's default count on the same rows (prune_by_noise_rate with its argmax rule) caps
      the count where the sharpened count over-flags: near-clean data (step 4), fewer than
      SMALL_ROWS_PER_CLASS rows per class, and a weak model on fewer than LARGE_ROWS_PER_CLASS
-     rows per class. Human label noise on enough rows per class keeps the higher count.
+     rows per class; never with fewer than CAP_MIN_ROWS_PER_CLASS rows per class. Human label noise on enough rows per class keeps the higher count.
 
 Which rows: with at least NOISE_ORDER_MIN_ROWS rows per class, the `count` candidates with the
 highest P(label wrong | row) under class-conditional noise, N[g, t] q_t normalized over t, with N
@@ -62,6 +62,9 @@ LOW_NOISE = 0.06            # fewer than this share is counted at T, the count i
                             # rows more likely mislabeled than not at T_fit (posterior count)
 POSTERIOR_CUT = 0.7         # the near-clean cap's posterior cut with the noise-posterior order
 SMALL_ROWS_PER_CLASS = 200  # below this many rows per class cleanlab's count caps the count
+CAP_MIN_ROWS_PER_CLASS = 50  # ... but never below this many: cleanlab's thresholds are then means
+                            # of a handful of rows and it often counts nothing (one clearly wrong
+                            # row among 30 per class)
 LARGE_ROWS_PER_CLASS = 1000  # a weak model: below, cleanlab's count caps; from here, the
                             # uncounted candidates are added at the estimated noise rate
 TERM_CUT = 1e-2             # error_posterior leaves out classes whose tempered probability is
@@ -259,7 +262,8 @@ def _weak_model_and_cap(eng, info: dict) -> None:
     added = int(round(num / n * (cand - num))) if weak and large else 0
     info["weak_model"], info["weak_model_added"] = bool(weak), added
     info["num_issues"] = num + added
-    capped = info["low_noise"] or n < SMALL_ROWS_PER_CLASS * k or (weak and not large)
+    capped = n >= CAP_MIN_ROWS_PER_CLASS * k and (
+        info["low_noise"] or n < SMALL_ROWS_PER_CLASS * k or (weak and not large))
     info["cleanlab_cap"] = cleanlab_count(eng) if capped else None
     if capped:
         info["num_issues"] = min(info["num_issues"], info["cleanlab_cap"])
