@@ -121,7 +121,7 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
         cap += (f"; the model is weak, so {a['weak_model_added']} of the uncounted candidates "
                 f"are added at the estimated noise rate")
     if a["cleanlab_cap"] is not None:
-        cap += f"; capped at cleanlab's default count, {a['cleanlab_cap']}"
+        cap += f"; at most cleanlab's default count, {a['cleanlab_cap']}"
     out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
                   f"another class; {a['sharpened_count']} of those are off the confident joint's "
                   f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "
