@@ -211,7 +211,11 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
 # ---- entry points ---------------------------------------------------------------------------
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
     """Map label values (names or integer indices) to class indices; returns (labels, classes).
+    With `classes`, values are matched to them as text (`data.labels.codes_for`); without,
+    plain integers are class indices and anything else names the K classes in sorted order.
     Float values must be whole numbers (3.0 is class 3; 2.5 is an error, not a class name)."""
+    from cleanlab_lite.data.labels import PLAIN_INT, codes_for, encode_labels, label_keys
+
     vals = np.asarray(values)
     if vals.dtype.kind == "f":
         bad = ~np.isfinite(vals) | (vals != np.round(vals))
@@ -220,24 +224,16 @@ def labels_from_values(values, classes: list | None, k: int, where: str) -> tupl
             raise LabelsError(f"{where}, row {i}: label {float(vals[i])!r} is not a whole number; labels "
                               "are class indices (0..K-1) or class names")
     if classes is not None:
-        index = {str(c): i for i, c in enumerate(classes)}
-        keys = vals.astype(str) if vals.dtype.kind != "f" else np.array(
-            [str(int(v)) if float(v).is_integer() else str(v) for v in vals])
-        uniq, inv = np.unique(keys, return_inverse=True)
-        missing = [u for u in uniq if u not in index]
-        if missing:
-            raise LabelsError(f"{where}: label {missing[0]!r} is not one of the {len(classes)} classes "
-                              f"({', '.join(map(str, classes[:5]))}{', ...' if len(classes) > 5 else ''}); "
-                              "fix the label column or the class list")
-        return np.array([index[u] for u in uniq], dtype=np.int64)[inv], list(classes)
-    if vals.dtype.kind in "iu" or (vals.dtype.kind == "f" and np.all(np.isfinite(vals))
-                                   and np.all(vals == np.round(vals))):
-        return check_labels(vals, len(vals), k, name=where), [str(i) for i in range(k)]
-    names = np.unique(vals.astype(str))
+        return codes_for(vals, list(classes), where=where,
+                         fix="fix the label column or the class list"), list(classes)
+    keys = label_keys(vals).astype(str)
+    if all(PLAIN_INT.fullmatch(v) for v in np.unique(keys)):
+        return check_labels(keys.astype(np.int64), len(vals), k, name=where), [str(i) for i in range(k)]
+    codes, names = encode_labels(vals, where=where)
     if len(names) != k:
         raise LabelsError(f"{where}: {len(names)} distinct label names but pred_probs has {k} columns; "
                           "pass --classes classes.json listing the class of each column in order")
-    return labels_from_values(vals.astype(str), list(names), k, where)
+    return codes, [str(n) for n in names]
 
 
 def rank_run(run_dir, cfg: RankConfig | None = None) -> dict:

@@ -17,6 +17,7 @@ Layout (docs/architecture.md draws the stages that write each file):
     skipped.csv   ranking.parquet   ranking.csv   summary.json   decisions.csv   review.lock
     report.html
     cleaned.<ext>
+    dataset.csv   the manifest built from a class-folder dataset
     folds/fold-<i>/{model.pt, oof_probs.npy, oof_rows.npy, done.json}
     cache/        the decoded-image cache
     delta/        outputs of `check --manifest`
@@ -58,9 +59,10 @@ FOLDS = "folds"
 CACHE = "cache"
 DELTA = "delta"
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
+BUILT_MANIFEST = "dataset.csv"  # the manifest train built from a class-folder dataset
 # the files this module owns at the top of a run folder
 NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, RANKING_TABLE,
-         SUMMARY, DECISIONS, REVIEW_LOCK, REPORT)
+         SUMMARY, DECISIONS, REVIEW_LOCK, REPORT, BUILT_MANIFEST)
 
 # decisions.csv
 DECISION_VALUES = ("keep", "relabel", "drop")
@@ -164,6 +166,19 @@ class Run:
     def cleaned_path(self, ext: str) -> Path:
         """export's default output, RUN/cleaned<ext> (ext with its dot: '.csv')."""
         return self.path / f"{CLEANED}{ext}"
+
+    @property
+    def built_manifest_path(self) -> Path:
+        """RUN/dataset.csv: the manifest (path, label) train built from a class-folder dataset."""
+        return self.path / BUILT_MANIFEST
+
+    def recorded_data_root(self) -> str | None:
+        """The data root config.yaml records (train's --data-root, resolved), or None."""
+        try:
+            root = (self.read_config(required=False).get("data") or {}).get("data_root")
+        except RunFolderError:
+            return None
+        return root if isinstance(root, str) else None
 
     def owned_paths(self) -> list[Path]:
         """The top-level files this folder owns (existing or not)."""

@@ -356,7 +356,7 @@ def test_check_baseline_keep_accepts_relabel_and_drop_confirm(tmp_path):
     relabeled = int(flagged.iloc[2]["row"])
     rank2 = ranking.copy()
     rank2.loc[rank2["row"] == str(relabeled), "given_label"] = "bird"
-    from cleanlab_lite.check import baseline_mask, read_baseline
+    from cleanlab_lite.baseline import baseline_mask, read_baseline
 
     rank2["row"] = rank2["row"].astype(int)
     base = read_baseline(dec)

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.features import one_hot
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.train.foldplan import TrainResult
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS, check_options, torch_only_options
@@ -112,4 +113,6 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
         return sklearn_models.train_folds(ds, folds, cfg, run_dir, name)
     from cleanlab_lite.train import loop
 
+    if ds.levels:               # torch models take category codes one-hot
+        ds = dataclasses.replace(ds, X=one_hot(ds.X, ds.levels), levels=None, feature_names=None)
     return loop.train_folds(ds, folds, cfg, run_dir)

@@ -67,11 +67,21 @@ def test_nan_feature_names_row_and_column(tmp_path):
                             "handles missing values")
 
 
-def test_empty_label(tmp_path):
+def test_rows_without_a_label_are_left_out(tmp_path):
     df = blob_table()
     df.loc[4, "label"] = None
+    df.loc[9, "label"] = "  "
     p = write_manifest(df, tmp_path / "m.csv")
-    with pytest.raises(DataError, match=r"row 4: column 'label' \(--label-col\) is empty"):
+    L = load_dataset(p, DataConfig())
+    assert L.unlabeled.tolist() == [4, 9]
+    assert L.dataset.n == len(df) - 2 and 4 not in L.table["row"].tolist()
+
+
+def test_every_label_empty_is_an_error(tmp_path):
+    df = blob_table()
+    df["label"] = None
+    p = write_manifest(df, tmp_path / "m.csv")
+    with pytest.raises(DataError, match=r"column 'label' \(--label-col\) is empty on every row"):
         load_dataset(p, DataConfig())
 
 
