@@ -18,14 +18,18 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.device import resolve_device
-from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import check_input_file
-from cleanlab_lite.run import Run, file_record
+from cleanlab_lite.errors import (
+    ConfigError,
+    LabelsError,
+    PredProbsError,
+    RunFolderError,
+)
+from cleanlab_lite.io import check_input_file, file_record
+from cleanlab_lite.run import Run
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 from cleanlab_lite.scoring.trust import flag_warnings
-
 
 
 # ---- the computation -----------------------------------------------------------------------
