@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.errors import UserInputError
-from cleanlab_lite.io import atomic_path
-from cleanlab_lite.run import int_column
+from cleanlab_lite.io import atomic_path, int_column
 
 
 class BaselineError(UserInputError):
@@ -59,7 +58,7 @@ def _decisions_baseline(path: Path) -> pd.DataFrame:
     with a `status`: `accepted` for keep (with its given label) and for relabel with its new
     label (a run retrained on the exported manifest does not count it again); `confirmed` for
     relabel and drop with the label the reviewer saw (an error until the manifest changes)."""
-    from cleanlab_lite.run import read_decisions
+    from cleanlab_lite.decisions import read_decisions
 
     d = read_decisions(path)
     rel = d[d["decision"] == "relabel"]

@@ -37,8 +37,6 @@ from cleanlab_lite.io import write_json, write_text
 from cleanlab_lite.run import Run
 from cleanlab_lite.text import markdown_text, shown
 
-
-
 # GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
 MARKDOWN_SUFFIXES = (".md", ".markdown", "")
 

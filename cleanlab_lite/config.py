@@ -296,7 +296,6 @@ def check_values(cls, values: Mapping[str, Any], where: Mapping[str, str] | None
     """
     hints = typing.get_type_hints(cls)
     rules = RULES.get(cls, {})
-    section = SECTION_OF.get(cls, cls.__name__)
     out = {}
     for key, value in values.items():
         rule = rules.get(key)

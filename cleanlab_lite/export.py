@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
-                                         write_manifest)
 from cleanlab_lite.amounts import parse_share
 from cleanlab_lite.data.labels import like_column, unlabeled_mask
+from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
+                                         write_manifest)
+from cleanlab_lite.decisions import DECISION_VALUES
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import file_sha256
-from cleanlab_lite.run import DECISION_VALUES, Run
+from cleanlab_lite.run import Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 MAX_CLASS_LOSS = 0.5        # --drop-flagged deletes at most this share of any class without
@@ -278,8 +279,7 @@ def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[
     file; stale ones go to `notes`."""
     if decisions is None:
         return None
-    from cleanlab_lite.decisions import match_decisions, stale_note
-    from cleanlab_lite.run import read_decisions
+    from cleanlab_lite.decisions import match_decisions, read_decisions, stale_note
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))
     if len(matched.stale):

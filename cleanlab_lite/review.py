@@ -40,11 +40,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from cleanlab_lite.decisions import match_decisions
+from cleanlab_lite.decisions import DECISION_VALUES as DECISIONS
+from cleanlab_lite.decisions import match_decisions, read_decisions, write_decisions
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.io import unwritable
-from cleanlab_lite.run import DECISION_VALUES as DECISIONS
-from cleanlab_lite.run import Run, read_decisions, write_decisions
+from cleanlab_lite.run import Run
 
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
 MAX_BODY = 1024 * 1024   # bytes: a decision is ~50, a batch of 10,000 about 500 KB
