@@ -26,10 +26,13 @@ class BaselineError(UserInputError):
 
 def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
     """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
+    from cleanlab_lite.io import check_input_file
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline file {path} not found; create one with "
                             f"`clean-labels check RUN --write-baseline {path}`")
+    check_input_file(path, "baseline file", BaselineError)    # a folder or a FIFO: refused
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError):

@@ -362,14 +362,14 @@ class Run:
         if not self.rows_path.is_file():
             return None
         import pyarrow.parquet as pq
-        return pq.read_schema(self.rows_path).names
+        return self._parquet(lambda: pq.read_schema(self.rows_path).names)
 
     def read_rows_table(self, columns: list[str] | None = None):
         """RUN/rows.parquet as a pyarrow Table (only `columns` when given), or None when absent."""
         if not self.rows_path.is_file():
             return None
         import pyarrow.parquet as pq
-        return pq.read_table(self.rows_path, columns=columns)
+        return self._parquet(lambda: pq.read_table(self.rows_path, columns=columns))
 
     def read_rows(self, columns: list[str] | None = None):
         """RUN/rows.parquet as a DataFrame (with `row` added when an old file lacks it), or None."""
@@ -377,10 +377,20 @@ class Run:
             return None
         import pandas as pd
 
-        rows = pd.read_parquet(self.rows_path, columns=columns)
+        rows = self._parquet(lambda: pd.read_parquet(self.rows_path, columns=columns))
         if "row" not in rows.columns and columns is None:
             rows = rows.assign(row=np.arange(len(rows)))
         return rows
+
+    def _parquet(self, read: Callable[[], Any]):
+        """read() of rows.parquet; RunFolderError naming the file when it is not readable."""
+        import pyarrow as pa
+
+        try:
+            return read()
+        except (pa.ArrowException, OSError) as e:
+            raise RunFolderError(f"{self.rows_path} cannot be read ({type(e).__name__}); rerun "
+                                 f"`clean-labels train MANIFEST --out {self.path}`") from None
 
     def write_rows(self, table, folds: np.ndarray) -> None:
         """rows.parquet: the input rows as read (a DataFrame with `row`), plus `fold`."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.data.manifest import write_manifest
-from cleanlab_lite.io import atomic_path
+from cleanlab_lite.io import atomic_path, unwritable
 from cleanlab_lite.noise import inject_noise
 
 
@@ -26,7 +26,10 @@ def write_digits(folder: str | Path, *, noise: float = 0.10, seed: int = 0) -> P
     noisy, _ = inject_noise(true, kind="symmetric", rate=noise, num_classes=10, seed=seed)
     pixels = np.clip(d.images * (255.0 / 16.0), 0, 255).round().astype(np.uint8)
     for c in range(10):
-        (folder / str(c)).mkdir(parents=True, exist_ok=True)
+        try:
+            (folder / str(c)).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise unwritable(folder / str(c), e) from None
     paths = []
     for i, (im, label) in enumerate(zip(pixels, noisy)):
         name = f"digit-{i:04d}.png"
