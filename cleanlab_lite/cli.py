@@ -114,6 +114,10 @@ def main(debug):
       clean-labels export run1 --drop-top 10%
       clean-labels check run1 --max-issue-rate 2%
     """
+    # Once, before torch or scikit-learn load OpenMP: its threads sleep rather than spin while they
+    # wait (spinning made CPU training steps up to 100x slower on a busy 2-core machine). Only a
+    # default: an OMP_WAIT_POLICY already set wins. Fold processes inherit it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 # ---- check / report (owner: check-report helper) -------------------------------------------

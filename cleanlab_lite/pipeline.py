@@ -78,7 +78,7 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
-    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
+    from cleanlab_lite.train import check_backend, train_folds
     from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)

@@ -81,7 +81,6 @@ EMBED_PREFIX = "embed-"          # cache/embed-<key>.npy: backbone embeddings (t
 OOF_PROBS = "oof_probs.npy"
 OOF_ROWS = "oof_rows.npy"
 DONE = "done.json"           # written last: its presence means the fold is complete
-FAULT_MARKER = ".fault-injected"   # left by a test-injected fault's first attempt (train.loop)
 
 
 def read_json_file(path: Path, fix: str) -> Any:
@@ -718,7 +717,6 @@ class FoldFiles:
     probs_path = property(lambda self: self.dir / OOF_PROBS)
     rows_path = property(lambda self: self.dir / OOF_ROWS)
     done_path = property(lambda self: self.dir / DONE)
-    fault_marker_path = property(lambda self: self.dir / FAULT_MARKER)
 
     def read_sklearn_model(self):
         """The fold's fitted scikit-learn estimator (model.joblib)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
-# As `clean-labels` does (cleanlab_lite.train sets it before any OpenMP runtime loads): OpenMP
+# As `clean-labels` does (cli.main sets it before any OpenMP runtime loads): OpenMP
 # threads of torch and scikit-learn sleep instead of spinning while waiting. Test modules import
 # scikit-learn early, so set it here, first; spinning threads made hgb folds 100x slower on a
 # busy 2-core machine.
@@ -77,3 +78,55 @@ def image_manifest(tmp_path) -> Path:
     p = tmp_path / "images.csv"
     df.to_csv(p, index=False)
     return p
+
+
+FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
+
+
+def faulty_fold(ds, job, cfg, *, inner, faults: dict, seen: str, **kw):
+    """A trainer's run_fold with faults: faults maps a fold index to raise (always fails),
+    raise-once / exit-once (the first attempt raises / kills its worker process, a retry
+    succeeds; the first attempt leaves a file in `seen`) or sleep (hangs a minute first)."""
+    mode = faults.get(job.fold)
+    if mode == "raise":
+        raise RuntimeError(f"injected fault in {job.desc}")
+    if mode == "sleep":
+        time.sleep(60)
+    elif mode in ("raise-once", "exit-once"):
+        marker = Path(seen) / f"fold-{job.fold}"
+        if not marker.exists():
+            marker.touch()
+            if mode == "exit-once":
+                os._exit(17)
+            raise RuntimeError(f"injected fault in {job.desc} (first attempt)")
+    return inner(ds, job, cfg, **kw)
+
+
+@pytest.fixture
+def inject_faults(monkeypatch, tmp_path):
+    """inject_faults({fold: mode}) -> the folder where first attempts leave their marker: every
+    trainer's run_fold (the function Ray tasks and fold processes run) becomes `faulty_fold`."""
+    import functools
+
+    from cleanlab_lite.train import loop, sklearn_models
+
+    seen = tmp_path / "faults-seen"
+    seen.mkdir()
+    module = sys.modules[faulty_fold.__module__]
+    try:    # Ray workers cannot import this file: send the wrapper to them by value
+        from ray import cloudpickle
+    except ImportError:
+        cloudpickle = None
+    if cloudpickle is not None:
+        cloudpickle.register_pickle_by_value(module)
+
+    def apply(faults: dict) -> Path:
+        assert set(faults.values()) <= set(FAULT_MODES), faults
+        for module in (loop, sklearn_models):
+            monkeypatch.setattr(module, "run_fold", functools.partial(
+                faulty_fold, inner=module.run_fold, faults=faults, seen=str(seen)))
+        return seen
+
+    yield apply
+    if cloudpickle is not None:
+        cloudpickle.unregister_pickle_by_value(module)

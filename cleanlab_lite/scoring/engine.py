@@ -10,7 +10,6 @@ the same result. `device="cuda"` runs the per-chunk kernels in torch (`_torch`) 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -271,6 +270,3 @@ class Engine:
         mask = np.zeros(self.n, dtype=bool)
         mask[row] = True
         return mask
-
-def cpu_threads() -> int:
-    return os.cpu_count() or 1

@@ -15,12 +15,14 @@ missing values. Embeddings (dense, already informative features) go to
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.errors import ConfigError, DataError
-from cleanlab_lite.train.foldplan import TrainResult
+from cleanlab_lite.train import foldplan
+from cleanlab_lite.train.foldplan import TrainResult, check_backend
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS, check_options, torch_only_options
 
 TORCH_TABULAR = ("mlp", "linear")
@@ -73,10 +75,10 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
     head = str(cfg.head).lower()
     target = cfg.backbone or str(cfg.model).lower()
     if cfg.pretrained and target != "auto" and kind == "image":
-        from cleanlab_lite.train import weights
+        from cleanlab_lite.train import pretrained
 
-        if weights.is_name(cfg.pretrained):     # fetch (or fail offline) before writing anything
-            weights.named_state_dict(target, cfg.pretrained)
+        if pretrained.is_name(cfg.pretrained):     # fetch (or fail offline) before writing anything
+            pretrained.named_state_dict(target, cfg.pretrained)
     if cfg.backbone:
         if kind != "image":
             raise ConfigError(f"--backbone {cfg.backbone} needs image data (a path column); for "
@@ -100,16 +102,36 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
 
 
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult:
-    """Out-of-fold probabilities for every row (see `loop.train_folds` for the arguments, the
-    run-folder layout and the metrics), with the model `cfg.model` resolves to."""
+    """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics, with
+    the model `cfg.model` resolves to (the torch loop or a scikit-learn model).
+
+    ds:    cleanlab_lite.data.dataset.Dataset (images uint8 (N, C, H, W); tabular float32 (N, D))
+    folds: int (R, N) (or (N,) when R == 1), fold index of each row per repeat, 0..cfg.folds-1
+    run_dir: results go to run_dir/folds/... (`foldplan`, `cleanlab_lite.run`); finished folds
+           with the same fingerprint are reused.
+
+    With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
+    call without cfg.fold trains what is missing and merges. cfg.backend "ray" runs the folds as
+    Ray tasks (`train.ray_backend`); the files written are the same.
+
+    metrics: backend, model, device, epochs, batch_size, lr, loss, folds, repeats; timings
+    (prepare_s, train_s, predict_s, total_s for the work done in this call); per_fold: list of
+    per-fold records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train,
+    n_val, train_s, predict_s, node, device, threads, reused); oof: the same measures over all
+    rows against the given labels.
+    """
+    t0 = time.perf_counter()
     name = choose_model(cfg.model, ds, cfg)
     check_missing(ds, name)
     if ds.kind != "image":
         cfg = dataclasses.replace(cfg, model=name)     # the fingerprint names the model trained
+    check_backend(cfg)
     if name in SKLEARN_MODELS:
         from cleanlab_lite.train import sklearn_models
 
-        return sklearn_models.train_folds(ds, folds, cfg, run_dir, name)
-    from cleanlab_lite.train import loop
+        trainer = sklearn_models.fold_trainer(ds, cfg, name)
+    else:
+        from cleanlab_lite.train import loop
 
-    return loop.train_folds(ds, folds, cfg, run_dir)
+        trainer = loop.fold_trainer(ds, folds, cfg)
+    return foldplan.train(ds, folds, run_dir, trainer, t0)

@@ -24,7 +24,7 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.run import Run
-from cleanlab_lite.train import defaults, models, weights
+from cleanlab_lite.train import defaults, models, pretrained
 from cleanlab_lite.train.data import image_stats
 
 @dataclasses.dataclass
@@ -49,7 +49,7 @@ def check_backbone(name: str) -> None:
 def _weights_id(spec: str | None) -> str:
     if spec is None:
         return "random-init"
-    if weights.is_name(spec):
+    if pretrained.is_name(spec):
         return f"name:{spec.lower()}"
     p = Path(spec)
     st = p.stat() if p.is_file() else None
@@ -60,8 +60,8 @@ def _input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.nda
     """Per-channel mean/std on the 0..255 scale: the published weights' own (torchvision's
     transforms) for weights by name, else the images' (all rows: no labels are involved)."""
     c = X.shape[1]
-    if spec is not None and weights.is_name(spec):
-        t = weights.weights_enum_member(backbone, spec).transforms()
+    if spec is not None and pretrained.is_name(spec):
+        t = pretrained.weights_enum_member(backbone, spec).transforms()
         mean, std = np.asarray(t.mean) * 255.0, np.asarray(t.std) * 255.0
         if c != 3:
             mean, std = np.full(c, mean.mean()), np.full(c, std.mean())
@@ -100,7 +100,8 @@ def compute(X: np.ndarray, cfg: TrainConfig, device: torch.device, mean: np.ndar
 def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str | None) -> Embedded:
     """The images of `ds` as embeddings from cfg.backbone with cfg.pretrained, from the run
     folder's cache when an earlier run computed the same (image_key: the decode cache's key)."""
-    from cleanlab_lite.train.loop import cpu_threads, resolve_device, _threads
+    from cleanlab_lite.train.loop import resolve_device
+    from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
     check_backbone(cfg.backbone)
     t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str
                     return Embedded(_as_dataset(ds, E), path, True, time.perf_counter() - t0, E.shape[1])
             except (OSError, ValueError):
                 pass                                # unreadable: compute it again
-    with _threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
+    with limit_threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
         E = compute(ds.X, cfg, device, mean, std, flip_tta, hp.batch_size)
     if path is not None:
         io.write_npy(path, E)

@@ -213,13 +213,20 @@ def test_reinitialise_keeps_the_live_parameters_so_compile_happens_once():
     assert all(torch.equal(x, p) for x, p in zip(a, trainer.model.parameters()))
 
 
-def test_cpu_thread_policy():
+def test_cpu_thread_policy(monkeypatch):
+    from cleanlab_lite.train.threads import cpu_threads
+
+    monkeypatch.setattr("cleanlab_lite.train.threads.available_cores", lambda: 8)
     small, large = np.zeros((2, 1, 28, 28), np.uint8), np.zeros((2, 3, 64, 64), np.uint8)
-    assert loop.cpu_threads(TrainConfig(), small) == 1
-    assert loop.cpu_threads(TrainConfig(), large) is None
-    assert loop.cpu_threads(TrainConfig(threads=3), small) == 3
+    assert cpu_threads(TrainConfig(), small) == 1
+    assert cpu_threads(TrainConfig(), large) == 8
+    assert cpu_threads(TrainConfig(), large, cores=3) == 3        # a share of the cores
+    assert cpu_threads(TrainConfig(threads=3), small) == 3
+    table = np.zeros((100, 64), np.float32)
+    assert cpu_threads(TrainConfig(), table, torch_model=False) == 1
+    assert cpu_threads(TrainConfig(), np.zeros((200_000, 64), np.float32), torch_model=False) == 8
     with pytest.raises(ConfigError, match="--threads -1"):
-        loop.cpu_threads(TrainConfig(threads=-1), small)
+        cpu_threads(TrainConfig(threads=-1), small)
 
 
 def test_cnn_learns_and_flipped_labels_get_low_probability(tmp_path):
