@@ -331,7 +331,7 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "backbone",
                  "head", "epochs", "batch_size", "lr", "weight_decay", "loss", "class_weight",
                  "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance",
-                 "tta", "compile", "quiet", "hidden", "precision", "threads", "backend",
+                 "tta", "compile", "quiet", "hidden", "precision", "threads", "parallel_folds", "backend",
                  "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
@@ -415,7 +415,11 @@ def train_options(fn):
         click.option("--hidden", type=int, default=128, show_default=True,
                      help="MLP hidden width (tabular data, embeddings)."),
         click.option("--threads", type=int, default=0, show_default=True,
-                     help="CPU training threads; 0: one for small inputs, else all cores."),
+                     help="CPU threads per fold; 0: one for small inputs, else the fold's share "
+                          "of the cores."),
+        click.option("--parallel-folds", type=int, default=0, show_default=True,
+                     help="Folds trained at once, each in its own process; 0: auto (on the CPU, "
+                          "image data: one per core, memory permitting), 1: one after another."),
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
                      show_default=True,
                      help="local: folds one after another here; ray: one Ray task per fold "

@@ -90,7 +90,9 @@ class TrainConfig(_Checked):
     flip: str = "auto"                  # auto (RGB images only) | on | off; also gates flip TTA
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
     widths: str | None = None           # cnn block widths "64,256,256"; None: per device
-    threads: int = 0                    # CPU training threads; 0: 1 for small inputs, else all
+    threads: int = 0                    # CPU threads per fold; 0: 1 for small inputs, else the fold's cores
+    parallel_folds: int = 0             # folds trained at once (local backend); 0: auto (CPU images:
+                                        # one per core), 1: one after another
     # -- where the folds run (docs/scale.md); none of these changes what a fold learns --
     backend: str = "local"              # local (one after another here) | ray (one Ray task per fold)
     ray_address: str | None = None      # None: start a local Ray; "auto" | "ray://host:port": a cluster
@@ -214,6 +216,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "widths": number_list("comma-separated block widths >= 1", "64,256,256",
                               lambda x: x >= 1, whole=True),
         "threads": at_least(0, "0"),
+        "parallel_folds": at_least(0, "2"),
         "backend": one_of(*BACKENDS),
         "gpus_per_fold": at_least(0, "1"),
         "cpus_per_fold": above(0, "1"),

@@ -79,7 +79,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
               *, log=print) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
     from cleanlab_lite.train import check_backend, train_folds
-    from cleanlab_lite.train.choose import fold_config
+    from cleanlab_lite.train.choose import check_concurrency, fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
@@ -97,6 +97,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     # with --backbone the folds train on embeddings (computed after the run files are written)
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
+    if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start
+        check_concurrency(ds, folds, fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
     if loaded.skipped:
         count = run.write_skipped(loaded.skipped)

@@ -54,6 +54,7 @@ REVIEW_LOCK = "review.lock"  # held by a running `clean-labels review`
 REPORT = "report.html"
 FOLDS = "folds"
 CACHE = "cache"
+SHARED_DATA = "fold-data.npy"   # in cache/: the data the fold processes map (train.parallel)
 DELTA = "delta"
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
 # the files this module owns at the top of a run folder
@@ -170,6 +171,8 @@ class Run:
     delta_ranking_path = property(lambda self: self.path / DELTA / RANKING)
     delta_summary_path = property(lambda self: self.path / DELTA / SUMMARY)
     delta_cache_dir = property(lambda self: self.path / DELTA / CACHE)
+    # the training data written once for the fold processes to map (removed after training)
+    shared_data_path = property(lambda self: self.cache_dir / SHARED_DATA)
 
     def embedding_path(self, key: str) -> Path:
         """RUN/cache/embed-<key>.npy: float32 (N, D) image embeddings, reused by reruns."""

@@ -83,9 +83,9 @@ def image_manifest(tmp_path) -> Path:
 FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
 
 
-def faulty_fold(ds, job, cfg, *, inner, faults: dict, seen: str, **kw):
-    """A trainer's run_fold with faults: faults maps a fold index to raise (always fails),
-    raise-once / exit-once (the first attempt raises / kills its worker process, a retry
+def faulty_fold(ds, job, cfg, *, inner: str, faults: dict, seen: str, **kw):
+    """The run_fold of module `inner` with faults: faults maps a fold index to raise (always
+    fails), raise-once / exit-once (the first attempt raises / kills its worker process, a retry
     succeeds; the first attempt leaves a file in `seen`) or sleep (hangs a minute first)."""
     mode = faults.get(job.fold)
     if mode == "raise":
@@ -99,7 +99,10 @@ def faulty_fold(ds, job, cfg, *, inner, faults: dict, seen: str, **kw):
             if mode == "exit-once":
                 os._exit(17)
             raise RuntimeError(f"injected fault in {job.desc} (first attempt)")
-    return inner(ds, job, cfg, **kw)
+    import importlib
+
+    module = importlib.import_module(inner)      # a fresh import in a worker: the real run_fold
+    return getattr(module, "_run_fold_before_faults", module.run_fold)(ds, job, cfg, **kw)
 
 
 @pytest.fixture
@@ -123,8 +126,9 @@ def inject_faults(monkeypatch, tmp_path):
     def apply(faults: dict) -> Path:
         assert set(faults.values()) <= set(FAULT_MODES), faults
         for module in (loop, sklearn_models):
+            monkeypatch.setattr(module, "_run_fold_before_faults", module.run_fold, raising=False)
             monkeypatch.setattr(module, "run_fold", functools.partial(
-                faulty_fold, inner=module.run_fold, faults=faults, seen=str(seen)))
+                faulty_fold, inner=module.__name__, faults=faults, seen=str(seen)))
         return seen
 
     yield apply

@@ -121,6 +121,11 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
     rows against the given labels.
     """
     t0 = time.perf_counter()
+    return foldplan.train(ds, folds, run_dir, fold_trainer(ds, folds, cfg), t0)
+
+
+def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> foldplan.Trainer:
+    """The trainer of the model `cfg.model` resolves to for `ds` (options checked)."""
     name = choose_model(cfg.model, ds, cfg)
     check_missing(ds, name)
     if ds.kind != "image":
@@ -129,9 +134,20 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
     if name in SKLEARN_MODELS:
         from cleanlab_lite.train import sklearn_models
 
-        trainer = sklearn_models.fold_trainer(ds, cfg, name)
-    else:
-        from cleanlab_lite.train import loop
+        return sklearn_models.fold_trainer(ds, cfg, name)
+    from cleanlab_lite.train import loop
 
-        trainer = loop.fold_trainer(ds, folds, cfg)
-    return foldplan.train(ds, folds, run_dir, trainer, t0)
+    return loop.fold_trainer(ds, folds, cfg)
+
+
+def check_concurrency(ds, folds: np.ndarray, cfg: TrainConfig) -> None:
+    """Refuse (exit 2), before anything is written, --parallel-folds N that the memory cannot hold
+    (`parallel.concurrency`)."""
+    if cfg.backend != "local" or cfg.parallel_folds == 1:
+        return
+    from cleanlab_lite.train import parallel
+
+    trainer = fold_trainer(ds, folds, cfg)
+    jobs = cfg.repeats * (1 if cfg.fold is not None else cfg.folds)
+    parallel.concurrency(ds, trainer.cfg, jobs, trainer.device, trainer.torch_model,
+                         (trainer.resolved or {}).get("batch_size"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,11 +27,12 @@ from cleanlab_lite.config import BACKENDS, TrainConfig, to_dict  # BACKENDS re-e
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train import progress
 from cleanlab_lite.train.progress import say
 
 # Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "backend",
-                     "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
+NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "parallel_folds",
+                     "backend", "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
 HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
 
@@ -176,6 +177,40 @@ def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: 
 
 
 
+def _train(ds, todo: list[FoldJob], trainer: Trainer, finish, run_dir: Path) -> float:
+    """Train `todo`: with --backend ray one Ray task per job (trainer.run_fold); locally in fold
+    processes when more than one fold runs at once (`parallel`), else one after another here
+    (trainer.run_local). Says what will run in one line first. Returns the preparation seconds
+    and the number of folds trained at once (0 on Ray)."""
+    cfg = trainer.cfg
+    epochs = (trainer.resolved or {}).get("epochs")
+    model = (trainer.resolved or {}).get("model") or cfg.model
+    if cfg.backend == "ray":
+        say(f"Training {model}: {len(todo)} of {cfg.folds * cfg.repeats} folds as Ray tasks, "
+            f"{epochs or '-'} epochs each, --cpus-per-fold {cfg.cpus_per_fold:g}", cfg.quiet)
+        from cleanlab_lite.train import ray_backend
+
+        return ray_backend.run_jobs(ds, cfg, todo, finish, trainer.run_fold), 0
+    from cleanlab_lite.train import parallel
+
+    batch = (trainer.resolved or {}).get("batch_size")
+    conc = parallel.concurrency(ds, cfg, len(todo), trainer.device, trainer.torch_model, batch)
+    say(f"Training {model}: {len(todo)} of {cfg.folds * cfg.repeats} folds, {conc.n} at once, "
+        f"{epochs or '-'} epochs each, on {trainer.device}, {conc.threads} CPU "
+        f"thread{'s' if conc.threads > 1 else ''} per fold", cfg.quiet)
+    total, unit = (len(todo) * epochs, "epoch") if epochs else (len(todo), "fold")
+    with progress.board(total, f"{len(todo)} folds", cfg.quiet, unit) as board:
+        def done(job: FoldJob, result: FoldResult) -> None:
+            finish(job, result)
+            if not epochs:       # no epoch bars (scikit-learn): the overall bar counts folds
+                board.overall.update(1)
+
+        if conc.n > 1:
+            return parallel.run_jobs(ds, cfg, todo, done, trainer.run_fold, conc,
+                                     Run(run_dir).shared_data_path), conc.n
+        return trainer.run_local(ds, replace(cfg, threads=conc.threads), todo, done), 1
+
+
 def check_backend(cfg: TrainConfig) -> None:
     """Validate the backend options up front, before anything is written."""
     if cfg.backend != "ray":
@@ -202,24 +237,28 @@ class Trainer:
     run_local: run_local(ds, cfg, todo, finish) -> preparation seconds: the jobs one after
                another in this process (finish(job, result) after each)
     write:     write(job, result) -> the fold's record (with 'probs'), after writing its files
+    device:    the device type the folds train on ('cpu' | 'cuda')
+    torch_model: a torch model (else scikit-learn): picks the thread rule and the memory estimate
     """
     cfg: TrainConfig
     resolved: dict | None
     run_fold: Callable[..., FoldResult]
     run_local: Callable[..., float]
     write: Callable[[FoldJob, FoldResult], dict]
+    device: str = "cpu"
+    torch_model: bool = True
 
 
 def train(ds, folds: np.ndarray, run_dir: Path, trainer: Trainer, t0: float) -> TrainResult:
     """Plan the jobs, reuse the finished ones, train the rest with `trainer` on cfg.backend, and
     merge (see `choose.train_folds`)."""
     plan, todo = make_plan(ds, folds, trainer.cfg, run_dir, trainer.resolved)
-    return run_plan(ds, plan, todo, t0, trainer)
+    return run_plan(ds, plan, todo, t0, trainer, Path(run_dir))
 
 
-def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer) -> TrainResult:
-    """Train the jobs in `todo` (locally with trainer.run_local, or with --backend ray one Ray
-    task per job running trainer.run_fold), writing each result with trainer.write as it
+def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer,
+             run_dir: Path) -> TrainResult:
+    """Train the jobs in `todo` (`_train`), writing each result with trainer.write as it
     arrives; reuse the finished ones in `plan` ((job, record or None) pairs); merge everything
     into out-of-fold probabilities and metrics."""
     cfg = trainer.cfg
@@ -238,14 +277,7 @@ def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer) -
         if job.files.is_done():   # stale: drop the marker first so a crash cannot revive it
             say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
             job.files.clear_done()
-    prepare_s = 0.0
-    if todo:
-        if cfg.backend == "ray":
-            from cleanlab_lite.train import ray_backend
-
-            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish, trainer.run_fold)
-        else:
-            prepare_s = trainer.run_local(ds, cfg, todo, finish)
+    prepare_s, parallel = _train(ds, todo, trainer, finish, run_dir) if todo else (0.0, 0)
 
     per_fold, probs_sum = [], None
     if cfg.fold is None:
@@ -267,7 +299,7 @@ def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer) -
         "batch_size": first.get("batch_size"),
         "lr": first.get("lr"),
         "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
-        "folds": k, "repeats": R,
+        "folds": k, "repeats": R, "parallel_folds": parallel,
         "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
         "timings": {"prepare_s": prepare_s, "train_s": sum(f["train_s"] for f in trained),
                     "predict_s": sum(f["predict_s"] for f in trained)},

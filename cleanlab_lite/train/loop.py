@@ -247,7 +247,8 @@ def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> Trainer:
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
     model_name, hyper = resolve_hyper(ds, cfg, folds, planned_device_type(cfg))
-    return Trainer(cfg, {"model": model_name, **asdict(hyper)}, run_fold, _run_local, write_fold)
+    return Trainer(cfg, {"model": model_name, **asdict(hyper)}, run_fold, _run_local, write_fold,
+                   device=planned_device_type(cfg))
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:

@@ -200,7 +200,7 @@ def fold_trainer(ds, cfg: TrainConfig, name: str) -> Trainer:
     # --device only picks where torch trains: on Ray these folds reserve CPUs, never a GPU
     return Trainer(dataclasses.replace(cfg, device="cpu"), None,
                    functools.partial(run_fold, name=name), functools.partial(_run_local, name=name),
-                   write_fold)
+                   write_fold, device="cpu", torch_model=False)
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish, name: str) -> float:
