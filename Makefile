@@ -9,7 +9,7 @@ TORCH   ?= torch==2.14.1 torchvision==0.29.1
 # Extras installed with the package: the test tools, and Ray so the --backend ray tests run.
 EXTRAS  ?= test,ray
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# The quick loop while editing: everything but the tests marked slow (the full suite is `make test`).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow" -x
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_rank.py --quick

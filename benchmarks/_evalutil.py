@@ -111,7 +111,7 @@ def train_and_rank(manifest: Path, run: Path, *, feature_cols=None, weight_col=N
                           weight_col=weight_col)
     train_cfg = TrainConfig(device=device, seed=seed, quiet=True, **train_kw)
     summary = run_train(manifest, data_cfg, train_cfg, run, log=lambda *_: None)
-    rank_run(run, RankConfig(), quiet=True)
+    rank_run(run, RankConfig())
     folder = Run(run)
     ranking = folder.read_ranking().sort_values("row").reset_index(drop=True)
     flags = ranking["is_label_issue"].to_numpy(bool)

@@ -23,7 +23,6 @@ matched with its given label (and a relabeled row also with its new label).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cleanlab_lite.amounts import parse_count, parse_rate
 from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
 from cleanlab_lite.io import atomic_path, write_json, write_text
 from cleanlab_lite.run import Run, int_column
@@ -57,42 +57,6 @@ class CheckConfig:
 
 # ----------------------------------------------------------------------------------------------
 # parsing
-
-
-def parse_rate(value: Any, name: str = "--max-issue-rate") -> float | None:
-    """'2%' -> 0.02, '0.02' -> 0.02, None -> None; a rate must lie in [0, 1] (or 0%..100%)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    pct = text.endswith("%")
-    try:
-        num = float(text[:-1] if pct else text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a fraction like 0.02 or a percentage like 2%, "
-                          f"got {text!r}") from None
-    if pct:
-        num /= 100.0
-    elif num == 1:
-        raise ConfigError(f"{name} {text} is ambiguous; write 100% (no limit), 1% or a fraction "
-                          f"like 0.01")
-    elif num > 1:
-        raise ConfigError(f"{name} must be a fraction in [0, 1] or a percentage, got {text!r}; "
-                          f"write {text}% if you meant percent")
-    if not (0.0 <= num <= 1.0) or math.isnan(num):
-        raise ConfigError(f"{name} must lie between 0 and 1 (0% and 100%), got {text!r}")
-    return num
-
-
-def parse_count(value: Any, name: str = "--max-issues") -> int | None:
-    if value is None:
-        return None
-    try:
-        num = float(value)
-    except (TypeError, ValueError):
-        num = float("nan")
-    if not math.isfinite(num) or num < 0 or num != int(num):
-        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
-    return int(num)
 
 
 def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:

@@ -1,7 +1,7 @@
 """Typed, frozen configuration. Values come from defaults, then `--config FILE.yaml`, then flags
 (flags win). The resolved config is written into the run folder as config.yaml.
 
-A YAML file has one mapping per section: `data:`, `train:`, `rank:`, `export:`, `check:`.
+A YAML file has one mapping per section: `data:`, `train:`, `rank:`, `check:`.
 
 Every value is coerced to its field's type and checked against `RULES` (ranges and choices)
 when a config object is made, so a bad value stops a command before it writes anything, with
@@ -26,6 +26,12 @@ CLASS_WEIGHTS = ("none", "inverse", "sqrt_inverse", "effective_number")
 BALANCE = ("none", "oversample", "undersample")
 PRECISIONS = ("auto", "bf16", "fp32")
 BACKENDS = ("local", "ray")
+# rank: label quality scores, flagging rules, noise estimates (scoring.api acts on them)
+METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+FILTERS = ("adaptive", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+           "predicted_neq_given", "low_self_confidence", "low_normalized_margin")
+ESTIMATION_METHODS = ("adaptive", "off_diagonal", "off_diagonal_calibrated")
+CJ_ARGMAX = ("confident", "cleanlab")
 # Columns that hold a label (the given one, or one our own `noise` and `export` commands write):
 # never features, whatever --feature-cols says.
 LABEL_COLUMNS = ("true_label", "original_label")
@@ -227,18 +233,12 @@ RULES: dict[type, dict[str, Rule]] = {
         "min_examples_per_class": at_least(0, "1"),
         "device": one_of("cpu", "cuda", "auto"),
         "chunk_rows": at_least(1, "100000"),
+        "method": one_of(*METHODS),
+        "filter_by": one_of(*FILTERS),
+        "cj_argmax": one_of(*CJ_ARGMAX),
+        "estimation_method": one_of(*ESTIMATION_METHODS),
     },
 }
-
-
-def _rank_choices() -> None:
-    """Choices owned by the scoring package (imported late: it imports numpy kernels)."""
-    from cleanlab_lite.scoring.api import ESTIMATION_METHODS, FILTERS, METHODS
-    from cleanlab_lite.scoring.engine import CJ_ARGMAX
-
-    RULES[RankConfig].update(method=one_of(*METHODS), filter_by=one_of(*FILTERS),
-                             cj_argmax=one_of(*CJ_ARGMAX),
-                             estimation_method=one_of(*ESTIMATION_METHODS))
 
 
 class _Bad(Exception):
@@ -297,8 +297,6 @@ def check_values(cls, values: Mapping[str, Any], where: Mapping[str, str] | None
     where: for each key, how the user gave it ('--lr', or 'c.yaml: train.lr' for a config
     file), used in the message; default the flag, '--<key>'.
     """
-    if cls is RankConfig and "method" not in RULES[RankConfig]:
-        _rank_choices()
     hints = typing.get_type_hints(cls)
     rules = RULES.get(cls, {})
     section = SECTION_OF.get(cls, cls.__name__)
@@ -368,9 +366,10 @@ def load_yaml(path: str | Path | None) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"config file {p} must be a mapping of sections (data:, train:, rank:)")
     out: dict[str, dict[str, Any]] = {}
     for section, values in raw.items():
-        if section not in SECTIONS and section not in ("export", "check"):
-            raise ConfigError(f"config file {p}: unknown section {section!r}; "
-                              f"use one of {', '.join(list(SECTIONS) + ['export', 'check'])}")
+        if section not in SECTIONS and section != "check":
+            hint = (" (export takes its options as flags only)" if section == "export" else "")
+            raise ConfigError(f"config file {p}: unknown section {section!r}{hint}; "
+                              f"use one of {', '.join(list(SECTIONS) + ['check'])}")
         if values is None:
             values = {}
         if not isinstance(values, dict):

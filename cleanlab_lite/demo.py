@@ -33,7 +33,7 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     m = summary["metrics"]
     log(f"train:  5-fold {m.get('model', '')} on {m.get('device', '?')}, out-of-fold accuracy "
         f"{m['oof']['accuracy']:.4f} (noisy labels), {time.perf_counter() - t0:.1f} s so far")
-    rank_summary = rank_run(run.path, RankConfig(), quiet=True)
+    rank_summary = rank_run(run.path, RankConfig())
     log(f"rank:   {rank_summary['num_flagged']} rows flagged ({rank_summary['filter_by']}), "
         f"estimated noise rate {rank_summary['estimated_noise_rate']:.1%}")
     cleaned = export_run(run.path, mode="drop_flagged")

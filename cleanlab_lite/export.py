@@ -6,8 +6,6 @@ over an input file.
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pandas as pd
 
 from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
                                          write_manifest)
+from cleanlab_lite.amounts import parse_share
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import DECISION_VALUES, Run
@@ -32,35 +31,6 @@ class ExportResult:
     per_class: pd.DataFrame               # class, rows, dropped | relabeled_from, relabeled_to
     unreadable_dropped: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def parse_count(spec: str, n: int) -> int:
-    """'10%' -> round(0.10 * n); '250' -> 250. Validated against n."""
-    s = str(spec).strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", s)
-    if m:
-        pct = float(m.group(1))
-        if pct > 100:
-            raise UserInputError(f"--drop-top {spec}: a percentage must be between 0% and 100%")
-        return int(math.floor(n * pct / 100 + 0.5))
-    if re.fullmatch(r"\d+", s):
-        k = int(s)
-        if k > n:
-            raise UserInputError(f"--drop-top {spec} is more than the {n} ranked rows; "
-                                 f"use at most {n} or a percentage like 10%")
-        return k
-    raise UserInputError(f"--drop-top {spec!r} is not a count or a percentage; use e.g. 250 or 10%")
-
-
-def _read_ranking(run: Run) -> pd.DataFrame:
-    """Run.read_ranking (typed, validated), plus the suggested_label export needs."""
-    if not run.ranking_path.is_file():
-        raise RunFolderError(f"run folder {run} has no ranking.csv; run `clean-labels rank {run}` first")
-    r = run.read_ranking()
-    if "suggested_label" not in r.columns:
-        raise RunFolderError(f"{run.ranking_path} lacks column(s) suggested_label; "
-                             f"rerun `clean-labels rank {run}`")
-    return r
 
 
 def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
@@ -101,7 +71,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
     cfg = run.read_train_config()
-    ranking = _read_ranking(run)
+    ranking = run.read_ranking()
     fmt_in = cfg["manifest_format"]
     fmt = fmt or (manifest_format(out) if out else fmt_in)
     if fmt not in EXTENSIONS:
@@ -131,7 +101,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
         if mode == "drop_top":
             if drop_top is None:
                 raise UserInputError("--drop-top needs a count or a percentage, e.g. --drop-top 10%")
-            k = parse_count(drop_top, len(ranking))
+            k = parse_share(drop_top, len(ranking), "--drop-top")
             drop = open_rows[open_rows["row"].isin(ranking["row"].iloc[:k])]
         else:
             drop = open_rows[open_rows["is_label_issue"]]

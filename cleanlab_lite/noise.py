@@ -183,17 +183,6 @@ def realized_noise_matrix(true: np.ndarray, noisy: np.ndarray, num_classes: int)
 
 # ---- manifests ----------------------------------------------------------------------------------
 
-def parse_rate(value) -> float | None:
-    """'20%' -> 0.2, '0.2' -> 0.2, None -> None."""
-    if value is None:
-        return None
-    s = str(value).strip()
-    try:
-        return float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
-    except ValueError:
-        raise UserInputError(f"--rate {value!r} is not a number; use e.g. 0.2 or 20%") from None
-
-
 def _encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, indices): classes in numeric order when every label is a number ('2' < '10'),
     else in sorted order; pairwise noise uses this order for the neighbour class."""

@@ -1,12 +1,12 @@
 """The rank stage: score every row, flag likely label errors, estimate the noise, and write
-RUN/ranking.csv (most suspect first) and RUN/summary.json.
+RUN/ranking.parquet with its CSV view ranking.csv (most suspect first) and RUN/summary.json.
 
 Two entry points: `rank_run(RUN, cfg)` on a train run folder, and `rank_arrays(pred_probs,
 labels, OUT, cfg)` on out-of-fold probabilities from the user's own model. Both read
 pred_probs.npy in chunks (never whole), so the file may be larger than memory.
 
-ranking.csv is written with pyarrow's CSV writer straight from columnar arrays (one million
-rows in well under a second); class names are a dictionary take, not a per-row Python loop.
+The ranking is built as one pyarrow table from columnar arrays (ranking.py; one million rows in
+well under a second); class names are a dictionary take, not a per-row Python loop.
 """
 from __future__ import annotations
 
@@ -149,11 +149,15 @@ def ranking_order(scores: np.ndarray, issues: np.ndarray) -> np.ndarray:
 
 # ---- writing --------------------------------------------------------------------------------
 def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None) -> dict:
-    """ranking.csv, most suspect first (see Run.write_ranking for the format); its record."""
-    return run.write_ranking(ranking_order(res["scores"], res["issues"]), rows=rows, classes=classes,
-                      given=res["labels"], predicted=res["predicted"], suggested=res["suggested"],
-                      quality=res["scores"], is_issue=res["issues"],
-                      suggested_confidence=res["suggested_confidence"], ids=ids)
+    """ranking.parquet and ranking.csv, most suspect first (columns: ranking.py); the Parquet
+    file's provenance record."""
+    from cleanlab_lite.ranking import build_table
+
+    table = build_table(ranking_order(res["scores"], res["issues"]), rows=rows, classes=classes,
+                        given=res["labels"], predicted=res["predicted"], suggested=res["suggested"],
+                        quality=res["scores"], is_issue=res["issues"],
+                        suggested_confidence=res["suggested_confidence"], ids=ids)
+    return run.write_ranking(table)
 
 
 def warnings_for(res: dict) -> list[str]:
@@ -211,11 +215,11 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
 
 
 def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float, t_score: float,
-            source: str, quiet: bool, inputs: dict) -> dict:
+            source: str, inputs: dict) -> dict:
     if len(classes) != res["k"]:
         raise LabelsError(f"there are {len(classes)} class names but pred_probs has {res['k']} "
                           "columns; pass one class name per pred_probs column, in column order")
-    import pyarrow.csv  # noqa: F401  (import time is not write time)
+    import pyarrow.parquet  # noqa: F401  (import time is not write time)
     t1 = time.perf_counter()
     ranking = write_ranking(out, res, classes, rows, ids)
     t2 = time.perf_counter()
@@ -223,13 +227,6 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
     summary = build_summary(res, cfg, classes, seconds, source)
     out.write_summary(summary, inputs=inputs, ranking=ranking)
     summary["seconds"]["total"] = round(time.perf_counter() - t0, 4)
-    if not quiet:
-        print(f"rank: {summary['num_flagged']} of {summary['n']} rows flagged "
-              f"({cfg.filter_by}); estimated noise rate {summary['estimated_noise_rate']:.1%}; "
-              f"wrote {out.ranking_path} and summary.json")
-        print(f"how: {summary['flag_count']['how']}")
-        for w in summary["warnings"]:
-            print(f"Warning: {w}")
     return summary
 
 
@@ -265,7 +262,7 @@ def labels_from_values(values, classes: list | None, k: int, where: str) -> tupl
     return labels_from_values(vals.astype(str), list(names), k, where)
 
 
-def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> dict:
+def rank_run(run_dir, cfg: RankConfig | None = None) -> dict:
     """Rank a train run folder: reads pred_probs.npy (in chunks), labels.npy (or rows.parquet +
     the label column), classes.json; writes ranking.csv and summary.json into it."""
     t0 = time.perf_counter()
@@ -310,7 +307,7 @@ def rank_run(run_dir, cfg: RankConfig | None = None, *, quiet: bool = False) -> 
         if id_col and id_col in table.column_names:
             ids = table.column(id_col)
     res = score(labels, pp, cfg)
-    return _finish(run, res, cfg, classes, rows, ids, t0, time.perf_counter(), str(pp), quiet, inputs)
+    return _finish(run, res, cfg, classes, rows, ids, t0, time.perf_counter(), str(pp), inputs)
 
 
 def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
@@ -325,8 +322,8 @@ def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
     return check_labels(labels, src.shape[0], src.shape[1], name=name)
 
 
-def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, classes=None, ids=None,
-                *, quiet: bool = False) -> dict:
+def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, classes=None,
+                ids=None) -> dict:
     """Rank out-of-fold probabilities from the user's own model (no run folder).
 
     pred_probs: (N, K) array, `.npy` path, or a list of those (averaged). labels: (N,) ints.
@@ -354,7 +351,7 @@ def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, clas
         list(pred_probs) if isinstance(pred_probs, (list, tuple)) else [])
     sources["pred_probs"] = {str(p): file_record(Path(p)) for p in paths if isinstance(p, (str, Path))}
     return _finish(out, res, cfg, classes, np.arange(len(labels)), ids, t0, time.perf_counter(),
-                   str(src), quiet, {"sources": sources})
+                   str(src), {"sources": sources})
 
 
 def _k_of(pred_probs) -> int:
@@ -397,3 +394,31 @@ def read_labels_file(path, label_col: str | None, classes, k: int, id_col: str |
         ids = df[id_col].astype(str).to_numpy()
     labels, cls = labels_from_values(df[col].to_numpy(), classes, k, f"manifest {p} column {col!r}")
     return labels, cls, ids
+
+
+def read_classes_file(path) -> list:
+    """`rank --classes`: a JSON list of class names in pred_probs column order."""
+    import json
+
+    p = check_input_file(path, "--classes file", ConfigError)
+    try:
+        classes = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--classes {p} cannot be read as a JSON list ({e})") from None
+    if not isinstance(classes, list):
+        raise ConfigError(f"--classes {p} holds a JSON {type(classes).__name__}, not a list of "
+                          "class names; write e.g. [\"cat\", \"dog\"]")
+    return classes
+
+
+def rank_files(pred_probs: list, labels_path, out_dir, cfg: RankConfig, *, label_col=None,
+               classes_path=None, id_col=None) -> dict:
+    """`rank --pred-probs P.npy [...] --labels L --out DIR`: the user's own probabilities (several
+    files are averaged) with labels from a `.npy` or a manifest column."""
+    classes = read_classes_file(classes_path) if classes_path else None
+    from cleanlab_lite.scoring._source import as_source
+
+    k = int(as_source(list(pred_probs)).shape[-1])   # a bad shape is named by rank_arrays
+    labels, classes, ids = read_labels_file(labels_path, label_col, classes, k, id_col)
+    pp = pred_probs[0] if len(pred_probs) == 1 else list(pred_probs)
+    return rank_arrays(pp, labels, out_dir, cfg, classes=classes, ids=ids)

@@ -7,14 +7,15 @@ one line what to do when a file is missing or unreadable. No other module opens 
     run.read_classes()            # RUN/classes.json: class names in index order
     run.read_labels()             # RUN/labels.npy: int64 (N,)
     run.pred_probs_path           # RUN/pred_probs.npy, read in chunks by the scoring engine
-    run.read_ranking()            # RUN/ranking.csv, typed: row int, labels str, is_label_issue bool
-    run.write_ranking(order, ...) # ranking.csv from columnar arrays, most suspect first
+    run.read_ranking()            # RUN/ranking.parquet as a ranking.Ranking (typed columns)
+    run.write_ranking(table)      # ranking.parquet and its CSV view ranking.csv, most suspect first
     run.fold(repeat, fold, R)     # a FoldFiles for folds/fold-<i>/ (or folds/repeat-<r>/fold-<i>/)
 
-Layout (see DESIGN.md "The run folder"):
+Layout (docs/architecture.md draws the stages that write each file):
 
     config.yaml   rows.parquet   classes.json   labels.npy   pred_probs.npy   metrics.json
-    skipped.csv   ranking.csv    summary.json   decisions.csv   review.lock   report.html
+    skipped.csv   ranking.parquet   ranking.csv   summary.json   decisions.csv   review.lock
+    report.html
     cleaned.<ext>
     folds/fold-<i>/{model.pt, oof_probs.npy, oof_rows.npy, done.json}
     cache/        the decoded-image cache
@@ -47,7 +48,8 @@ LABELS = "labels.npy"
 PRED_PROBS = "pred_probs.npy"
 METRICS = "metrics.json"
 SKIPPED = "skipped.csv"
-RANKING = "ranking.csv"
+RANKING = "ranking.csv"           # the view for people (ranking.py)
+RANKING_TABLE = "ranking.parquet"  # the typed hand-off every later stage reads
 SUMMARY = "summary.json"
 DECISIONS = "decisions.csv"
 REVIEW_LOCK = "review.lock"  # held by a running `clean-labels review`
@@ -58,18 +60,8 @@ SHARED_DATA = "fold-data.npy"   # in cache/: the data the fold processes map (tr
 DELTA = "delta"
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
 # the files this module owns at the top of a run folder
-NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, SUMMARY,
-         DECISIONS, REVIEW_LOCK, REPORT)
-
-# ranking.csv
-RANKING_COLUMNS = ("row", "id", "given_label", "predicted_label", "suggested_label",
-                   "label_quality", "is_label_issue", "suggested_confidence")
-LABEL_COLS = ("given_label", "predicted_label", "suggested_label")
-REQUIRED_RANKING_COLS = ("row", "given_label", "label_quality", "is_label_issue")
-TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
-FALSE_STRINGS = {"false", "0", "no", "f", "n", ""}
-CSV_BLOCK_ROWS = 200_000    # ranking.csv rows per CSV block formatted on one thread
-DECIMALS = 6                # ranking.csv float columns (short strings format 3x faster)
+NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, RANKING_TABLE,
+         SUMMARY, DECISIONS, REVIEW_LOCK, REPORT)
 
 # decisions.csv
 DECISION_VALUES = ("keep", "relabel", "drop")
@@ -161,6 +153,7 @@ class Run:
     metrics_path = property(lambda self: self.path / METRICS)
     skipped_path = property(lambda self: self.path / SKIPPED)
     ranking_path = property(lambda self: self.path / RANKING)
+    ranking_table_path = property(lambda self: self.path / RANKING_TABLE)
     summary_path = property(lambda self: self.path / SUMMARY)
     decisions_path = property(lambda self: self.path / DECISIONS)
     review_lock_path = property(lambda self: self.path / REVIEW_LOCK)
@@ -481,129 +474,59 @@ class Run:
         return {n: file_record(self.path / n) for n in RANKED_INPUTS if (self.path / n).is_file()}
 
     def check_ranking_current(self) -> dict:
-        """Refuse (RunFolderError, exit 2, with the command to run) a ranking.csv that is partial,
+        """Refuse (RunFolderError, exit 2, with the command to run) a ranking that is partial,
         foreign or stale: it must be the file summary.json records, and every pred_probs.npy,
         labels.npy, rows.parquet and classes.json now in the folder must be the one it was
         computed from. Returns summary.json."""
         rerank = f"rerun `clean-labels rank {self.path}`"
         if not self.summary_path.is_file():
-            raise RunFolderError(f"{self.ranking_path} has no summary.json beside it (an interrupted "
+            raise RunFolderError(f"{self.ranking_table_path} has no summary.json beside it (an interrupted "
                                  f"`rank`?); {rerank}")
         summary = self.read_summary()
         prov = summary.get("provenance")
         if not isinstance(prov, dict) or not isinstance(prov.get("inputs"), dict):
             raise RunFolderError(f"{self.summary_path} records no provenance (written by an older "
                                  f"version or by hand); {rerank}")
-        if not record_matches(self.ranking_path, prov.get("ranking")):
-            raise RunFolderError(f"{self.ranking_path} is not the file {self.summary_path} records "
+        if not record_matches(self.ranking_table_path, prov.get("ranking")):
+            raise RunFolderError(f"{self.ranking_table_path} is not the file {self.summary_path} records "
                                  f"(an interrupted or concurrent `rank`, or an edited file); {rerank}")
         for name in RANKED_INPUTS:
             path = self.path / name
             if path.is_file() and not record_matches(path, prov["inputs"].get(name)):
-                raise RunFolderError(f"{self.ranking_path} was not computed from the current {path} "
+                raise RunFolderError(f"{self.ranking_table_path} was not computed from the current {path} "
                                      f"(train ran again, or the ranking came from other "
                                      f"--pred-probs); {rerank}")
         return summary
 
-    # ---- ranking.csv --------------------------------------------------------------------------
+    # ---- the ranking (columns: ranking.py) ---------------------------------------------------
     def read_ranking(self, *, verify: bool = True):
-        """RUN/ranking.csv with labels (and id) as strings, `row` as int, `label_quality` as float
-        and `is_label_issue` as bool. With `verify` (the default) a partial, foreign or stale
-        ranking is refused first (see check_ranking_current)."""
-        import pandas as pd
+        """RUN/ranking.parquet as a `ranking.Ranking` (typed columns, most suspect first). With
+        `verify` (the default) a partial, foreign or stale ranking is refused first (see
+        check_ranking_current)."""
+        from cleanlab_lite.ranking import read_parquet
 
         self.require_dir("pass the folder written by `clean-labels train` and `clean-labels rank`")
-        path = self.ranking_path
+        rerank = f"rerun `clean-labels rank {self.path}`"
+        path = self.ranking_table_path
         if not path.is_file():
+            if self.ranking_path.is_file():
+                raise RunFolderError(f"{self.path} has a ranking.csv but no {RANKING_TABLE} (ranked "
+                                     f"by an older version); {rerank}")
             raise RunFolderError(f"{path} not found; run `clean-labels rank {self.path}` first")
         if verify:
             self.check_ranking_current()
-        dtypes = {c: str for c in LABEL_COLS + ("id",)}
-        try:
-            df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise RunFolderError(f"{path} is not a readable CSV ({type(e).__name__}); "
-                                 f"rerun `clean-labels rank {self.path}`") from None
-        missing = [c for c in REQUIRED_RANKING_COLS if c not in df.columns]
-        if missing:
-            raise RunFolderError(f"{path} lacks column(s) {', '.join(missing)}; "
-                                 f"rerun `clean-labels rank {self.path}` with this version")
-        df["row"] = int_column(df, "row", str(path), RunFolderError,
-                               f"it must be an integer, rerun `clean-labels rank {self.path}`")
-        df["label_quality"] = pd.to_numeric(df["label_quality"], errors="coerce").astype(float)
-        df["is_label_issue"] = self._issue_flags(df["is_label_issue"])
-        return df
+        return read_parquet(path, rerank, RunFolderError)
 
-    def ranking_head(self, n: int):
-        """The first `n` rows of ranking.csv, every cell as text (for printing)."""
-        import pandas as pd
+    def write_ranking(self, table) -> dict:
+        """ranking.parquet from `table` (ranking.build_table), then its CSV view ranking.csv;
+        returns the Parquet file's provenance record."""
+        from cleanlab_lite.ranking import write_csv, write_parquet
 
-        return pd.read_csv(self.ranking_path, nrows=n, dtype=str, keep_default_na=False)
-
-    def _issue_flags(self, series) -> np.ndarray:
-        """is_label_issue as written by rank: bools, or 'true'/'false' strings (any case), or 0/1."""
-        if series.dtype == bool:
-            return series.to_numpy()
-        text = series.astype(str).str.strip().str.lower()
-        bad = ~text.isin(TRUE_STRINGS | FALSE_STRINGS)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise RunFolderError(f"{self.ranking_path}: column is_label_issue holds {series.iloc[i]!r} "
-                                 f"at line {i + 2}; it must be true or false, rerun `clean-labels rank`")
-        return text.isin(TRUE_STRINGS).to_numpy()
-
-    def write_ranking(self, order: np.ndarray, *, rows: np.ndarray, classes: list,
-                      given: np.ndarray, predicted: np.ndarray, suggested: np.ndarray,
-                      quality: np.ndarray, is_issue: np.ndarray, suggested_confidence: np.ndarray,
-                      ids=None) -> dict:
-        """ranking.csv with one line per row, in `order` (most suspect first); returns its
-        provenance record (the sha256 is computed from the bytes as they are written).
-
-        All arrays are (N,) in row position order; given/predicted/suggested are class indices
-        into `classes`; ids (optional) is array-like or a pyarrow array. Row blocks are turned
-        into small pyarrow tables and formatted to CSV bytes on a thread pool (pyarrow releases
-        the GIL; float formatting is the cost), then appended in order: memory stays at a few
-        blocks, whatever N."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        order = np.asarray(order, dtype=np.int64)
-        names = pa.array([str(c) for c in classes], type=pa.string())
-        rows = np.asarray(rows, dtype=np.int64)
-        if ids is not None and not isinstance(ids, (pa.Array, pa.ChunkedArray)):
-            ids = pa.array(np.asarray(ids, dtype=object))
-        step = CSV_BLOCK_ROWS
-
-        def block(start: int) -> bytes:
-            o = order[start:start + step]
-            cols = {"row": pa.array(rows[o])}
-            if ids is not None:
-                cols["id"] = ids.take(pa.array(o)).cast(pa.string())
-            for col, values in (("given_label", given), ("predicted_label", predicted),
-                                ("suggested_label", suggested)):
-                cols[col] = names.take(pa.array(np.asarray(values)[o]))
-            cols["label_quality"] = pa.array(np.round(np.asarray(quality, dtype=np.float64)[o], DECIMALS))
-            cols["is_label_issue"] = pa.array(np.asarray(is_issue, dtype=bool)[o])
-            cols["suggested_confidence"] = pa.array(
-                np.round(np.asarray(suggested_confidence, dtype=np.float64)[o], DECIMALS))
-            sink = pa.BufferOutputStream()
-            pacsv.write_csv(pa.table(cols), sink,
-                            pacsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
-            return sink.getvalue()
-
-        import hashlib
-
-        starts = list(range(0, max(len(order), 1), step))
-        h = hashlib.sha256()
+        with atomic_path(self.ranking_table_path) as tmp:
+            digest = write_parquet(table, tmp)
         with atomic_path(self.ranking_path) as tmp:
-            with open(tmp, "wb") as f, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
-                for buf in ex.map(block, starts):
-                    f.write(buf)
-                    h.update(buf)
-        return file_record(self.ranking_path, h.hexdigest())
-
+            write_csv(table, tmp)
+        return file_record(self.ranking_table_path, digest)
 
     # ---- delta/: `check --manifest` -----------------------------------------------------------
     def write_delta(self, ranking, summary: dict) -> None:
@@ -614,19 +537,6 @@ class Run:
         with atomic_path(self.delta_ranking_path) as tmp:
             table.to_csv(tmp, index=False)
         write_json(self.delta_summary_path, summary)
-
-    def read_delta_ranking(self):
-        """delta/ranking.csv with labels and id as text and is_label_issue as bool."""
-        import pandas as pd
-
-        path = self.delta_ranking_path
-        if not path.is_file():
-            raise RunFolderError(f"{path} not found; run `clean-labels check {self.path} "
-                                 f"--manifest CURRENT` first")
-        dtypes = {c: str for c in LABEL_COLS + ("id", "previous_label", "change")}
-        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False)
-        df["is_label_issue"] = self._issue_flags(df["is_label_issue"])
-        return df
 
     # ---- decoded-image cache ------------------------------------------------------------------
     def cached_images(self, n_rows: int, image_size: int) -> np.ndarray | None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -18,72 +16,8 @@ from cleanlab_lite import check as gate
 from cleanlab_lite.cli import main
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.run import Run
-
-
-def make_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20, flagged=None,
-             with_id=True, images=False, seed=0) -> Path:
-    """Write a ranked run folder through cleanlab_lite.run.Run: ranking.csv, summary.json,
-    classes.json, rows.parquet, config.yaml, metrics.json (and tiny PNGs when `images`).
-
-    flagged: {class: number of flagged rows with that given label}; default 1 per class.
-    """
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    run = root / "run"
-    run.mkdir(parents=True)
-    k = len(classes)
-    flagged = flagged if flagged is not None else {c: 1 for c in classes}
-    given = np.repeat(np.arange(k), per_class)
-    n = len(given)
-    issue = np.zeros(n, dtype=bool)
-    for ci, c in enumerate(classes):
-        issue[ci * per_class: ci * per_class + flagged.get(c, 0)] = True
-    suggested = np.where(issue, (given + 1) % k, given)
-    quality = np.where(issue, rng.uniform(0.01, 0.2, n), rng.uniform(0.6, 1.0, n))
-    rows = pd.DataFrame({"id": [f"img-{i:03d}" for i in range(n)],
-                         "label": [classes[g] for g in given],
-                         "x1": rng.normal(size=n).round(3), "x2": rng.integers(0, 9, n)})
-    if images:
-        (run.parent / "imgs").mkdir()
-        paths = []
-        for i in range(n):
-            color = tuple(int(v) for v in rng.integers(0, 255, 3))
-            Image.new("RGB", (12, 10), color).save(run.parent / "imgs" / f"{i}.png")
-            paths.append(f"imgs/{i}.png")
-        rows["path"] = paths
-    rows["row"] = np.arange(n)
-    if not with_id:
-        rows = rows.drop(columns="id")
-    folder = Run(run)
-    folder.write_rows(rows, np.arange(n) % 3)
-    ranking = folder.write_ranking(np.argsort(quality, kind="stable"), rows=np.arange(n), classes=classes,
-                         given=given, predicted=suggested, suggested=suggested, quality=quality,
-                         is_issue=issue, suggested_confidence=1 - quality,
-                         ids=rows["id"].to_numpy() if with_id else None)
-    nm = np.full((k, k), 0.05 / max(k - 1, 1))
-    np.fill_diagonal(nm, 0.95)
-    cj = np.zeros((k, k), dtype=int)
-    np.add.at(cj, (given, suggested), 1)
-    summary = {"n": n, "k": k, "num_flagged": int(issue.sum()),
-               "estimated_num_issues": int(issue.sum()),
-               "estimated_noise_rate": float(issue.mean()), "method": "self_confidence",
-               "filter_by": "prune_by_noise_rate",
-               "per_class": [{"class": c, "count": per_class, "flagged": int(flagged.get(c, 0)),
-                              "estimated_issues": int(flagged.get(c, 0))} for c in classes],
-               "noise_matrix": nm.tolist(), "inv_noise_matrix": nm.tolist(),
-               "confident_joint": cj.tolist(), "class_priors": [1 / k] * k}
-    folder.write_classes(list(classes))
-    acc = [1 - flagged.get(c, 0) / per_class for c in classes]
-    folder.write_metrics({"oof": {
-        "accuracy": float(np.mean(acc)),
-        "per_class": {c: {"precision": 0.9, "recall": a, "f1": 0.9} for c, a in zip(classes, acc)}}})
-    data = {"label_col": "label", "path_col": "path" if images else "path",
-            "id_col": "id" if with_id else None,
-            "data_root": str(run.parent) if images else None}
-    folder.write_config({"kind": "image" if images else "tabular", "data": data})
-    folder.write_summary(summary, inputs=folder.input_records(), ranking=ranking)
-    return run
+from tests.expect import assert_refused
+from tests.runs import make_ranked_run as make_run
 
 
 def invoke(*args, env=None):
@@ -94,14 +28,16 @@ def invoke(*args, env=None):
 
 
 def test_rate_parsing():
-    assert gate.parse_rate("2%") == pytest.approx(0.02)
-    assert gate.parse_rate("0.02") == pytest.approx(0.02)
-    assert gate.parse_rate(0) == 0.0
-    for bad in ("2", "abc", "-1%", "150%"):
+    from cleanlab_lite.amounts import parse_count, parse_rate
+
+    assert parse_rate("2%", "--max-issue-rate") == pytest.approx(0.02)
+    assert parse_rate("0.02", "--max-issue-rate") == pytest.approx(0.02)
+    assert parse_rate(0, "--max-issue-rate") == 0.0
+    for bad in ("2", "1", "abc", "-1%", "150%"):
         with pytest.raises(ConfigError, match="--max-issue-rate"):
-            gate.parse_rate(bad)
-    with pytest.raises(ConfigError, match="whole number"):
-        gate.parse_count("1.5")
+            parse_rate(bad, "--max-issue-rate")
+    with pytest.raises(ConfigError, match="--max-issues must be a whole number"):
+        parse_count("1.5", "--max-issues")
 
 
 def test_exit_codes_for_overall_limits(tmp_path):
@@ -153,15 +89,15 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
 
 def test_edited_or_corrupt_ranking_is_a_user_error(tmp_path):
     run = make_run(tmp_path)
-    df = pd.read_csv(run / "ranking.csv", dtype={"is_label_issue": str})
+    df = pd.read_parquet(run / "ranking.parquet")
+    df["is_label_issue"] = df["is_label_issue"].astype(str)
     df.loc[5, "is_label_issue"] = "maybe"
-    df.to_csv(run / "ranking.csv", index=False)
+    df.to_parquet(run / "ranking.parquet", index=False)
     res = invoke("check", run)
-    assert res.exit_code == 2
-    assert res.output == (f"Error: {run / 'ranking.csv'} is not the file {run / 'summary.json'} records "
+    assert_refused(res, (f"Error: {run / 'ranking.parquet'} is not the file {run / 'summary.json'} records "
                           f"(an interrupted or concurrent `rank`, or an edited file); rerun "
-                          f"`clean-labels rank {run}`\n")
-    with pytest.raises(gate.UserInputError, match="is_label_issue holds 'maybe' at line 7"):
+                          f"`clean-labels rank {run}`"))
+    with pytest.raises(gate.UserInputError, match="ranking.parquet has a column of the wrong type"):
         Run(run).read_ranking(verify=False)
 
 

@@ -1,58 +1,23 @@
 from __future__ import annotations
 
-import hashlib
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from cleanlab_lite.data.manifest import write_manifest
 from cleanlab_lite.errors import RunFolderError, UserInputError
-from cleanlab_lite.export import export_run, parse_count
-from cleanlab_lite.run import Run
+from cleanlab_lite.amounts import parse_share
+from cleanlab_lite.export import export_run
+from tests.runs import make_export_run as make_run
 
 
-def make_run(tmp_path, fmt="csv", n=40):
-    """A run folder as train + rank leave it: rows 3, 7, 11, 20 flagged (most suspect first)."""
-    df = pd.DataFrame({"id": [f"x{i:02d}" for i in range(n)],
-                       "score": np.round(np.linspace(0, 1, n), 3),
-                       "label": np.where(np.arange(n) % 2 == 0, "cat", "dog"),
-                       "note": ["007"] * n})
-    manifest = write_manifest(df, tmp_path / f"in.{fmt}")
-    run = tmp_path / "run"
-    run.mkdir()
-    sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
-    folder = Run(run)
-    folder.write_config({"manifest": str(manifest), "manifest_format": fmt, "manifest_sha256": sha,
-                         "data": {"label_col": "label", "id_col": "id"}})
-    folder.write_classes(["cat", "dog"])
-    rows = df.copy()
-    rows.insert(0, "row", np.arange(n))
-    folder.write_rows(rows, np.arange(n) % 5)
-    suspects = [3, 7, 11, 20]
-    order = np.array(suspects + [i for i in range(n) if i not in suspects])
-    given = (df["label"].to_numpy() == "dog").astype(np.int64)      # cat 0, dog 1
-    flagged = np.isin(np.arange(n), suspects)
-    suggested = np.where(flagged, 1 - given, given)
-    quality = np.empty(n)
-    quality[order] = np.linspace(0, 1, n)
-    conf = np.where(flagged, 0.6, 0.99)
-    conf[[3, 7]] = 0.95
-    ranking = folder.write_ranking(order, rows=np.arange(n), classes=["cat", "dog"], given=given,
-                                   predicted=suggested, suggested=suggested, quality=quality,
-                                   is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
-    folder.write_summary({"n": n, "k": 2}, inputs=folder.input_records(), ranking=ranking)
-    return run, manifest, df
-
-
-def test_parse_count():
-    assert parse_count("10%", 40) == 4
-    assert parse_count("250", 300) == 250
-    assert parse_count("12.5%", 8) == 1
-    with pytest.raises(UserInputError, match="is not a count or a percentage"):
-        parse_count("ten", 40)
+def test_parse_share():
+    assert parse_share("10%", 40, "--drop-top") == 4
+    assert parse_share("250", 300, "--drop-top") == 250
+    assert parse_share("12.5%", 8, "--drop-top") == 1
+    with pytest.raises(UserInputError, match="--drop-top 'ten' is not a count or a percentage"):
+        parse_share("ten", 40, "--drop-top")
     with pytest.raises(UserInputError, match="more than the 40 ranked rows"):
-        parse_count("41", 40)
+        parse_share("41", 40, "--drop-top")
 
 
 def test_drop_top_percent_keeps_order_and_text(tmp_path):
@@ -113,8 +78,10 @@ def test_refuses_to_overwrite_input(tmp_path):
 
 def test_needs_ranking(tmp_path):
     run, _, _ = make_run(tmp_path)
-    (run / "ranking.csv").unlink()
-    with pytest.raises(RunFolderError, match=r"has no ranking.csv; run `clean-labels rank .*` first"):
+    (run / "ranking.csv").unlink()          # the view for people is not read
+    assert export_run(run, mode="drop_flagged").n_out == 36
+    (run / "ranking.parquet").unlink()
+    with pytest.raises(RunFolderError, match=r"ranking.parquet not found; run `clean-labels rank .*` first"):
         export_run(run, mode="drop_flagged")
 
 

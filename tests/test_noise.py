@@ -123,7 +123,7 @@ def test_cli_noise_and_error_lines(tmp_path):
         (["--out", str(tmp_path / "o.csv")],
          "Error: --rate is required (the fraction of labels to flip, e.g. 0.2 or 20%)"),
         (["--rate", "abc", "--out", str(tmp_path / "o.csv")],
-         "Error: --rate 'abc' is not a number; use e.g. 0.2 or 20%"),
+         "Error: --rate must be a fraction like 0.02 or a percentage like 2%, got 'abc'"),
         (["--rate", "0.1", "--trace", "2", "--kind", "class_dependent", "--out",
           str(tmp_path / "o.csv")],
          "Error: --rate 0.1 and --trace 2 disagree (with 4 classes the trace means rate 0.5); "

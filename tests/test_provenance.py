@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from cleanlab_lite.run import Run
+from tests.expect import assert_refused
 from tests.conftest import blob_table
 
 TRAIN = ("--folds", "2", "--epochs", "30", "--model", "linear", "--quiet", "--id-col", "id")
@@ -54,7 +55,7 @@ def run_copy(ranked, tmp_path):
 def refused(args, run, line):
     before = hashes(run)
     r = cli(*args)
-    assert (r.exit_code, r.output) == (2, f"Error: {line}\n")
+    assert_refused(r, line)
     assert hashes(run) == before
 
 
@@ -75,7 +76,7 @@ def test_retrain_without_rank_is_refused_downstream_and_by_rank(run_copy, tmp_pa
     blob_table(n_per_class=22).to_csv(grown, index=False)
     r = cli("train", grown, "--out", run, *TRAIN, "--fold", "0")
     assert r.exit_code == 0, r.output
-    stale = (f"{run / 'ranking.csv'} was not computed from the current {run / 'labels.npy'} (train "
+    stale = (f"{run / 'ranking.parquet'} was not computed from the current {run / 'labels.npy'} (train "
              f"ran again, or the ranking came from other --pred-probs); rerun `clean-labels rank {run}`")
     refused(("export", run, "--drop-flagged", "--out", tmp_path / "clean.csv"), run, stale)
     assert not (tmp_path / "clean.csv").exists()
@@ -96,17 +97,16 @@ def test_changed_pred_probs_are_refused_by_rank_and_downstream(run_copy):
             f"(changed since, or left by an interrupted train); run `clean-labels train MANIFEST "
             f"--out {run}` to the end (finished folds are reused)")
     refused(("check", run), run,
-            f"{run / 'ranking.csv'} was not computed from the current {run / 'pred_probs.npy'} (train "
+            f"{run / 'ranking.parquet'} was not computed from the current {run / 'pred_probs.npy'} (train "
             f"ran again, or the ranking came from other --pred-probs); rerun `clean-labels rank {run}`")
 
 
 @pytest.mark.parametrize("cut", ["header", "half"])
 def test_truncated_ranking_is_refused(run_copy, tmp_path, cut):
     _, run = run_copy
-    text = (run / "ranking.csv").read_text()
-    lines = text.splitlines(keepends=True)
-    (run / "ranking.csv").write_text(lines[0] if cut == "header" else "".join(lines[: len(lines) // 2]))
-    line = (f"{run / 'ranking.csv'} is not the file {run / 'summary.json'} records (an interrupted or "
+    data = (run / "ranking.parquet").read_bytes()
+    (run / "ranking.parquet").write_bytes(data[:8] if cut == "header" else data[: len(data) // 2])
+    line = (f"{run / 'ranking.parquet'} is not the file {run / 'summary.json'} records (an interrupted or "
             f"concurrent `rank`, or an edited file); rerun `clean-labels rank {run}`")
     refused(("check", run, "--max-issue-rate", "2%"), run, line)
     refused(("export", run, "--drop-top", "10%", "--out", tmp_path / "c.csv"), run, line)
@@ -115,7 +115,7 @@ def test_truncated_ranking_is_refused(run_copy, tmp_path, cut):
 def test_ranking_without_summary_is_partial(run_copy):
     _, run = run_copy
     (run / "summary.json").unlink()
-    refused(("check", run), run, f"{run / 'ranking.csv'} has no summary.json beside it (an "
+    refused(("check", run), run, f"{run / 'ranking.parquet'} has no summary.json beside it (an "
                                  f"interrupted `rank`?); rerun `clean-labels rank {run}`")
 
 

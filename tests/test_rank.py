@@ -59,7 +59,7 @@ def one_line_error(r):
 def test_rank_run_writes_ranking_and_summary_with_flips_on_top(tmp_path):
     y, p, flipped = make_problem()
     run = make_run(tmp_path / "run", y, p)
-    summary = rank_run(run, RankConfig(), quiet=True)
+    summary = rank_run(run, RankConfig())
     r = pd.read_csv(run / "ranking.csv", keep_default_na=False)
     assert list(r.columns) == ["row", "id", "given_label", "predicted_label", "suggested_label",
                                "label_quality", "is_label_issue", "suggested_confidence"]
@@ -97,8 +97,8 @@ def test_rank_run_writes_ranking_and_summary_with_flips_on_top(tmp_path):
 
 def test_rank_run_without_labels_npy_reads_the_label_column(tmp_path):
     y, p, _ = make_problem()
-    a = rank_run(make_run(tmp_path / "a", y, p), RankConfig(), quiet=True)
-    b = rank_run(make_run(tmp_path / "b", y, p, labels_npy=False), RankConfig(), quiet=True)
+    a = rank_run(make_run(tmp_path / "a", y, p), RankConfig())
+    b = rank_run(make_run(tmp_path / "b", y, p, labels_npy=False), RankConfig())
     assert a["num_flagged"] == b["num_flagged"]
     assert (tmp_path / "a" / "ranking.csv").read_text() == (tmp_path / "b" / "ranking.csv").read_text()
 
@@ -107,7 +107,7 @@ def test_rank_run_uses_the_row_column_and_no_id_without_id_col(tmp_path):
     y, p, flipped = make_problem()
     rows = np.arange(len(y)) * 2 + 1                         # rows kept after --skip-bad, say
     run = make_run(tmp_path / "run", y, p, id_col=None, rows=rows)
-    rank_run(run, RankConfig(), quiet=True)
+    rank_run(run, RankConfig())
     r = pd.read_csv(run / "ranking.csv")
     assert "id" not in r.columns
     assert set(r["row"].head(len(flipped))) == set(rows[flipped])
@@ -119,7 +119,7 @@ def test_every_method_and_filter_runs(tmp_path):
     for method in ("self_confidence", "normalized_margin", "confidence_weighted_entropy"):
         for filter_by in ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
                           "predicted_neq_given", "low_self_confidence", "low_normalized_margin"):
-            s = rank_run(run, RankConfig(method=method, filter_by=filter_by), quiet=True)
+            s = rank_run(run, RankConfig(method=method, filter_by=filter_by))
             assert s["method"] == method and s["filter_by"] == filter_by
             assert 0 < s["num_flagged"] <= 2 * len(flipped)
 
@@ -127,13 +127,13 @@ def test_every_method_and_filter_runs(tmp_path):
 def test_rank_arrays_matches_rank_run(tmp_path):
     y, p, _ = make_problem()
     run = make_run(tmp_path / "run", y, p)
-    rank_run(run, RankConfig(), quiet=True)
-    base = rank_run(run, RankConfig(), quiet=True)
+    rank_run(run, RankConfig())
+    base = rank_run(run, RankConfig())
     s = rank_arrays(run / "pred_probs.npy", y, tmp_path / "out", RankConfig(), classes=CLASSES,
-                    ids=[f"u{i}" for i in range(len(y))], quiet=True)
+                    ids=[f"u{i}" for i in range(len(y))])
     assert (tmp_path / "out" / "ranking.csv").read_text() == (run / "ranking.csv").read_text()
     assert s["num_flagged"] == base["num_flagged"]
-    s2 = rank_arrays(p, y, tmp_path / "out2", RankConfig(), quiet=True)   # in-memory array
+    s2 = rank_arrays(p, y, tmp_path / "out2", RankConfig())   # in-memory array
     assert s2["classes"] == ["0", "1", "2"] and s2["num_flagged"] == base["num_flagged"]
 
 
@@ -143,20 +143,20 @@ def test_validation_errors_name_the_file(tmp_path):
     q[4, 1] = np.nan
     run = make_run(tmp_path / "nan", y, q)
     with pytest.raises(PredProbsError, match=r"pred_probs.npy: row 4 holds NaN"):
-        rank_run(run, RankConfig(), quiet=True)
+        rank_run(run, RankConfig())
     assert not (run / "ranking.csv").exists() and not (run / "summary.json").exists()
     run = make_run(tmp_path / "sum", y, p * 2)
     with pytest.raises(PredProbsError, match="sums to 2"):
-        rank_run(run, RankConfig(), quiet=True)
-    expected = rank_run(make_run(tmp_path / "plain", y, p), RankConfig(), quiet=True)["num_flagged"]
-    assert rank_run(run, RankConfig(renormalize=True), quiet=True)["num_flagged"] == expected
+        rank_run(run, RankConfig())
+    expected = rank_run(make_run(tmp_path / "plain", y, p), RankConfig())["num_flagged"]
+    assert rank_run(run, RankConfig(renormalize=True))["num_flagged"] == expected
     run = make_run(tmp_path / "shape", y, p[:-1])
     with pytest.raises(LabelsError, match="labels.npy has 300 rows but pred_probs has 299"):
-        rank_run(run, RankConfig(), quiet=True)
+        rank_run(run, RankConfig())
     with pytest.raises(RunFolderError, match="no pred_probs.npy"):
-        rank_run(tmp_path, RankConfig(), quiet=True)
+        rank_run(tmp_path, RankConfig())
     with pytest.raises(ConfigError, match="--filter-by 'nope' is not valid; use one of"):
-        rank_run(make_run(tmp_path / "ok", y, p), RankConfig(filter_by="nope"), quiet=True)
+        rank_run(make_run(tmp_path / "ok", y, p), RankConfig(filter_by="nope"))
 
 
 def test_cli_rank_run_folder(tmp_path):

@@ -21,10 +21,8 @@ from PIL import Image
 
 from cleanlab_lite import report as rep
 from cleanlab_lite.cli import main
-try:
-    from test_check import make_run
-except ImportError:  # tests/ collected as a package
-    from tests.test_check import make_run
+from tests.expect import assert_refused
+from tests.runs import make_ranked_run as make_run
 
 EVIL = "<script>alert(1)</script>"
 CLASSES = ("cat", "dog", EVIL)
@@ -138,8 +136,7 @@ def test_report_errors_exit_2(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     res = CliRunner().invoke(main, ["report", str(run)])
-    assert res.exit_code == 2
-    assert res.output == f"Error: {run / 'ranking.csv'} not found; run `clean-labels rank {run}` first\n"
+    assert_refused(res, f"Error: {run / 'ranking.parquet'} not found; run `clean-labels rank {run}` first")
 
 
 def test_oof_per_class_reads_train_metrics_else_the_ranking():

@@ -22,12 +22,8 @@ from cleanlab_lite.export import export_run
 from cleanlab_lite.review import ReviewLockedError, ReviewServer
 from cleanlab_lite.run import read_decisions
 
-try:
-    from test_check import make_run as make_ranked_run
-    from test_export import make_run as make_export_run
-except ImportError:  # tests/ collected as a package
-    from tests.test_check import make_run as make_ranked_run
-    from tests.test_export import make_run as make_export_run
+from tests.runs import make_ranked_run
+from tests.runs import make_export_run
 
 EVIL = "<img src=x onerror=alert(1)>"
 CLASSES = ("cat", "dog", EVIL)

@@ -5,9 +5,7 @@ used). Skipped, with the reason, only where Playwright or Chromium cannot be fou
 """
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,10 +14,7 @@ from click.testing import CliRunner
 from cleanlab_lite.cli import main
 from cleanlab_lite.review import ReviewServer
 
-try:
-    from test_check import make_run as make_ranked_run
-except ImportError:  # tests/ collected as a package
-    from tests.test_check import make_run as make_ranked_run
+from tests.runs import make_ranked_run
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 EVIL = "<img src=x onerror=alert(1)>"
@@ -54,7 +49,7 @@ def digits_run(tmp_path_factory):
     run = out / "run"
     run_train(manifest, DataConfig(id_col="id"), TrainConfig(folds=3, epochs=3, quiet=True,
                                                              device="cpu"), run, log=lambda *a: None)
-    rank_run(run, RankConfig(), quiet=True)
+    rank_run(run, RankConfig())
     return run, manifest
 
 

@@ -11,6 +11,7 @@ import cleanlab_lite
 from cleanlab_lite import run as run_mod
 from cleanlab_lite.errors import RunFolderError
 from cleanlab_lite.run import Run
+from tests.runs import write_ranking
 
 PACKAGE = Path(cleanlab_lite.__file__).parent
 FILE_NAMES = set(run_mod.NAMES) | {run_mod.MODEL, run_mod.OOF_PROBS, run_mod.OOF_ROWS, run_mod.DONE}
@@ -60,11 +61,11 @@ def test_writers_and_readers_round_trip(tmp_path):
     run.write_labels(np.array([0, 1, 1]))
     run.write_pred_probs(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]))
     run.write_rows(pd.DataFrame({"row": [0, 1, 2], "y": ["cat", "dog", "dog"]}), np.array([0, 1, 2]))
-    rec = run.write_ranking(np.array([2, 0, 1]), rows=np.arange(3), classes=["cat", "dog"],
-                      given=np.array([0, 1, 1]), predicted=np.array([0, 1, 0]),
-                      suggested=np.array([0, 1, 0]), quality=np.array([0.9, 0.8, 0.3]),
-                      is_issue=np.array([False, False, True]),
-                      suggested_confidence=np.array([0.9, 0.8, 0.7]), ids=["a", "b", "c"])
+    rec = write_ranking(run, np.array([2, 0, 1]), rows=np.arange(3), classes=["cat", "dog"],
+                        given=np.array([0, 1, 1]), predicted=np.array([0, 1, 0]),
+                        suggested=np.array([0, 1, 0]), quality=np.array([0.9, 0.8, 0.3]),
+                        is_issue=np.array([False, False, True]),
+                        suggested_confidence=np.array([0.9, 0.8, 0.7]), ids=["a", "b", "c"])
     assert run.read_summary() == {} and run.read_metrics() is None
     run.write_summary({"n": 3}, inputs=run.input_records(), ranking=rec)
     assert run.read_config() == {"data": {"label_col": "y"}}
@@ -77,6 +78,13 @@ def test_writers_and_readers_round_trip(tmp_path):
     assert ranking["id"].tolist() == ["c", "a", "b"]
     assert ranking["is_label_issue"].tolist() == [True, False, False]
     assert ranking["suggested_label"].tolist() == ["cat", "cat", "dog"]
+    assert ranking["suggested_index"].tolist() == [0, 0, 1]
+    assert ranking["label_quality"].tolist() == [0.3, 0.9, 0.8]     # full precision, typed
+    assert ranking.flagged()["row"].tolist() == [2]
+    # the CSV view for people has the same rows, flags as true/false
+    view = pd.read_csv(run.ranking_path, keep_default_na=False)
+    assert view["row"].tolist() == [2, 0, 1] and view["is_label_issue"].tolist() == [True, False, False]
+    assert "given_index" not in view.columns
     assert run.fold(0, 3, 1).dir == run.path / "folds" / "fold-3"
     assert run.fold(1, 3, 2).dir == run.path / "folds" / "repeat-1" / "fold-3"
 
@@ -91,6 +99,9 @@ def test_missing_and_corrupt_files_are_one_line_errors(tmp_path):
     run.classes_path.write_text("{not json")
     with pytest.raises(RunFolderError, match=r"classes.json is not valid JSON; rerun"):
         run.read_classes()
-    with pytest.raises(RunFolderError, match=rf"^{tmp_path / 'ranking.csv'} not found; run "
+    with pytest.raises(RunFolderError, match=rf"^{tmp_path / 'ranking.parquet'} not found; run "
                                              rf"`clean-labels rank {tmp_path}` first$"):
+        run.read_ranking()
+    run.ranking_path.write_text("row,given_label\n0,cat\n")     # ranked by an older version
+    with pytest.raises(RunFolderError, match=r"has a ranking.csv but no ranking.parquet .*rerun"):
         run.read_ranking()

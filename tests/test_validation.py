@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import DataConfig, TrainConfig, build
 from cleanlab_lite.errors import ConfigError
+from tests.expect import assert_error_line
 from tests.conftest import blob_table, write_pngs
 
 FAST = ("--folds", "2", "--epochs", "1", "--quiet")
@@ -89,7 +90,7 @@ def test_bad_yaml_value_writes_nothing(tmp_path, tab, yaml_text, expected):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml_text)
     line = refused(tmp_path, [tab, cfg], "train", tab, "--out", tmp_path / "run", "--config", cfg)
-    assert line == f"Error: {cfg}: {expected}"
+    assert_error_line(line, f"Error: {cfg}: {expected}")
 
 
 def test_flag_overrides_bad_yaml_value_and_yaml_values_are_coerced():
@@ -107,7 +108,7 @@ def test_library_configs_are_checked_too():
 
 def test_class_weight_count_checked_before_any_run_file(tmp_path, tab):
     line = refused(tmp_path, [tab], "train", tab, "--out", tmp_path / "run", "--class-weight", "1,2")
-    assert line == ("Error: --class-weight '1,2' must be one of none, inverse, sqrt_inverse, "
+    assert_error_line(line, "Error: --class-weight '1,2' must be one of none, inverse, sqrt_inverse, "
                     "effective_number or 3 non-negative comma-separated weights (one per class)")
 
 
@@ -136,7 +137,7 @@ def test_label_columns_cannot_be_features(tmp_path, col):
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run", "--feature-cols", f"f0,{col}")
-    assert line == (f"Error: --feature-cols names {col!r}, which holds a label, not a feature; "
+    assert_error_line(line, f"Error: --feature-cols names {col!r}, which holds a label, not a feature; "
                     "leave it out of --feature-cols")
 
 
@@ -147,7 +148,7 @@ def test_stray_text_in_numeric_column_is_an_error_naming_the_rows(tmp_path):
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run")
-    assert line == (f"Error: manifest {p}, column 'f1': rows 3, 50 hold text that is not a number "
+    assert_error_line(line, f"Error: manifest {p}, column 'f1': rows 3, 50 hold text that is not a number "
                     "(e.g. 'oops'); fix the cells, leave the column out of --feature-cols, or pass "
                     "--skip-bad to drop those rows")
 
@@ -188,7 +189,7 @@ def test_truly_empty_label_is_still_missing(tmp_path):
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run")
-    assert line == (f"Error: manifest {p}, row 7: column 'label' (--label-col) is empty; every "
+    assert_error_line(line, f"Error: manifest {p}, row 7: column 'label' (--label-col) is empty; every "
                     "row needs a label")
 
 
@@ -198,7 +199,7 @@ def test_duplicate_ids_are_an_error(tmp_path):
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run", "--id-col", "id")
-    assert line == (f"Error: manifest {p}: id 'r002' (column 'id', --id-col) is on rows 2, 9; ids "
+    assert_error_line(line, f"Error: manifest {p}: id 'r002' (column 'id', --id-col) is on rows 2, 9; ids "
                     "must be unique: fix them or drop --id-col")
 
 
@@ -210,13 +211,13 @@ def test_rank_labels_duplicate_ids_and_fractional_labels(tmp_path):
     inputs = [tmp_path / "pp.npy", m]
     line = refused(tmp_path, inputs, "rank", "--pred-probs", tmp_path / "pp.npy", "--labels", m,
                    "--id-col", "id", "--out", tmp_path / "run")
-    assert line == (f"Error: manifest {m}: id 'a' (column 'id', --id-col) is on rows 0, 2; ids must "
+    assert_error_line(line, f"Error: manifest {m}: id 'a' (column 'id', --id-col) is on rows 0, 2; ids must "
                     "be unique: fix them or drop --id-col")
     np.save(tmp_path / "y.npy", np.array([0.0, 1.0, 0.5, 1.0]))
     inputs.append(tmp_path / "y.npy")
     line = refused(tmp_path, inputs, "rank", "--pred-probs", tmp_path / "pp.npy", "--labels",
                    tmp_path / "y.npy", "--out", tmp_path / "run")
-    assert line == (f"Error: {tmp_path / 'y.npy'}, row 2: label 0.5 is not a whole number; labels "
+    assert_error_line(line, f"Error: {tmp_path / 'y.npy'}, row 2: label 0.5 is not a whole number; labels "
                     "are class indices (0..K-1) or class names")
 
 
@@ -253,7 +254,7 @@ def test_image_paths_outside_the_data_root_are_refused(tmp_path, images, how):
         df.loc[0, "path"] = "../secret.png" if how == "dotdot" else str(outside)
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p.parent, outside], "train", p, "--out", tmp_path / "run")
-    assert line == (f"Error: manifest {p}, row 0: image {df.loc[0, 'path']!r} (column 'path') is "
+    assert_error_line(line, f"Error: manifest {p}, row 0: image {df.loc[0, 'path']!r} (column 'path') is "
                     f"outside the data root {os.path.realpath(p.parent)}; fix the path, set "
                     "--data-root, or pass --allow-outside-root")
 
@@ -271,7 +272,7 @@ def test_fifo_manifest_is_refused_without_opening_it(tmp_path):
     fifo = tmp_path / "m.csv"
     os.mkfifo(fifo)
     line = refused(tmp_path, [], "train", fifo, "--out", tmp_path / "run")
-    assert line == (f"Error: manifest {fifo} is not a regular file (a FIFO, device or socket); "
+    assert_error_line(line, f"Error: manifest {fifo} is not a regular file (a FIFO, device or socket); "
                     "pass a regular file")
 
 
@@ -280,13 +281,13 @@ def test_fifo_image_and_embeddings_are_refused(tmp_path, images, tab):
     os.mkfifo(tmp_path / "data" / df.loc[0, "path"])
     df.to_csv(p, index=False)
     line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run")
-    assert line == (f"Error: row 0: image {tmp_path / 'data' / df.loc[0, 'path']} (column 'path') is "
+    assert_error_line(line, f"Error: row 0: image {tmp_path / 'data' / df.loc[0, 'path']} (column 'path') is "
                     "not a regular file (a folder, FIFO or device); fix the file or pass --skip-bad "
                     "to leave such rows out")
     os.mkfifo(tmp_path / "emb.npy")
     line = refused(tmp_path, [tab], "train", tab, "--out", tmp_path / "run", "--embeddings",
                    tmp_path / "emb.npy")
-    assert line == (f"Error: embeddings file {tmp_path / 'emb.npy'} is not a regular file (a FIFO, "
+    assert_error_line(line, f"Error: embeddings file {tmp_path / 'emb.npy'} is not a regular file (a FIFO, "
                     "device or socket); pass a regular file")
 
 

@@ -6,22 +6,19 @@ Names and options follow cleanlab 2.9 (`filter.find_label_issues`, `rank.get_lab
 `count.num_label_issues`, ...), with the same meaning. Two differences, both documented where
 they apply: the confident joint takes its argmax over the classes above threshold only
 (`cj_argmax="confident"`, the fix; `cj_argmax="cleanlab"` reproduces cleanlab), and the default
-flagging rule is the one that measured best, `prune_by_class` (cleanlab's default is
-`prune_by_noise_rate`; see docs/scoring.md for the F1 table).
+flagging rule is `adaptive` (scoring/adaptive.py), which measured best on real human label noise
+(cleanlab's default is `prune_by_noise_rate`; see docs/scoring.md for the F1 table).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from cleanlab_lite.config import ESTIMATION_METHODS, FILTERS, METHODS  # noqa: F401  (API)
 from cleanlab_lite.scoring import count
 from cleanlab_lite.scoring.adaptive import adaptive_count, lowest
 from cleanlab_lite.scoring.engine import Engine
 
-METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
-FILTERS = ("adaptive", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-           "predicted_neq_given", "low_self_confidence", "low_normalized_margin")
 CLEANLAB_FILTERS = FILTERS[1:]          # the filters cleanlab 2.9 has, with its meanings
-ESTIMATION_METHODS = ("adaptive", "off_diagonal", "off_diagonal_calibrated")
 DEFAULT_METHOD = "self_confidence"
 DEFAULT_FILTER = "adaptive"     # best F1 on real and synthetic noise (docs/scoring.md)
 DEFAULT_ESTIMATION = "adaptive"

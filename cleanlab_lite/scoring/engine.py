@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cleanlab_lite.config import CJ_ARGMAX
 from cleanlab_lite.errors import LabelsError, PredProbsError
 from cleanlab_lite.scoring import _kernels, count
 from cleanlab_lite.scoring._source import ArraySource, as_source, concat, map_chunks
 
-CJ_ARGMAX = ("confident", "cleanlab")
 DEVICES = ("cpu", "cuda", "torch-cpu")  # torch-cpu: the torch kernels on the CPU (tests the GPU path)
 TORCH_CHUNK_BYTES = 256 * 2**20  # pred_probs bytes per chunk on the GPU
 BLOCK_CELLS = 2**24
