@@ -50,6 +50,8 @@ RECIPES = {
     "snap4": {"snapshots": 4},
     "snap4-epochs8": {"snapshots": 4, "epochs": 8},
     "epochs6-ls0.1": {"epochs": 6, "label_smoothing": "0.1"},
+    "knn10": {"knn": 10},
+    "snap4-knn10": {"snapshots": 4, "knn": 10},
 }
 
 

@@ -89,6 +89,10 @@ class TrainConfig(_Checked):
     effective_number_beta: float = 0.999
     balance: str = "none"               # none | oversample | undersample (re-drawn each epoch)
     tta: bool = True                    # average predictions with the horizontal flip (images)
+    snapshots: int = 1                  # torch models: average the held-out predictions of this
+                                        # many epochs spread over the second half of training
+    knn: int = 0                        # torch models: average the held-out probabilities with the
+                                        # votes of this many nearest training rows in feature space
     compile: bool = False               # torch.compile once, re-initialise weights per fold
     channels_last: bool = True
     precision: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
@@ -223,6 +227,8 @@ RULES: dict[type, dict[str, Rule]] = {
                               lambda x: x >= 1, whole=True),
         "threads": at_least(0, "0"),
         "parallel_folds": at_least(0, "2"),
+        "snapshots": at_least(1, "4"),
+        "knn": at_least(0, "10"),
         "backend": one_of(*BACKENDS),
         "gpus_per_fold": at_least(0, "1"),
         "cpus_per_fold": above(0, "1"),

@@ -106,8 +106,10 @@ class _Trainer:
 
     # -- one fold -----------------------------------------------------------------------------
 
-    def fit(self, train_rows: np.ndarray, seed: int, desc: str) -> tuple[float, int]:
-        """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps)."""
+    def fit(self, train_rows: np.ndarray, seed: int, desc: str,
+            val_rows: np.ndarray | None = None) -> tuple[float, int, np.ndarray | None]:
+        """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps,
+        the mean of the predictions for `val_rows` at the `snapshot_epochs`, or None)."""
         cfg, hp, dev = self.cfg, self.hp, self.device
         self.reinitialise(seed)
         stats = (image_stats(self.ds.X, train_rows, seed=seed) if self.image
@@ -132,9 +134,11 @@ class _Trainer:
         warm = max(1, int(hp.warmup * total))
         self.model.train()
         step, last = 0, float("nan")
+        snaps = snapshot_epochs(hp.epochs, cfg.snapshots) if val_rows is not None else ()
+        snap_sum = None
         bar = progress.bar(hp.epochs, desc, cfg.quiet)
         try:
-            for _ in range(hp.epochs):
+            for epoch in range(1, hp.epochs + 1):
                 running = torch.zeros((), device=dev)
                 for x, idx in self.data.batches(sampler.epoch(), bs, steps_per_epoch):
                     lr = hp.lr * (step + 1) / warm if step < warm else hp.lr * (total - step) / max(1, total - warm)
@@ -146,12 +150,17 @@ class _Trainer:
                 last = float(running) / steps_per_epoch
                 bar.set_postfix(loss=f"{last:.3f}", refresh=False)
                 bar.update(1)
+                if epoch in snaps:
+                    p = self.predict(val_rows)
+                    snap_sum = p.astype(np.float64) if snap_sum is None else snap_sum + p
+                    self.model.train()
         finally:
             bar.close()
         if not math.isfinite(last):
             raise RuntimeFailure(f"training diverged ({desc}: loss is {last}); lower --lr "
                                  f"(it was {hp.lr:g}) or use --precision fp32")
-        return last, total
+        mean = None if snap_sum is None else (snap_sum / len(snaps)).astype(np.float32)
+        return last, total, mean
 
     def _optimizer(self) -> torch.optim.Optimizer:
         hp = self.hp
@@ -238,6 +247,15 @@ def job_hyper(job: FoldJob) -> tuple[str, defaults.Hyper]:
     r = dict(job.resolved)
     name = r.pop("model")
     return name, defaults.Hyper(**{**r, "widths": tuple(r["widths"])})
+
+
+def snapshot_epochs(epochs: int, snapshots: int) -> tuple[int, ...]:
+    """The epochs (1-based) after which the held-out rows are predicted for a snapshot ensemble:
+    `snapshots` of them evenly spaced over the second half of training, the last epoch included
+    (one snapshot: the last epoch only)."""
+    n = max(1, min(int(snapshots), epochs))
+    first = max(1, epochs - (epochs // 2) * (n > 1))
+    return tuple(sorted({int(round(e)) for e in np.linspace(first, epochs, n)}))
 
 
 def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> Trainer:
@@ -348,7 +366,8 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
-            last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
+            snap_rows = job.val_rows if cfg.snapshots > 1 else None
+            last_loss, steps, snap = trainer.fit(job.train_rows, job.seed, job.desc, snap_rows)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
         except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
@@ -359,7 +378,11 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
         t_train = time.perf_counter() - t
         t = time.perf_counter()
         try:
-            probs = trainer.predict(job.val_rows)
+            probs = trainer.predict(job.val_rows) if snap is None else snap
+            if cfg.knn:
+                from cleanlab_lite.train import feature_knn
+
+                probs = feature_knn.blend(trainer, job.train_rows, job.val_rows, probs, cfg.knn)
         except Exception as e:  # noqa: BLE001 - predict already halved its batch down to 1 row
             if not is_out_of_memory(e):
                 raise

@@ -36,10 +36,10 @@ from cleanlab_lite.io import available_ram
 from cleanlab_lite.train import progress
 from cleanlab_lite.train.threads import available_cores, cpu_threads
 
-# Peak resident memory of one fold process beyond the shared data, measured with
-# `benchmarks/bench_train.py concurrency` (the digits / MNIST CNN on the CPU): about 0.45 GB for
-# torch (the library itself, the model, optimizer and the activations of a batch), and the
-# activations grow with the batch's size; about 0.25 GB for a scikit-learn model on a small table.
+# The memory one fold process needs beyond the shared data: torch itself, the model and optimizer
+# (TORCH_PROCESS_BYTES) plus a batch's activations, which grow with the batch and the image size;
+# a scikit-learn model: the library, the model and a copy of the training rows. The peak of the
+# fold processes is printed by `benchmarks/bench_recipe.py concurrency` (docs/training.md).
 TORCH_PROCESS_BYTES = 600 << 20
 SKLEARN_PROCESS_BYTES = 300 << 20
 ACTIVATION_BYTES_PER_VALUE = 64     # activation bytes per input value of a training batch
