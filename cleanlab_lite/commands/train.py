@@ -13,7 +13,8 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "backbone",
                  "head", "epochs", "batch_size", "lr", "weight_decay", "loss", "class_weight",
                  "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance",
-                 "tta", "compile", "quiet", "hidden", "precision", "threads", "parallel_folds", "backend",
+                 "tta", "snapshots", "knn", "compile", "quiet", "hidden", "precision", "threads",
+                 "parallel_folds", "backend",
                  "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
@@ -85,6 +86,12 @@ def train_options(fn):
                      help="Re-draw the classes balanced each epoch."),
         field_option(t, "tta", "--tta/--no-tta",
                      help="Average predictions with the flipped image."),
+        field_option(t, "snapshots", type=int,
+                     help="Average the held-out predictions of this many epochs over the second "
+                          "half of training (torch models)."),
+        field_option(t, "knn", type=int,
+                     help="Average the held-out probabilities with the votes of this many nearest "
+                          "training rows in the model's feature space; 0: off (torch models)."),
         field_option(t, "compile", is_flag=True, help="torch.compile once for all folds."),
         field_option(t, "precision", type=click.Choice(PRECISIONS),
                      help="auto: bf16 autocast on CUDA, fp32 on CPU."),

@@ -73,7 +73,9 @@ def torch_only_options(cfg: TrainConfig, name: str) -> list[str]:
                   "--batch-size": cfg.batch_size is not None,
                   "--weight-decay": cfg.weight_decay is not None,
                   "--pretrained": cfg.pretrained is not None,
-                  "--gpus-per-fold": bool(cfg.gpus_per_fold)}
+                  "--gpus-per-fold": bool(cfg.gpus_per_fold),
+                  "--snapshots": cfg.snapshots != TrainConfig.snapshots,
+                  "--knn": cfg.knn != TrainConfig.knn}
     if name != "hgb":
         torch_only.update({"--epochs": cfg.epochs is not None, "--lr": cfg.lr is not None})
     return [flag for flag, set_ in torch_only.items() if set_]
