@@ -443,14 +443,21 @@ def write_outputs(result: CheckResult, *, json_path=None, junit_path=None,
 
 def check_outputs(folder: Run, baseline, write_baseline_to, json_path, junit_path, markdown_path,
                   inputs: tuple = ()) -> None:
-    """Every output path checked (run.check_output) before any is written."""
-    for path, option, suffixes in ((write_baseline_to, "--write-baseline", (".csv",)),
-                                   (json_path, "--json", (".json",)),
-                                   (junit_path, "--junit", (".xml",)),
-                                   (markdown_path, "--markdown", MARKDOWN_SUFFIXES)):
-        if path:
-            folder.check_output(path, option, suffixes=suffixes,
-                                inputs=inputs if path == write_baseline_to else (baseline, *inputs))
+    """Every output path checked (guards.check_output) before any is written: none may be the
+    baseline, another input, a run file, or another of these outputs."""
+    from cleanlab_lite.guards import check_output, same_file
+
+    given = [(p, o, s) for p, o, s in ((write_baseline_to, "--write-baseline", (".csv",)),
+                                       (json_path, "--json", (".json",)),
+                                       (junit_path, "--junit", (".xml",)),
+                                       (markdown_path, "--markdown", MARKDOWN_SUFFIXES)) if p]
+    protected = [(baseline, "the baseline"), *inputs]
+    for i, (path, option, suffixes) in enumerate(given):
+        check_output(path, option, run=folder, inputs=protected, suffixes=suffixes)
+        for other, other_option, _ in given[:i]:
+            if same_file(path, other):
+                raise ConfigError(f"{option} {path} is also {other_option}; give each output its "
+                                  "own file")
 
 
 def gate(run: str | os.PathLike, limits: CheckConfig, *, baseline=None, write_baseline_to=None,

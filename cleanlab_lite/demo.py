@@ -16,6 +16,7 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
     """Write digits (with `noise` flipped labels), train, rank, export; score the flags."""
     from cleanlab_lite.data.demo import write_digits
     from cleanlab_lite.export import export_run
+    from cleanlab_lite.guards import check_out_folder
     from cleanlab_lite.pipeline import run_train
     from cleanlab_lite.rank import rank_run
     from cleanlab_lite.run import Run
@@ -25,7 +26,7 @@ def run_demo(out: str | Path, *, noise: float = 0.10, seed: int = 0, device: str
         raise ConfigError(f"--noise {noise!r} must be at least 0 and below 1; use e.g. 0.1")
     data_cfg = DataConfig(id_col="id", feature_cols=None)
     train_cfg = build(TrainConfig, {"device": device, "quiet": quiet, "seed": seed}, source="flags")
-    out = Path(out)
+    out = check_out_folder(out, "--out", what="the demo data and run")
     manifest = write_digits(out / "data", noise=noise, seed=seed)
     log(f"Wrote 1797 digit images and {manifest} with {noise:.0%} of labels flipped")
     run = Run(out / "run")

@@ -16,6 +16,7 @@ from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, r
                                          write_manifest)
 from cleanlab_lite.amounts import parse_share
 from cleanlab_lite.errors import RunFolderError, UserInputError
+from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import DECISION_VALUES, Run
 
@@ -77,8 +78,9 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     if fmt not in EXTENSIONS:
         raise UserInputError(f"--format {fmt!r} is unknown; use csv, parquet or jsonl")
     own = run.cleaned_path(EXTENSIONS[fmt])
-    out = run.check_output(out or own, "--out", own=own, inputs=(decisions,),
-                           suffixes=tuple(e for e, f in FORMATS.items() if f == fmt))
+    out = check_output(out or own, "--out", run=run, own=own,
+                       inputs=[(decisions, "the decisions file")],
+                       suffixes=tuple(e for e, f in FORMATS.items() if f == fmt))
     notes: list[str] = []
     classes = run.read_classes()
     by_name = {str(c): c for c in classes}
@@ -167,5 +169,9 @@ def _apply_labels(result: pd.DataFrame, new_label: pd.Series, label_col: str, by
             vals = pd.Series([str(v) if isinstance(col.iloc[0], str) else v for v in new_vals],
                              index=rows, dtype=object)
         result.loc[rows, label_col] = vals
+    if "original_label" in result.columns:     # relabeled before: the first label stays
+        earlier = result["original_label"]
+        had = earlier.notna() & (earlier.astype(str) != "")
+        original = original.astype(object).where(~had, earlier)
     result["original_label"] = original.fillna("") if blank_original else original
     return result

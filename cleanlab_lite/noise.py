@@ -205,12 +205,11 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
     import pandas as pd
 
     from cleanlab_lite.data.manifest import manifest_format, read_manifest, write_manifest
+    from cleanlab_lite.guards import check_output
 
     manifest, out = Path(manifest), Path(out)
+    check_output(out, "--out", inputs=[(manifest, "the input manifest")])
     manifest_format(out)
-    if out.resolve() == manifest.resolve():
-        raise UserInputError(f"--out {out} is the input manifest; noise never overwrites its "
-                             "input: choose another path")
     df = read_manifest(manifest, raw=True)   # CSV cells stay the exact text of the file
     if label_col not in df.columns:
         raise ColumnError(f"manifest {manifest} has no column {label_col!r} (columns: "

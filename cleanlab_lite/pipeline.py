@@ -4,7 +4,6 @@ the run folder (rows.parquet, classes.json, labels.npy, config.yaml, pred_probs.
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from cleanlab_lite.data.load import Loaded, load_dataset
 from cleanlab_lite.data.manifest import manifest_format
 from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.folds import assign_repeats
+from cleanlab_lite.guards import check_out_folder
 from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import Run
 from cleanlab_lite.train.choose import NAN_MODELS
@@ -32,26 +32,6 @@ def _version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
-
-
-def _check_out(out: Path, inputs: list[tuple[str, str | Path | None]]) -> None:
-    """Refuse (exit 2) an --out that is a file, whose run files would replace one of `inputs`
-    ((what, path): the manifest, the embeddings), in any spelling, or that cannot be written."""
-    from cleanlab_lite.errors import OutputError
-
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file; pass a folder for the run")
-    run = Run(out)
-    for what, path in inputs:
-        if path is not None and run.owns(path):
-            raise OutputError(f"--out {out} would overwrite the {what} {path}; no command writes "
-                              "over its input: choose another folder for --out")
-    parent = Path(os.path.realpath(out))
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write --out {out} ({parent} is not writable); choose a "
-                          "writable folder for --out")
 
 
 def _check_against_data(ds, cfg: TrainConfig) -> None:
@@ -76,15 +56,18 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
-              *, log=print) -> dict:
-    """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict."""
+              *, log=print, config_path: str | Path | None = None) -> dict:
+    """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
+    config_path: the --config file the options came from (never written over)."""
     from cleanlab_lite.train import check_backend, train_folds
     from cleanlab_lite.train.choose import check_concurrency, fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
     fmt = manifest_format(manifest)
-    _check_out(out, [("manifest", manifest), ("embeddings", data_cfg.embeddings)])
+    check_out_folder(out, "--out", inputs=[(manifest, "the manifest"),
+                                           (data_cfg.embeddings, "the embeddings"),
+                                           (config_path, "the config file")])
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,

@@ -188,7 +188,11 @@ def predict_manifest(run: str | Path, manifest: str | Path, *, out: str | Path |
     t0 = time.perf_counter()
     ens = FoldEnsemble.load(run)
     if out is not None:
-        Run(run).check_output(out, "--out", suffixes=(".npy",), inputs=(manifest,))
+        from cleanlab_lite.guards import check_output
+
+        check_output(out, "--out", run=Run(run), suffixes=(".npy",),
+                     inputs=[(manifest, "the manifest"),
+                             ((overrides or {}).get("embeddings"), "the embeddings")])
     rows = read_like_run(run, manifest, overrides=overrides, require_labels=False)
     probs = ens.predict(rows.X, device=device, batch_size=batch_size)
     if out is not None:

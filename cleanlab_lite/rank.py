@@ -323,17 +323,23 @@ def _labels_for(labels, pred_probs, name: str) -> np.ndarray:
 
 
 def rank_arrays(pred_probs, labels, out_dir, cfg: RankConfig | None = None, classes=None,
-                ids=None) -> dict:
+                ids=None, *, inputs=()) -> dict:
     """Rank out-of-fold probabilities from the user's own model (no run folder).
 
     pred_probs: (N, K) array, `.npy` path, or a list of those (averaged). labels: (N,) ints.
-    Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
+    inputs: other files the caller read ((path, what): the labels file, the classes file),
+    never written over. Writes OUT/ranking.csv and OUT/summary.json; returns the summary dict.
     """
+    from cleanlab_lite.guards import check_out_folder
+
     t0 = time.perf_counter()
     cfg = cfg or RankConfig()   # checked when made (config.RULES)
     out = Run(out_dir)
-    if out.path.exists() and not out.path.is_dir():
-        raise ConfigError(f"--out {out} is a file; pass a folder for ranking.csv and summary.json")
+    pp_paths = [pred_probs] if isinstance(pred_probs, (str, Path)) else (
+        list(pred_probs) if isinstance(pred_probs, (list, tuple)) else [])
+    check_out_folder(out.path, "--out", what="ranking.csv and summary.json",
+                     inputs=[*((p, "the pred_probs file") for p in pp_paths
+                               if isinstance(p, (str, Path))), *inputs])
     if out.pred_probs_path.is_file() or out.config_path.is_file():
         raise ConfigError(f"--out {out} is a train run folder; rank it with `clean-labels rank {out}`, "
                           "or write the ranking of --pred-probs to a new folder")
@@ -421,4 +427,5 @@ def rank_files(pred_probs: list, labels_path, out_dir, cfg: RankConfig, *, label
     k = int(as_source(list(pred_probs)).shape[-1])   # a bad shape is named by rank_arrays
     labels, classes, ids = read_labels_file(labels_path, label_col, classes, k, id_col)
     pp = pred_probs[0] if len(pred_probs) == 1 else list(pred_probs)
-    return rank_arrays(pp, labels, out_dir, cfg, classes=classes, ids=ids)
+    return rank_arrays(pp, labels, out_dir, cfg, classes=classes, ids=ids,
+                       inputs=[(labels_path, "the labels file"), (classes_path, "the classes file")])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from cleanlab_lite import __version__
 from cleanlab_lite.check import CheckConfig, evaluate
+from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import atomic_path, write_text
 from cleanlab_lite.run import Run
 
@@ -470,8 +471,8 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
     metrics = folder.read_metrics()
     config = folder.read_config(required=False)
     rows = folder.read_rows()
-    html_path = folder.check_output(out if out is not None else folder.report_path, "--out",
-                                    suffixes=(".html", ".htm"), own=folder.report_path)
+    html_path = check_output(out if out is not None else folder.report_path, "--out", run=folder,
+                             suffixes=(".html", ".htm"), own=folder.report_path)
     notes: list[str] = []
     png_dir = html_path.parent
     if os.path.realpath(png_dir) in folder.data_folders():

@@ -124,14 +124,6 @@ def record_matches(path: Path, rec: Any) -> bool:
     return st.st_mtime_ns == rec.get("mtime_ns") or file_sha256(path) == rec.get("sha256")
 
 
-def _same_file(a, b) -> bool:
-    """Whether two existing paths are the same file (a hardlink or a symlink to it)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 class Run:
     """A run folder at `path` (it need not exist yet: writers create it)."""
 
@@ -183,13 +175,33 @@ class Run:
         """Whether `path`, whatever its spelling (relative, `..`, a symlink, a hardlink), is a file
         this folder writes itself: a top-level run file other than `own`, or anything under
         folds/, cache/ or delta/."""
-        real, run = os.path.realpath(path), os.path.realpath(self.path)
-        files = [x for x in self.owned_paths() if not own or os.path.realpath(x) != os.path.realpath(own)]
-        if real in {os.path.realpath(x) for x in files}:
-            return True
-        if any(real.startswith(os.path.join(run, d) + os.sep) for d in (FOLDS, CACHE, DELTA)):
-            return True
-        return any(_same_file(path, x) for x in files)
+        return self.owns_any([path], own=own) is not None
+
+    def owns_any(self, paths, *, own: Path | None = None):
+        """The first of `paths` that this folder writes itself (see owns), or None."""
+        run = os.path.realpath(self.path)
+        skip = os.path.realpath(own) if own else None
+        files = [x for x in self.owned_paths() if os.path.realpath(x) != skip]
+        names = {os.path.realpath(x) for x in files}
+        inodes = set()
+        for x in files:
+            try:
+                st = os.stat(x)
+                inodes.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+        dirs = tuple(os.path.join(run, d) + os.sep for d in (FOLDS, CACHE, DELTA))
+        for path in paths:
+            real = os.path.realpath(path)
+            if real in names or real.startswith(dirs):
+                return path
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in inodes:
+                return path
+        return None
 
     def fold(self, repeat: int, fold: int, repeats: int) -> "FoldFiles":
         """That fold's folder: folds/fold-<i>/ when repeats == 1, else folds/repeat-<r>/fold-<i>/."""
@@ -200,7 +212,7 @@ class Run:
         """Every fold folder of a run trained with `folds` x `repeats`, in training order."""
         return [self.fold(r, i, repeats) for r in range(repeats) for i in range(folds)]
 
-    # ---- output guards ------------------------------------------------------------------------
+    # ---- what the run was made from (for cleanlab_lite.guards) -----------------------------------
     def inputs_of_run(self) -> list[tuple[Path, str]]:
         """(path, what) of the files the run was made from that config.yaml names."""
         cfg = self.read_config(required=False)
@@ -219,10 +231,12 @@ class Run:
         folders = set()
         if isinstance(cfg.get("manifest"), str):
             folders.add(os.path.realpath(Path(cfg["manifest"]).parent))
-        folders |= {os.path.dirname(p) for p in self._image_paths(cfg)}
+        folders |= {os.path.dirname(p) for p in self.image_paths(cfg)}
         return folders
 
-    def _image_paths(self, cfg: dict) -> set[str]:
+    def image_paths(self, cfg: dict | None = None) -> set[str]:
+        """The resolved paths of the run's images (an image run), else an empty set."""
+        cfg = self.read_config(required=False) if cfg is None else cfg
         data = cfg.get("data") or {}
         col, root = data.get("path_col"), data.get("data_root")
         if cfg.get("kind") != "image" or not col or not root or col not in (self.rows_columns() or []):
@@ -230,45 +244,6 @@ class Run:
         root = os.path.realpath(root)
         paths = self.read_rows_table([col]).column(col).to_pylist()
         return {os.path.normpath(os.path.join(root, str(p))) for p in paths if p is not None}
-
-    def check_output(self, path, option: str, *, suffixes: tuple[str, ...] = (),
-                     own: Path | None = None, inputs: tuple = ()) -> Path:
-        """Refuse (OutputError, exit 2) an output `path` given with `option` that is, whatever its
-        spelling (relative, `..`, a symlink, a hardlink): a file the run was made from (manifest,
-        embeddings, an image), one of `inputs` (e.g. a baseline), or a file this folder owns other
-        than `own` (the command's own output). Also refuse an extension not in `suffixes`, a
-        folder, and a path whose folder cannot be written. Returns the path."""
-        from cleanlab_lite.errors import OutputError
-
-        p = Path(path)
-        if suffixes and p.suffix.lower() not in suffixes:
-            ends = " or ".join(x for x in suffixes if x) + (" (or no extension)" if "" in suffixes else "")
-            raise OutputError(f"{option} {p}: the file written is {suffixes[0]}, so the name must end "
-                              f"in {ends}; use e.g. {p.with_suffix(suffixes[0])}")
-        if p.is_dir():
-            raise OutputError(f"{option} {p} is a folder; pass a file path")
-        real = os.path.realpath(p)
-        protected = [*self.inputs_of_run(), *((Path(q), "an input of this command") for q in inputs if q)]
-        for q, what in protected:
-            if real == os.path.realpath(q) or _same_file(p, q):
-                raise OutputError(f"{option} {p} is {what} ({q}); no command writes over its input: "
-                                  "choose another path")
-        if self.owns(p, own=own):
-            raise OutputError(f"{option} {p} is a file of run folder {self.path}, which clean-labels "
-                              "writes itself; choose a path outside it or a new name")
-        if real in self._image_paths(self.read_config(required=False)):
-            raise OutputError(f"{option} {p} is an image of this run; no command writes over its "
-                              "input: choose another path")
-        parent = Path(real).parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir():
-            raise OutputError(f"cannot write {p} ({parent} is a file, not a folder); choose a "
-                              f"writable path for {option}")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"cannot write {p} ({parent} is not writable); choose a writable path "
-                              f"for {option}")
-        return p
 
     def require_dir(self, hint: str) -> None:
         """RunFolderError when the folder does not exist; `hint` says which folder to pass."""

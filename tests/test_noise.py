@@ -118,7 +118,7 @@ def test_cli_noise_and_error_lines(tmp_path):
 
     cases = [
         (["--rate", "0.2", "--out", str(src)],
-         f"Error: --out {src} is the input manifest; noise never overwrites its input: "
+         f"Error: --out {src} is the input manifest ({src}); no command writes over its input: "
          "choose another path"),
         (["--out", str(tmp_path / "o.csv")],
          "Error: --rate is required (the fraction of labels to flip, e.g. 0.2 or 20%)"),

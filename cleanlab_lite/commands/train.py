@@ -185,7 +185,7 @@ def command(ctx, manifest, out, config_path, **_):
     from cleanlab_lite.run import Run
 
     data_cfg, train_cfg = build_configs(ctx, config_path)
-    summary = run_train(manifest, data_cfg, train_cfg, out, log=echo)
+    summary = run_train(manifest, data_cfg, train_cfg, out, log=echo, config_path=config_path)
     if not summary["complete"]:
         echo(f"Fold {train_cfg.fold} done in {out}. Run the same command without --fold "
              "to train any missing folds and merge.")
