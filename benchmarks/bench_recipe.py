@@ -52,6 +52,7 @@ RECIPES = {
     "epochs6-ls0.1": {"epochs": 6, "label_smoothing": "0.1"},
     "knn10": {"knn": 10},
     "snap4-knn10": {"snapshots": 4, "knn": 10},
+    "snap4-ls0.1": {"snapshots": 4, "label_smoothing": "0.1"},
 }
 
 

@@ -20,6 +20,7 @@ an overall bar with the time left.
 from __future__ import annotations
 
 import mmap
+import os
 import pickle
 import signal
 import threading
@@ -149,12 +150,23 @@ def share(ds: Dataset, scratch: Path) -> tuple[SharedData, Path | None]:
 _data: Dataset | None = None     # in a fold process: the shared dataset
 
 
-def _start(shared: SharedData, queue) -> None:
-    """A fold process's start: Ctrl-C is the driver's to handle; bars go to the driver."""
+def _start(shared: SharedData, queue, driver: int) -> None:
+    """A fold process's start: Ctrl-C is the driver's to handle; bars go to the driver; the
+    process ends itself when the driver is gone (killed, not interrupted)."""
     global _data
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(driver,), daemon=True).start()
     progress.set_sink(queue)
     _data = shared.open()
+
+
+def _exit_with(driver: int, every_s: float = 1.0) -> None:
+    """End this process as soon as its parent is no longer `driver` (the driver died)."""
+    import time
+
+    while os.getppid() == driver:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _fold(job, cfg: TrainConfig, run_fold: Callable) -> bytes:
@@ -180,7 +192,8 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, todo: list, finish, run_fold: Callab
     drawer = threading.Thread(target=_draw, args=(queue,), daemon=True)
     drawer.start()
     fold_cfg = replace(cfg, threads=conc.threads)
-    pool = ProcessPoolExecutor(conc.n, mp_context=ctx, initializer=_start, initargs=(shared, queue))
+    pool = ProcessPoolExecutor(conc.n, mp_context=ctx, initializer=_start,
+                               initargs=(shared, queue, os.getpid()))
     try:
         pending = {pool.submit(_fold, job, fold_cfg, run_fold): job for job in todo}
         while pending:
