@@ -79,7 +79,8 @@ class TrainConfig(_Checked):
     hidden: int = 128                   # MLP hidden width (as accurate as 256 in tests, 2x faster)
     loss: str = "ce"                    # ce | gce | sce | focal | bootstrap
     class_weight: str = "none"          # none | inverse | sqrt_inverse | effective_number | w1,w2,..
-    label_smoothing: str = "0"          # one epsilon, or per-class "e1,e2,.."
+    label_smoothing: str = "auto"       # one epsilon, or per-class "e1,e2,.."; auto: the
+                                        # error-finding recipe's 0.1 for images (loss ce), else 0
     gce_q: float = 0.7                  # generalized cross entropy exponent, 0 < q <= 1
     sce_alpha: float = 0.1              # symmetric CE: weight of CE
     sce_beta: float = 1.0               # symmetric CE: weight of reverse CE
@@ -89,8 +90,9 @@ class TrainConfig(_Checked):
     effective_number_beta: float = 0.999
     balance: str = "none"               # none | oversample | undersample (re-drawn each epoch)
     tta: bool = True                    # average predictions with the horizontal flip (images)
-    snapshots: int = 1                  # torch models: average the held-out predictions of this
-                                        # many epochs spread over the second half of training
+    snapshots: int | None = None        # torch models: average the held-out predictions of this
+                                        # many epochs spread over the second half of training;
+                                        # None: the error-finding recipe's 4 for images, else 1
     knn: int = 0                        # torch models: average the held-out probabilities with the
                                         # votes of this many nearest training rows in feature space
     compile: bool = False               # torch.compile once, re-initialise weights per fold
@@ -210,8 +212,8 @@ RULES: dict[type, dict[str, Rule]] = {
         "class_weight": number_list(f"one of {', '.join(CLASS_WEIGHTS)} or comma-separated "
                                     "weights >= 0, one per class", "inverse",
                                     lambda x: x >= 0, names=CLASS_WEIGHTS),
-        "label_smoothing": number_list("one epsilon in [0, 1) or one per class (e1,e2,...)",
-                                       "0.1", lambda x: 0 <= x < 1),
+        "label_smoothing": number_list("auto, one epsilon in [0, 1) or one per class (e1,e2,...)",
+                                       "0.1", lambda x: 0 <= x < 1, names=("auto",)),
         "gce_q": within(0, 1, "0.7", open_lo=True),
         "sce_alpha": at_least(0, "0.1"),
         "sce_beta": at_least(0, "1.0"),
@@ -330,7 +332,8 @@ def _check_together(cls, v: dict) -> None:
         if v["fold"] is not None and v["fold"] >= v["folds"]:
             raise ConfigError(f"--fold {v['fold']} is out of range; use 0..{v['folds'] - 1} "
                               f"with --folds {v['folds']}")
-        if v["loss"] != "ce" and any(x > 0 for x in _numbers(v["label_smoothing"])):
+        if (v["loss"] != "ce" and v["label_smoothing"] != "auto"
+                and any(x > 0 for x in _numbers(v["label_smoothing"]))):
             raise ConfigError(f"--label-smoothing applies to --loss ce only (got --loss "
                               f"{v['loss']}); drop --label-smoothing or use --loss ce")
     elif cls is DataConfig:

@@ -86,12 +86,13 @@ FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
 def faulty_fold(ds, job, cfg, *, inner: str, faults: dict, seen: str, **kw):
     """The run_fold of module `inner` with faults: faults maps a fold index to raise (always
     fails), raise-once / exit-once (the first attempt raises / kills its worker process, a retry
-    succeeds; the first attempt leaves a file in `seen`) or sleep (hangs a minute first)."""
+    succeeds; the first attempt leaves a file in `seen`) or sleep (hangs five minutes first, longer
+    than the other folds take on a busy machine)."""
     mode = faults.get(job.fold)
     if mode == "raise":
         raise RuntimeError(f"injected fault in {job.desc}")
     if mode == "sleep":
-        time.sleep(60)
+        time.sleep(300)
     elif mode in ("raise-once", "exit-once"):
         marker = Path(seen) / f"fold-{job.fold}"
         if not marker.exists():

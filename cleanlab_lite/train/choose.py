@@ -69,9 +69,27 @@ def check_missing(ds, name: str) -> None:
                         f"use; fill or drop such rows, or use --model hgb (handles missing values)")
 
 
+IMAGE_RECIPE = {"snapshots": 4, "label_smoothing": "0.1"}   # auto for images (docs/training.md)
+OTHER_RECIPE = {"snapshots": 1, "label_smoothing": "0"}
+
+
+def recipe(cfg: TrainConfig, kind: str) -> TrainConfig:
+    """cfg with the training recipe's `auto` values made concrete for `kind`: for image data the
+    recipe measured best at finding flipped labels (`benchmarks/bench_recipe.py`: the mean of 4
+    snapshots of the held-out predictions, label smoothing 0.1 with --loss ce), else none."""
+    rec = IMAGE_RECIPE if kind == "image" else OTHER_RECIPE
+    changes = {}
+    if cfg.snapshots is None:
+        changes["snapshots"] = rec["snapshots"]
+    if str(cfg.label_smoothing).strip().lower() == "auto":
+        changes["label_smoothing"] = rec["label_smoothing"] if cfg.loss == "ce" else "0"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
 def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
     """The config the folds train with, checked before anything is written: with --backbone,
-    --head on the embeddings (the weights belong to the backbone); otherwise cfg itself."""
+    --head on the embeddings (the weights belong to the backbone); otherwise cfg itself; the
+    recipe's auto values made concrete (`recipe`)."""
     head = str(cfg.head).lower()
     target = cfg.backbone or str(cfg.model).lower()
     if cfg.pretrained and target != "auto" and kind == "image":
@@ -92,6 +110,7 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
     elif head != "auto":
         raise ConfigError(f"--head {cfg.head} applies only with --backbone NAME (embed the "
                           f"images once, then train the head); use --model without --backbone")
+    cfg = recipe(cfg, kind)
     name = str(cfg.model).lower()
     if kind != "image" and name not in TABULAR_CHOICES:
         raise ConfigError(f"--model {cfg.model} does not fit {kind} data; use one of "
@@ -126,6 +145,7 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
 
 def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> foldplan.Trainer:
     """The trainer of the model `cfg.model` resolves to for `ds` (options checked)."""
+    cfg = recipe(cfg, ds.kind)
     name = choose_model(cfg.model, ds, cfg)
     check_missing(ds, name)
     if ds.kind != "image":

@@ -366,7 +366,7 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
-            snap_rows = job.val_rows if cfg.snapshots > 1 else None
+            snap_rows = job.val_rows if (cfg.snapshots or 1) > 1 else None
             last_loss, steps, snap = trainer.fit(job.train_rows, job.seed, job.desc, snap_rows)
             if dev.type == "cuda":
                 torch.cuda.synchronize()

@@ -69,12 +69,12 @@ class MeanProba:
 def torch_only_options(cfg: TrainConfig, name: str) -> list[str]:
     """The options set in cfg that only mean something for torch training (for model `name`)."""
     torch_only = {"--loss": cfg.loss != "ce",
-                  "--label-smoothing": str(cfg.label_smoothing).strip() not in ("0", "0.0"),
+                  "--label-smoothing": str(cfg.label_smoothing).strip() not in ("0", "0.0", "auto"),
                   "--batch-size": cfg.batch_size is not None,
                   "--weight-decay": cfg.weight_decay is not None,
                   "--pretrained": cfg.pretrained is not None,
                   "--gpus-per-fold": bool(cfg.gpus_per_fold),
-                  "--snapshots": cfg.snapshots != TrainConfig.snapshots,
+                  "--snapshots": cfg.snapshots not in (None, 1),
                   "--knn": cfg.knn != TrainConfig.knn}
     if name != "hgb":
         torch_only.update({"--epochs": cfg.epochs is not None, "--lr": cfg.lr is not None})

@@ -320,7 +320,7 @@ vm = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
 resource.setrlimit(resource.RLIMIT_AS, (vm + (150 << 20), resource.RLIM_INFINITY))
 try:
     train_folds(ds, folds, TrainConfig(folds=2, epochs=1, batch_size=8, widths="4,4,4", quiet=True,
-                                       device="cpu"), sys.argv[1] + "/run")
+                                       device="cpu", parallel_folds=1), sys.argv[1] + "/run")
 except RuntimeFailure as e:
     print("RuntimeFailure:", e)
 """
