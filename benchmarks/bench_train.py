@@ -34,7 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as clean-labels does, before torch loads OpenMP
-from cleanlab_lite.train import resolve_device, train_folds  # noqa: E402
+from cleanlab_lite.device import resolve_device  # noqa: E402
+from cleanlab_lite.train import train_folds  # noqa: E402
 from cleanlab_lite.config import TrainConfig  # noqa: E402
 from cleanlab_lite.data.dataset import Dataset  # noqa: E402
 
@@ -143,7 +144,7 @@ def warm_up(device: torch.device) -> float:
 
 
 def run_mnist(a) -> dict:
-    device = resolve_device(a.device)
+    device = torch.device(resolve_device(a.device))
     X, y = load_mnist(Path(a.path), a.limit)
     folds = stratified_folds(y, a.folds)
     ctx_s = warm_up(device)
@@ -218,7 +219,7 @@ def plain_loop_images_per_s(X: np.ndarray, y: np.ndarray, folds: np.ndarray, epo
 
 
 def run_synthetic(a) -> dict:
-    device = resolve_device(a.device)
+    device = torch.device(resolve_device(a.device))
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (a.n, 3, 32, 32), dtype=np.uint8)
     y = rng.integers(0, 10, a.n).astype(np.int64)

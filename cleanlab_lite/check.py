@@ -17,8 +17,10 @@ $GITHUB_STEP_SUMMARY.
 A baseline is a CSV of accepted rows. It matches rows by `id` when both the baseline and the
 ranking have an `id` column, otherwise by (`row`, `given_label`), so a row whose label changed
 since it was accepted counts again. A decisions file written by `clean-labels review` (it has a
-`decision` column) is a baseline too: every reviewed row (keep, relabel or drop) is accepted,
-matched with its given label (and a relabeled row also with its new label).
+`decision` column) is a baseline too, matched with the row's given label: a row decided `keep` is
+accepted; a row decided `relabel` or `drop` is a confirmed error, counted whether flagged or not,
+until the manifest changes (a relabeled row that now carries its new label is accepted). The
+output counts new (unreviewed) flags and confirmed errors apart.
 """
 from __future__ import annotations
 
@@ -104,14 +106,17 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _decisions_baseline(path: Path) -> pd.DataFrame:
-    """A decisions file (from `clean-labels review`) as a baseline: every reviewed row is
-    accepted with its given label, and a relabeled row also with its new label (so a run
-    retrained on the exported manifest does not count it again)."""
+    """A decisions file (from `clean-labels review`) as a baseline, one line per (row, label)
+    with a `status`: `accepted` for keep (with its given label) and for relabel with its new
+    label (a run retrained on the exported manifest does not count it again); `confirmed` for
+    relabel and drop with the label the reviewer saw (an error until the manifest changes)."""
     from cleanlab_lite.run import read_decisions
 
     d = read_decisions(path)
     rel = d[d["decision"] == "relabel"]
-    out = pd.concat([d, rel.assign(given_label=rel["label"])], ignore_index=True)
+    status = np.where(d["decision"] == "keep", "accepted", "confirmed")
+    out = pd.concat([d.assign(status=status), rel.assign(given_label=rel["label"], status="accepted")],
+                    ignore_index=True)
     out.attrs["reviewed"] = True
     return out
 
@@ -124,14 +129,20 @@ def _pairs_isin(ranking: pd.DataFrame, baseline: pd.DataFrame, key: str) -> np.n
     return pairs(ranking).isin(pairs(baseline))
 
 
-def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None) -> tuple[np.ndarray, str]:
+def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None,
+                  status: str = "accepted") -> tuple[np.ndarray, str]:
     """(accepted (N,) bool, how rows were matched: 'id' | 'id+given_label' | 'row+given_label' |
     'none'). A decisions file always matches the given label too: a row whose label changed
-    after it was reviewed counts again."""
+    after it was reviewed counts again. status='confirmed': the rows a decisions file confirms
+    as errors instead (none for a plain baseline)."""
     n = len(ranking)
     if baseline is None:
         return np.zeros(n, dtype=bool), "none"
     reviewed = baseline.attrs.get("reviewed", False)
+    if reviewed:
+        baseline = baseline[baseline["status"] == status]
+    elif status != "accepted":
+        return np.zeros(n, dtype=bool), "none"
     has_ids = "id" in baseline.columns and (not reviewed or (baseline["id"] != "").all())
     if has_ids and "id" in ranking.columns:
         if reviewed:
@@ -165,10 +176,11 @@ class ClassResult:
     rows: int
     flagged: int
     accepted: int
-    new: int
+    new: int              # issues that count: unreviewed flags plus confirmed errors
     rate: float
     limit: float | None
     passed: bool
+    confirmed: int = 0    # of `new`: rows a decisions baseline confirms as errors
 
 
 @dataclass
@@ -187,6 +199,8 @@ class CheckResult:
     baseline_rows: int = 0
     estimated_noise_rate: float | None = None
     method: str | None = None
+    confirmed: int = 0             # of `new`: rows decided relabel/drop in a decisions baseline
+    reviewed: bool = False         # the baseline is a decisions file
     delta: dict | None = None      # with --manifest: what changed and the flagged changed rows
 
     @property
@@ -203,9 +217,11 @@ class CheckResult:
             "run": self.run,
             "limits": dataclasses.asdict(self.limits),
             "overall": {"rows": self.n, "flagged": self.flagged, "accepted": self.accepted,
-                        "new_issues": self.new, "issue_rate": self.rate},
+                        "new_issues": self.new, "issue_rate": self.rate,
+                        **({"confirmed_errors": self.confirmed} if self.reviewed else {})},
             "per_class": [{"class": c.name, "rows": c.rows, "flagged": c.flagged,
                            "accepted": c.accepted, "new_issues": c.new, "issue_rate": c.rate,
+                           **({"confirmed_errors": c.confirmed} if self.reviewed else {}),
                            "limit": c.limit, "passed": c.passed} for c in self.classes],
             "baseline": {"path": self.baseline, "matched_by": self.matched_by,
                          "rows": self.baseline_rows},
@@ -226,13 +242,16 @@ def _exceeds(value: float, limit: float | None) -> bool:
 
 
 def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
-             accepted: np.ndarray) -> tuple[dict[str, Any], list[ClassResult], list[str]]:
-    """Count flagged, accepted and new issues overall and per given class.
+             accepted: np.ndarray, confirmed: np.ndarray | None = None
+             ) -> tuple[dict[str, Any], list[ClassResult], list[str]]:
+    """Count flagged, accepted and new issues overall and per given class; `confirmed` rows
+    (reviewed as errors) count as issues whether flagged or not.
 
     Returns (overall counts, one ClassResult per class, overall limits that failed)."""
     flagged = ranking["is_label_issue"].to_numpy(bool)
+    confirmed = np.zeros(len(flagged), bool) if confirmed is None else confirmed & ~accepted
     accepted = accepted & flagged
-    new = flagged & ~accepted
+    new = (flagged & ~accepted) | confirmed
     n = len(ranking)
     given = ranking["given_label"].astype(str).to_numpy()
     extra = sorted(set(np.unique(given)) - set(classes))
@@ -243,9 +262,10 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
     flag_c = np.bincount(code, weights=flagged, minlength=k).astype(np.int64)
     acc_c = np.bincount(code, weights=accepted, minlength=k).astype(np.int64)
     new_c = np.bincount(code, weights=new, minlength=k).astype(np.int64)
+    conf_c = np.bincount(code, weights=confirmed, minlength=k).astype(np.int64)
     rate_c = np.divide(new_c, rows_c, out=np.zeros(k), where=rows_c > 0)
     overall = {"n": n, "flagged": int(flagged.sum()), "accepted": int(accepted.sum()),
-               "new": int(new.sum())}
+               "new": int(new.sum()), "confirmed": int(confirmed.sum())}
     overall["rate"] = overall["new"] / n if n else 0.0
     failures = []
     if _exceeds(overall["rate"], limits.max_issue_rate):
@@ -258,7 +278,7 @@ def evaluate(ranking: pd.DataFrame, classes: list[str], limits: CheckConfig,
         bad = _exceeds(rate_c[i], limits.max_class_issue_rate)
         results.append(ClassResult(name, int(rows_c[i]), int(flag_c[i]), int(acc_c[i]),
                                    int(new_c[i]), float(rate_c[i]), limits.max_class_issue_rate,
-                                   not bad))
+                                   not bad, int(conf_c[i])))
     return overall, results, failures
 
 
@@ -276,7 +296,8 @@ def run_check(run: str | os.PathLike, limits: CheckConfig, *,
     classes = folder.class_names(ranking)
     base = read_baseline(baseline) if baseline is not None else None
     accepted, matched_by = baseline_mask(ranking, base)
-    overall, per_class, failures = evaluate(ranking, classes, limits, accepted)
+    confirmed = baseline_mask(ranking, base, "confirmed")[0]
+    overall, per_class, failures = evaluate(ranking, classes, limits, accepted, confirmed)
     summary = folder.read_summary()
     noise = summary.get("estimated_noise_rate")
     return CheckResult(
@@ -285,7 +306,8 @@ def run_check(run: str | os.PathLike, limits: CheckConfig, *,
         overall_failures=failures, baseline=None if baseline is None else str(baseline),
         matched_by=matched_by, baseline_rows=0 if base is None else len(base),
         estimated_noise_rate=float(noise) if isinstance(noise, (int, float)) else None,
-        method=summary.get("method"))
+        method=summary.get("method"), confirmed=overall["confirmed"],
+        reviewed=bool(base is not None and base.attrs.get("reviewed")))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -313,6 +335,10 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
     for c in _class_rows(result, max_classes)[0]:
         body.append((c.name, str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
                      f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
+    if result.reviewed:   # new = flagged and not reviewed + confirmed errors; say how many are which
+        head = head[:5] + ("confirmed",) + head[5:]
+        body = [b[:5] + (str(c.confirmed),) + b[5:]
+                for b, c in zip(body, _class_rows(result, max_classes)[0])]
     overall_ok = not result.overall_failures
     limit = ", ".join(x for x in (
         _limit_text(result.limits.max_issue_rate) if result.limits.max_issue_rate is not None
@@ -320,6 +346,8 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
         else "") if x) or "-"
     total = ("ALL", str(result.n), str(result.flagged), str(result.accepted), str(result.new),
              f"{result.rate:.2%}", limit, "ok" if overall_ok else "FAIL")
+    if result.reviewed:
+        total = total[:5] + (str(result.confirmed),) + total[5:]
     widths = [max(len(r[i]) for r in [head, total, *body]) for i in range(len(head))]
     widths[0] = min(widths[0], 30)
 
@@ -341,8 +369,15 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
 def verdict(result: CheckResult) -> str:
     base = (f"; {result.accepted} flagged rows accepted by baseline {result.baseline} "
             f"(matched by {result.matched_by})" if result.baseline else "")
+    what = "new issues"
+    if result.reviewed:
+        what = "issues"
+        base = (f" ({result.new - result.confirmed} flagged and not reviewed, {result.confirmed} "
+                f"confirmed errors: decided relabel or drop, label unchanged since); "
+                f"{result.accepted} flagged rows accepted (decided keep) by baseline "
+                f"{result.baseline} (matched by {result.matched_by})")
     if result.passed:
-        return f"PASS: {result.new} new issues in {result.n} rows ({result.rate:.2%}){base}."
+        return f"PASS: {result.new} {what} in {result.n} rows ({result.rate:.2%}){base}."
     return "FAIL: " + "; ".join(result.failures) + base + "."
 
 

@@ -97,7 +97,7 @@ class TrainConfig(_Checked):
                                         # votes of this many nearest training rows in feature space
     compile: bool = False               # torch.compile once, re-initialise weights per fold
     channels_last: bool = True
-    precision: str = "auto"             # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    precision: str = "auto"             # auto (bf16 on GPUs with native bf16, else fp32) | bf16 | fp32
     # -- train helper: augmentation and CNN shape (None/auto: chosen in train.defaults) --
     flip: str = "auto"                  # auto (RGB images only) | on | off; also gates flip TTA
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1

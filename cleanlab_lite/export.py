@@ -21,6 +21,8 @@ from cleanlab_lite.io import file_sha256
 from cleanlab_lite.run import DECISION_VALUES, Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
+MAX_CLASS_LOSS = 0.5        # --drop-flagged deletes at most this share of any class without
+                            # --allow-class-loss
 
 
 @dataclass
@@ -56,14 +58,17 @@ def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> pd.Dat
 
 def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None,
                min_confidence: float = 0.0, out: str | Path | None = None,
-               fmt: str | None = None, decisions: str | Path | None = None) -> ExportResult:
+               fmt: str | None = None, decisions: str | Path | None = None,
+               allow_class_loss: bool = False) -> ExportResult:
     """Write the cleaned or relabeled manifest. `mode` is one of MODES, or None with `decisions`
     (apply the reviewed decisions only).
 
     `decisions` (a decisions.csv, see cleanlab_lite.review) come first: relabel rows get the new
     label (the old one in original_label), drop rows go, keep rows stay as they are; the mode
     then acts on the rows without a decision. A decision whose given_label no longer matches
-    the row's label is not applied and is listed in the result's notes."""
+    the row's label is not applied and is listed in the result's notes. `drop_flagged` refuses
+    (UserInputError, nothing written) to delete more than half of any class's rows unless
+    `allow_class_loss`."""
     run = Run(run)
     if mode is None and decisions is None:
         raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
@@ -109,6 +114,8 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
             drop = open_rows[open_rows["is_label_issue"]]
         keep[drop["row"].to_numpy(dtype=np.int64)] = False
         per_class["dropped"] = _per_class_counts(per_class, drop["given_label"])
+        if mode == "drop_flagged" and not allow_class_loss:
+            check_class_loss(per_class, str(run))
     elif mode == "relabel":
         conf = open_rows["suggested_confidence"] if "suggested_confidence" in open_rows else 1.0
         change = open_rows[open_rows["is_label_issue"]
@@ -137,11 +144,27 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
                         per_class=per_class, unreadable_dropped=unreadable, notes=notes)
 
 
+def check_class_loss(per_class: pd.DataFrame, run: str) -> None:
+    """Refuse a --drop-flagged that deletes more than MAX_CLASS_LOSS of any class (columns class,
+    rows, dropped), naming the class that loses the largest share and its count."""
+    share = per_class["dropped"] / per_class["rows"].clip(lower=1)
+    over = per_class[share > MAX_CLASS_LOSS]
+    if over.empty:
+        return
+    worst = over.loc[share[over.index].idxmax()]
+    more = f" (and {len(over) - 1} other class(es))" if len(over) > 1 else ""
+    raise UserInputError(
+        f"export --drop-flagged would delete {int(worst['dropped'])} of the {int(worst['rows'])} "
+        f"rows of class {worst['class']!r}{more}, more than half: the flags there are more likely "
+        f"the model's failure than wrong labels (see the warnings in {run}/summary.json); review "
+        f"them (clean-labels review {run}) or pass --allow-class-loss to drop them anyway")
+
+
 def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[str]) -> pd.DataFrame:
     """The decisions that apply (row, given_label, decision, label); stale ones go to `notes`."""
     if decisions is None:
         return pd.DataFrame({"row": pd.Series(dtype=np.int64), "decision": pd.Series(dtype=str)})
-    from cleanlab_lite.review import match_decisions, stale_note
+    from cleanlab_lite.decisions import match_decisions, stale_note
     from cleanlab_lite.run import read_decisions
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))

@@ -34,6 +34,24 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def check_machine_options(train_cfg: TrainConfig, data_cfg: DataConfig) -> None:
+    """The option checks that need neither the data nor torch's training code, run before the
+    manifest is read (so before the decode cache or any run file is written): --device (a GPU is
+    there, cuda:N exists) unless the model is a scikit-learn one, and --backbone (a torchvision
+    model with a known classifier head; its image-size rule when --image-size is given)."""
+    from cleanlab_lite.device import check_device
+    from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
+
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        side = data_cfg.image_size
+        models.check_backbone(train_cfg.backbone, None if side is None else (3, side, side),
+                              train_cfg.pretrained)
+    if train_cfg.backbone or str(train_cfg.model).lower() not in SKLEARN_MODELS:
+        check_device(train_cfg.device)
+
+
 def _check_against_data(ds, cfg: TrainConfig) -> None:
     """The option checks that need the data (class count, kind, shape) or the machine (a GPU),
     run before any run file is written; the values alone were checked by config.RULES.
@@ -48,9 +66,6 @@ def _check_against_data(ds, cfg: TrainConfig) -> None:
     import torch
 
     from cleanlab_lite.train import losses, models
-    from cleanlab_lite.train.loop import resolve_device
-
-    resolve_device(cfg.device)
     models.resolve_model_name(cfg.model, ds.kind, tuple(ds.X.shape[1:]), pretrained=cfg.pretrained)
     losses.per_sample_loss(cfg, ds.num_classes, torch.device("cpu"))
 
@@ -69,6 +84,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
                                            (data_cfg.embeddings, "the embeddings"),
                                            (config_path, "the config file")])
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
+    check_machine_options(train_cfg, data_cfg)
     t0 = time.perf_counter()
     loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
@@ -78,6 +94,10 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     # with --backbone the folds train on embeddings (computed after the run files are written)
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
     if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start

@@ -5,7 +5,9 @@ is an honest out-of-sample prediction (and the average of k models is steadier t
 Each torch model is rebuilt exactly as training built it (model name, input shape, hidden width,
 CNN widths for the training device) and loaded from RUN/folds/.../model.pt, whose Normalize
 buffers hold that fold's input statistics; images are predicted in the training precision with
-the same flip TTA. Rows go through the trainer's data placement in batches, on CPU or GPU.
+the same flip TTA. Rows go through the trainer's data placement in batches, on CPU or GPU (on
+the GPU when they fit, else streamed from the host); a batch that runs out of memory is halved,
+and out of memory at one row is one exit-3 line naming the options that avoid it.
 scikit-learn fold models (model.joblib: hgb, logreg) predict with `predict_proba`. A run trained
 with --backbone (embed once, fit k heads) embeds the rows with the same backbone, weights, input
 statistics and flip averaging first, then the heads predict the embeddings.
@@ -77,28 +79,27 @@ class FoldEnsemble:
         (n, D) with the run's feature columns."""
         import torch
 
+        from cleanlab_lite.device import resolve_device
         from cleanlab_lite.train.data import DeviceData
-        from cleanlab_lite.train.loop import resolve_device
         from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
         n = X.shape[0]
         total = np.zeros((n, self.num_classes), dtype=np.float64)
         if n == 0:
             return total.astype(np.float32)
-        dev = resolve_device(device)
+        dev = torch.device(resolve_device(device))
         with limit_threads(cpu_threads(self.cfg, X) if dev.type == "cpu" else None):
             if self.cfg.backbone:
                 X = self._embed(X, dev)
-            data = batches = None
+            data = None
             if not all(fm.sklearn for fm in self.folds):
                 data = DeviceData(X, np.zeros(n, dtype=np.int64), None, dev)
-                batches = [torch.arange(s, min(n, s + batch_size), device=dev)
-                           for s in range(0, n, batch_size)]
             for fm in self.folds:
                 if fm.sklearn:
                     total += self._predict_sklearn(fm, X)
                 else:
-                    total += self._predict_torch(fm, X, data, batches, dev)
+                    probs, batch_size = self._predict_torch(fm, X, data, batch_size, dev)
+                    total += probs
         probs = (total / len(self.folds)).astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
 
@@ -106,29 +107,29 @@ class FoldEnsemble:
         """Images -> the backbone's features, exactly as `train --backbone` computed them (input
         statistics of the run's own images when the weights do not bring theirs)."""
         from cleanlab_lite.data.like_run import run_rows
-        from cleanlab_lite.train import defaults, embed
+        from cleanlab_lite.train import embed
 
         trained = run_rows(self.run).X
         if trained is None:
             raise RunFolderError(f"{self.run} has no decoded images in its cache, which a "
                                  f"--backbone run needs for the backbone's input statistics; "
                                  f"rerun `clean-labels train` on the run's manifest")
-        mean, std, _ = embed._input_stats(trained, self.cfg.backbone, self.cfg.pretrained)
-        hp = defaults.resolve(self.cfg, self.cfg.backbone, dev.type, tuple(X.shape[1:]), len(X))
-        return embed.compute(X, self.cfg, dev, mean, std, bool(self.cfg.tta and hp.flip),
-                             hp.batch_size)
+        return embed.embed_images(X, embed.recipe(self.cfg, dev, trained))
 
     def _predict_sklearn(self, fm: FoldModel, X: np.ndarray) -> np.ndarray:
         from cleanlab_lite.train.sklearn_models import predict_proba
 
         return predict_proba(fm.files.read_sklearn_model(), X, self.num_classes)
 
-    def _predict_torch(self, fm: FoldModel, X: np.ndarray, data, batches: list, dev) -> np.ndarray:
-        """One torch fold model, rebuilt as training built it, on every batch of row indices."""
+    def _predict_torch(self, fm: FoldModel, X: np.ndarray, data, batch_size: int,
+                       dev) -> tuple[np.ndarray, int]:
+        """One torch fold model, rebuilt as training built it, on every row of `data`; returns
+        its probabilities and the batch size that fitted in memory."""
         import torch
 
         from cleanlab_lite.train import defaults, infer, models
-        from cleanlab_lite.train.loop import autocast_dtype, uses_tta
+        from cleanlab_lite.train.loop import uses_tta
+        from cleanlab_lite.train.runtime import autocast_dtype, halving_batches, oom_as_failure
 
         cfg = self.fold_cfg
         shape = tuple(X.shape[1:])
@@ -146,13 +147,19 @@ class FoldEnsemble:
         model = models.build_model(rec["model"], shape, self.num_classes, hidden=cfg.hidden,
                                    widths=hp.widths, pretrained=None)
         model.load_state_dict(state)
-        model = model.to(dev)
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        model.eval()
-        inputs = (infer.model_input(data.gather(idx), image, channels_last) for idx in batches)
-        return infer.softmax_probs(model, inputs, device=dev, amp=autocast_dtype(dev, cfg.precision),
-                                   tta=uses_tta(cfg, hp, image))
+        amp, tta = autocast_dtype(dev, cfg.precision), uses_tta(cfg, hp, image)
+
+        def run(bs: int) -> np.ndarray:
+            inputs = (infer.model_input(x, image, channels_last) for x in data.in_order(bs))
+            return infer.softmax_probs(model, inputs, device=dev, amp=amp, tta=tta)
+
+        with oom_as_failure(f"predicting {X.shape[0]} rows with the fold model in {fm.files.dir}",
+                            dev, image=image):
+            model = model.to(dev)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            model.eval()
+            return halving_batches(run, batch_size, dev)
 
 
 def _input_width(state: dict, files: FoldFiles) -> int:

@@ -17,32 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
+from cleanlab_lite.device import resolve_device
 from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
 from cleanlab_lite.io import check_input_file
 from cleanlab_lite.run import Run, file_record
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
+from cleanlab_lite.scoring.trust import flag_warnings
 
-
-NEAR_CHANCE = 0.10          # warn when accuracy < chance + this share of the headroom above it
-MAX_FLAGGED_SHARE = 0.5     # warn when more than this share of rows is flagged
-
-
-def resolve_device(device: str) -> str:
-    if device == "cpu":
-        return "cpu"
-    try:
-        import torch
-        ok = torch.cuda.is_available()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        ok = False
-    if device == "auto":
-        return "cuda" if ok else "cpu"
-    if not ok:
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available; "
-                          "use --device cpu (or auto)")
-    return "cuda"
 
 
 # ---- the computation -----------------------------------------------------------------------
@@ -120,17 +103,24 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
         return out
     from cleanlab_lite.scoring.adaptive import adaptive_count
     a = adaptive_count(eng)
-    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "sample_rows",
+    out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "order",
+                                  "sharpened_count", "low_noise", "sample_rows",
                                   "candidate_sample_rows", "exact")})
+    if "posterior_count" in a:
+        out["posterior_count"] = a["posterior_count"]
     sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
                                      f"spaced rows, the count from {a['candidate_sample_rows']} "
                                      "of the candidates)")
-    out["how"] = (f"the {num_flagged} rows with the lowest self-confidence among the "
-                  f"{a['candidates']} predicted as another class; {a['num_issues']} is how many of "
-                  f"those are off the confident joint's diagonal after temperature scaling to "
-                  f"T = {a['sharpen']} x T_fit = {a['temperature']:.3f} (T_fit = "
-                  f"{a['temperature_fit']:.3f}, fitted to the given labels){sampled}; plain "
-                  f"confident learning (T = 1) counts {off}")
+    which = ("most likely mislabeled under the estimated noise matrix at T"
+             if a["order"] == "noise_posterior" else "with the lowest self-confidence")
+    cap = "" if not a["low_noise"] else (
+        f"; few are counted among many disagreements, so most of these are the model's own "
+        f"mistakes: capped at the {a['posterior_count']} more likely mislabeled than not at T_fit")
+    out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
+                  f"another class; {a['sharpened_count']} of those are off the confident joint's "
+                  f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "
+                  f"{a['temperature']:.3f} (T_fit = {a['temperature_fit']:.3f}, fitted to the "
+                  f"given labels){sampled}{cap}; plain confident learning (T = 1) counts {off}")
     return out
 
 
@@ -158,24 +148,6 @@ def write_ranking(run: Run, res: dict, classes: list, rows: np.ndarray, ids=None
                         quality=res["scores"], is_issue=res["issues"],
                         suggested_confidence=res["suggested_confidence"], ids=ids)
     return run.write_ranking(table)
-
-
-def warnings_for(res: dict) -> list[str]:
-    """What a reader of the ranking must know first: a model near chance level (its flags are
-    mostly noise), or more than half the rows flagged."""
-    n = res["n"]
-    out = []
-    acc = float(np.mean(res["predicted"] == res["labels"]))
-    chance = float(np.max(res["label_counts"]) / n)
-    if acc < chance + NEAR_CHANCE * (1 - chance):
-        out.append(f"out-of-fold accuracy {acc:.1%} is near chance ({chance:.1%}, always predicting "
-                   f"the largest class), so the flags say little about the labels; train a "
-                   f"stronger model (more --epochs, another --model or features) before acting on them")
-    rate = float(res["issues"].mean())
-    if rate > MAX_FLAGGED_SHARE:
-        out.append(f"{rate:.1%} of rows are flagged, more than half; the model or the label column is "
-                   f"likely wrong (check --label-col and the out-of-fold accuracy) rather than the labels")
-    return out
 
 
 def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, source: str) -> dict:
@@ -208,7 +180,7 @@ def build_summary(res: dict, cfg: RankConfig, classes: list, seconds: dict, sour
         "class_priors": np.round(res["class_priors"], 6).tolist(),
         "confident_thresholds": np.round(res["thresholds"], 6).tolist(),
         "oof_accuracy": float(np.mean(res["predicted"] == res["labels"])),
-        "warnings": warnings_for(res),
+        "warnings": flag_warnings(res["labels"], res["predicted"], res["issues"], classes),
         "device": res["device"], "pred_probs": source,
         "config": to_dict(cfg), "seconds": seconds,
     }

@@ -1,25 +1,25 @@
 """A self-contained HTML report of a ranked run folder, and PNG plots beside it.
 
-`build_report(run)` reads RUN/ranking.csv, summary.json, metrics.json, classes.json,
-rows.parquet and config.yaml (all but ranking.csv optional) and writes RUN/report.html with:
+`build_report(run)` reads the run's ranking, summary.json, metrics.json, classes.json,
+rows.parquet and config.yaml (all but the ranking optional) and writes RUN/report.html with:
 
-- the most suspect rows: thumbnail (image runs, embedded as base64) or the row's values
-  (tabular / embedding runs), given label, suggested label, label quality score;
+- the warnings summary.json carries (flags that cannot be trusted), as a banner on top;
+- the sampled estimate of how many flags are real errors (when `review --sample` decisions exist);
+- every flagged row (and the `top` most suspect when fewer are flagged), in the review controls
+  `clean-labels review` uses (cleanlab_lite.pages): a grid grouped by (given -> suggested) pair
+  with each class's typical images for images, a list with the row's values for tables, paged,
+  filterable, with decisions kept in the browser's local storage and a "download decisions.csv"
+  link (there is no server to save them);
 - per-class issue rates and out-of-fold accuracy per class;
-- the estimated noise matrix as a heatmap, and the most common estimated label confusions;
-- "Review these N rows": the review controls of `clean-labels review` (cleanlab_lite.review_page)
-  over the rows shown, with decisions kept in the browser's local storage and a "download
-  decisions.csv" link (there is no server to save them).
+- the estimated noise matrix as a heatmap, and the most common estimated label confusions.
 
 The page fetches nothing: images are data: URIs and a Content-Security-Policy forbids any other
-source, so a stray external reference shows as a console error instead of a silent request.
-Every label, path and value is HTML-escaped. The one inline script (a filter box) is allowed by
-its sha256 hash.
+source. The page is a Jinja2 template with autoescaping; the one inline script (the review
+controls) is allowed by its sha256 hash and builds every card with textContent.
 """
 from __future__ import annotations
 
 import base64
-import html
 import io
 import os
 from dataclasses import dataclass, field
@@ -33,12 +33,18 @@ from cleanlab_lite import __version__
 from cleanlab_lite.check import CheckConfig, evaluate
 from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import atomic_path, write_text
+from cleanlab_lite.pages import asset, render, review_script, script_hash
+from cleanlab_lite.pages.items import (
+    class_strips,
+    image_source,
+    review_items,
+    thumbnail_data_uri,
+)
+from cleanlab_lite.precision import run_estimate
 from cleanlab_lite.run import Run
 
 HEATMAP_TABLE_MAX_K = 20   # classes: above this the noise matrix is shown only as the PNG heatmap
 BAR_MAX_CLASSES = 40       # classes shown in the per-class bar charts (highest rates first)
-MAX_VALUE_COLS = 8         # tabular rows: values shown per row before "+N more"
-SMALL_IMAGE = 64           # pixels: images this small are upscaled crisply and kept as PNG
 
 
 @dataclass
@@ -104,77 +110,6 @@ def top_confusions(summary: dict[str, Any], classes: list[str], limit: int = 10)
     flat = np.argsort(m, axis=None)[::-1][:limit]
     i, j = np.unravel_index(flat, m.shape)
     return [(classes[a], classes[b], m[a, b]) for a, b in zip(i, j) if m[a, b] > 0]
-
-
-# ----------------------------------------------------------------------------------------------
-# thumbnails and row values
-
-
-def _to_rgb(img):
-    from PIL import Image
-
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)
-        img = Image.fromarray(arr.astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        img = img.convert("RGBA")
-        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, img)
-    return img.convert("RGB")
-
-
-def thumbnail_data_uri(path: Path, size: int) -> str:
-    """A data: URI of the image at `path`, fitted into size x size pixels."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()
-        rgb = _to_rgb(img)
-    w, h = rgb.size
-    small = max(w, h) <= SMALL_IMAGE
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    rgb = rgb.resize(new, Image.NEAREST if small and scale > 1 else Image.LANCZOS)
-    buf = io.BytesIO()
-    if small:
-        rgb.save(buf, format="PNG", optimize=True)
-        mime = "image/png"
-    else:
-        rgb.save(buf, format="JPEG", quality=85)
-        mime = "image/jpeg"
-    return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _image_source(config: dict[str, Any], rows: pd.DataFrame | None, run: Path):
-    """(path column, data root) for an image run, else None."""
-    data = config.get("data") or {}
-    col = data.get("path_col") or "path"
-    kind = config.get("kind")
-    if rows is None or col not in rows.columns or kind not in (None, "image"):
-        return None
-    root = data.get("data_root")
-    return col, Path(root) if root else run
-
-
-def _format_value(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(_format_value(x) for x in list(v)[:4]) + (", …]" if len(v) > 4 else "]")
-    text = str(v)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def value_columns(rows: pd.DataFrame, config: dict[str, Any]) -> list[str]:
-    """The input columns worth showing for a tabular row: not bookkeeping, not the label."""
-    data = config.get("data") or {}
-    skip = {"row", "fold", data.get("label_col") or "label", data.get("id_col"),
-            data.get("group_col"), data.get("weight_col")}
-    feats = data.get("feature_cols")
-    cols = [c for c in (feats or rows.columns) if c in rows.columns and c not in skip]
-    return cols
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,57 +212,7 @@ def plot_quality_hist(ranking: pd.DataFrame, path: Path | None) -> bytes:
 
 
 # ----------------------------------------------------------------------------------------------
-# HTML
-
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
-  max-width:1200px}
-h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.muted{color:#666}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:120px}
-.card b{display:block;font-size:1.5em}
-table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #e3e3e3;padding:4px 8px;
-  text-align:left;vertical-align:middle}th{background:#f6f6f6}td.num{text-align:right;
-  font-variant-numeric:tabular-nums}
-tr.flagged td.score{color:#b52b27;font-weight:600}
-td.thumb img{display:block;image-rendering:pixelated}
-.values{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em;white-space:pre-wrap}
-.heat td{text-align:center;min-width:36px;font-size:.8em}
-.bar{display:inline-block;height:10px;background:#d9534f;vertical-align:middle;margin-right:6px}
-.plots img{max-width:100%;border:1px solid #eee;margin:6px 0}
-#filter{padding:4px 8px;width:260px}
-"""
-
-SCRIPT = """
-(function () {
-  var box = document.getElementById('filter');
-  var only = document.getElementById('only-flagged');
-  var rows = Array.prototype.slice.call(document.querySelectorAll('tr.worst-row'));
-  var shown = document.getElementById('shown');
-  function apply() {
-    var q = box.value.trim().toLowerCase();
-    var n = 0;
-    rows.forEach(function (r) {
-      var ok = (!q || r.getAttribute('data-search').indexOf(q) >= 0) &&
-               (!only.checked || r.classList.contains('flagged'));
-      r.hidden = !ok;
-      if (ok) { n += 1; }
-    });
-    shown.textContent = String(n);
-  }
-  var m = /^#filter=(.*)$/.exec(window.location.hash);
-  if (m) { box.value = decodeURIComponent(m[1]); }
-  box.addEventListener('input', apply);
-  only.addEventListener('change', apply);
-  apply();
-  document.body.setAttribute('data-ready', 'true');
-})();
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+# HTML (cleanlab_lite/pages/templates/report.html)
 
 
 def _pct(x: Any) -> str:
@@ -338,9 +223,8 @@ def _pct(x: Any) -> str:
     return "–" if not np.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def _img(data: bytes, alt: str) -> str:
-    return (f'<img alt="{_e(alt)}" src="data:image/png;base64,'
-            f'{base64.b64encode(data).decode("ascii")}">')
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _heat_color(v: float, top: float, diagonal: bool) -> str:
@@ -351,118 +235,102 @@ def _heat_color(v: float, top: float, diagonal: bool) -> str:
     return f"background:rgba(217,83,79,{0.04 + 0.96 * a:.3f});color:{'#fff' if a > 0.6 else '#222'}"
 
 
-def _worst_rows_html(worst: pd.DataFrame, cells: list[str], kind_label: str) -> str:
-    has_id = "id" in worst.columns
-    head = ("<tr><th>#</th>" + ("<th>id</th>" if has_id else "") + f"<th>row</th><th>{kind_label}</th>"
-            "<th>given label</th><th>suggested label</th><th>label quality</th>"
-            "<th>flagged</th></tr>")
-    body = []
-    for rank, (rec, cell) in enumerate(zip(worst.to_dict("records"), cells), start=1):
-        flagged = bool(rec["is_label_issue"])
-        search = " ".join(str(rec.get(c, "")) for c in ("id", "given_label", "suggested_label",
-                                                          "predicted_label", "row")).lower()
-        conf = rec.get("suggested_confidence")
-        conf_txt = (f'<br><span class="muted">conf. {float(conf):.2f}</span>'
-                    if isinstance(conf, (int, float, np.floating)) and np.isfinite(conf) else "")
-        body.append(
-            f'<tr class="worst-row{" flagged" if flagged else ""}" data-search="{_e(search)}">'
-            f'<td class="num">{rank}</td>' + (f"<td>{_e(rec['id'])}</td>" if has_id else "")
-            + f'<td class="num">{int(rec["row"])}</td><td class="{cell[0]}">{cell[1]}</td>'
-            f'<td>{_e(rec["given_label"])}</td><td>{_e(rec.get("suggested_label", ""))}{conf_txt}</td>'
-            f'<td class="num score">{float(rec["label_quality"]):.4f}</td>'
-            f'<td>{"yes" if flagged else "no"}</td></tr>')
-    return f'<table id="worst">{head}{"".join(body)}</table>'
+def heat_table(nm: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """The noise matrix as template cells: short header names, per-row cells with style and title."""
+    top = _off_diagonal_max(nm)
+    rows = [{"name": _short(c, 24), "cells": [
+        {"style": _heat_color(nm[i, j], top, i == j), "text": f"{nm[i, j]:.2f}",
+         "title": f"P(given={c} | true={classes[j]}) = {nm[i, j]:.3f}"} for j in range(len(classes))]}
+        for i, c in enumerate(classes)]
+    return {"short": [_short(c, 14) for c in classes], "rows": rows}
 
 
-def _per_class_html(per_class: pd.DataFrame) -> str:
-    head = ("<tr><th>class</th><th>rows</th><th>flagged</th><th>issue rate</th>"
-            "<th>estimated issues</th><th>out-of-fold accuracy</th><th>precision</th>"
-            "<th>F1</th></tr>")
-    body = []
+def per_class_cells(per_class: pd.DataFrame) -> list[dict[str, Any]]:
+    """The per-class table's rows, highest issue rate first, as formatted text."""
+    out = []
     for name, r in per_class.sort_values("rate", ascending=False).iterrows():
         est = r["estimated_issues"]
-        body.append(
-            f'<tr class="class-row"><td>{_e(name)}</td><td class="num">{int(r["rows"])}</td>'
-            f'<td class="num">{int(r["flagged"])}</td><td class="num">'
-            f'<span class="bar" style="width:{min(100.0, 100 * float(r["rate"])) * 0.8:.1f}px"></span>'
-            f'{_pct(r["rate"])}</td>'
-            f'<td class="num">{"–" if pd.isna(est) else int(est)}</td>'
-            f'<td class="num">{_pct(r["accuracy"])}</td><td class="num">{_pct(r["precision"])}</td>'
-            f'<td class="num">{_pct(r["f1"])}</td></tr>')
-    return f'<table id="per-class">{head}{"".join(body)}</table>'
+        out.append({"name": name, "rows": int(r["rows"]), "flagged": int(r["flagged"]),
+                    "bar": f"{min(100.0, 100 * float(r['rate'])) * 0.8:.1f}", "rate": _pct(r["rate"]),
+                    "estimated": "–" if pd.isna(est) else int(est), "accuracy": _pct(r["accuracy"]),
+                    "precision": _pct(r["precision"]), "f1": _pct(r["f1"])})
+    return out
 
 
-def _heatmap_html(nm: np.ndarray, classes: list[str]) -> str:
-    top = _off_diagonal_max(nm)
-    head = ('<tr><th>given ↓ / true →</th>'
-            + "".join(f"<th>{_e(_short(c, 14))}</th>" for c in classes) + "</tr>")
-    body = []
-    for i, c in enumerate(classes):
-        cells = "".join(f'<td style="{_heat_color(nm[i, j], top, i == j)}" title="P(given={_e(c)} | '
-                        f'true={_e(classes[j])}) = {nm[i, j]:.3f}">{nm[i, j]:.2f}</td>'
-                        for j in range(len(classes)))
-        body.append(f"<tr><th>{_e(_short(c, 24))}</th>{cells}</tr>")
-    return f'<table class="heat" id="noise-matrix">{head}{"".join(body)}</table>'
-
-
-def render_html(*, title: str, cards: list[tuple[str, str]], worst_html: str, shown: int,
-                per_class_html: str, noise_html: str, confusions: list[tuple], plots: list[str],
-                notes: list[str], footer: str, review_html: str = "") -> str:
-    """The page; every dynamic string reaching here is already escaped by its builder."""
-    from cleanlab_lite.review_page import REVIEW_CSS, REVIEW_JS, script_hash
-
-    script = SCRIPT + REVIEW_JS
-    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-           f"script-src {script_hash(script)}; base-uri 'none'; form-action 'none'")
-    card_html = "".join(f'<div class="card"><b>{v}</b>{_e(k)}</div>' for k, v in cards)
-    conf_html = ""
-    if confusions:
-        items = "".join(f"<tr><td>{_e(g)}</td><td>{_e(t)}</td><td class='num'>{c:.0f}</td></tr>"
-                        for g, t, c in confusions)
-        conf_html = ("<h3>Most common estimated confusions</h3><table id='confusions'><tr>"
-                     "<th>given label</th><th>likely true label</th><th>rows (confident joint)"
-                     f"</th></tr>{items}</table>")
-    note_html = "".join(f'<p class="muted">{_e(n)}</p>' for n in notes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{CSS}{REVIEW_CSS}</style></head>
-<body>
-<h1>{_e(title)}</h1>
-<div class="cards">{card_html}</div>
-{note_html}
-<h2>Most suspect rows</h2>
-<p><input id="filter" type="search" placeholder="filter by label, id or row"
-  aria-label="filter rows"> <label><input id="only-flagged" type="checkbox"> flagged only</label>
-  <span class="muted">showing <span id="shown">{shown}</span> of {shown} rows</span></p>
-{worst_html}
-{review_html}
-<h2>Per-class issue rates and out-of-fold accuracy</h2>
-{per_class_html}
-<h2>Estimated noise matrix</h2>
-<p class="muted">Row: given label; column: estimated true label. A cell is P(given label | true
-label), so each column sums to 1; a dataset without label noise is the identity. Off-diagonal
-cells are shaded relative to the largest of them; the diagonal is grey.</p>
-{noise_html}
-{conf_html}
-<h2>Plots</h2>
-<div class="plots">{''.join(plots)}</div>
-<p class="muted">{footer}</p>
-<script>{script}</script>
-</body></html>
-"""
+def estimate_view(est) -> dict[str, Any] | None:
+    """The sampled estimate (cleanlab_lite.precision.Estimate) for the template, or None."""
+    if est is None:
+        return None
+    bands = [{**vars(b), "text": (f"{100 * b.share:.0f}% ({100 * b.low:.0f}–{100 * b.high:.0f}%)"
+                                  if b.reviewed else "–")} for b in est.bands]
+    return {"line": est.line()[0].upper() + est.line()[1:] + ".", "bands": bands if est.reviewed else []}
 
 
 # ----------------------------------------------------------------------------------------------
 # the command
 
 
+def per_class_table(ranking: pd.DataFrame, classes: list[str], summary: dict, metrics) -> pd.DataFrame:
+    """Rows, flagged, issue rate, estimated issues and out-of-fold accuracy per class."""
+    _, results, _ = evaluate(ranking, classes, CheckConfig(), np.zeros(len(ranking), bool))
+    names = [c.name for c in results]
+    per_class = pd.DataFrame({"rows": [c.rows for c in results],
+                              "flagged": [c.flagged for c in results],
+                              "rate": [c.rate for c in results]}, index=pd.Index(names))
+    est = {str(p.get("class")): p.get("estimated_issues")
+           for p in summary.get("per_class") or [] if isinstance(p, dict)}
+    per_class["estimated_issues"] = pd.Series(est, dtype=float).reindex(per_class.index)
+    return per_class.join(oof_per_class(metrics, names, ranking))
+
+
+def listed_rows(ranking: pd.DataFrame, top: int) -> pd.DataFrame:
+    """Every flagged row, and the `top` most suspect rows when fewer are flagged, in ranking order."""
+    flagged = ranking["is_label_issue"].to_numpy(bool)
+    keep = flagged | (np.arange(len(ranking)) < top)
+    return ranking[keep].reset_index(drop=True)
+
+
+def attach_thumbnails(items: list[dict], strips: dict[str, list[int]], paths: dict[int, Path],
+                      size: int, progress: bool | None) -> dict[int, str]:
+    """Embed each listed row's image as a data: URI (item['image']); a row whose image cannot be
+    read gets item['image_error']. Returns {row: data URI} for the listed and the strip rows."""
+    from tqdm.auto import tqdm
+
+    wanted = sorted({it["row"] for it in items} | {r for rows in strips.values() for r in rows})
+    uris: dict[int, str] = {}
+    errors: dict[int, str] = {}
+    for row in tqdm(wanted, desc="thumbnails", unit="img", leave=False,
+                    disable=None if progress is None else not progress):
+        path = paths.get(row)
+        if path is None:
+            errors[row] = "no path"
+            continue
+        try:
+            uris[row] = thumbnail_data_uri(path, size)
+        except (OSError, ValueError) as e:
+            errors[row] = f"cannot open {path.name} ({type(e).__name__})"
+    for it in items:
+        it["image"] = uris.get(it["row"], "")
+        if not it["image"]:
+            it["image_error"] = errors.get(it["row"], "no image")
+    return uris
+
+
+def plots_for(per_class: pd.DataFrame, ranking: pd.DataFrame, nm, classes) -> dict[str, tuple[str, bytes]]:
+    """{file name: (alt text, PNG bytes)} of the report's plots, in page order."""
+    out = {"issue_rate_per_class.png": ("issue rate per class", plot_class_rates(per_class, None))}
+    if per_class["accuracy"].notna().any():
+        out["oof_accuracy_per_class.png"] = ("out-of-fold accuracy per class",
+                                             plot_oof_accuracy(per_class["accuracy"], None))
+    out["label_quality_hist.png"] = ("label quality histogram", plot_quality_hist(ranking, None))
+    if nm is not None:
+        out["noise_matrix.png"] = ("estimated noise matrix heatmap", plot_noise_matrix(nm, classes, None))
+    return out
+
+
 def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None, top: int = 50,
                  thumb_size: int = 96, progress: bool | None = None) -> ReportResult:
     """Write report.html (default RUN/report.html) and its PNG plots beside it."""
-    from tqdm.auto import tqdm
-
     folder = Run(run)
     run = folder.path
     ranking = folder.read_ranking()
@@ -480,144 +348,99 @@ def build_report(run: str | os.PathLike, *, out: str | os.PathLike | None = None
         notes.append(f"{html_path.parent} holds this run's data, so the plots were not written there "
                      f"as PNG files (they are in the page).")
 
-    # per-class table
-    counts, results, _ = evaluate(ranking, classes, CheckConfig(), np.zeros(len(ranking), bool))
-    names = [c.name for c in results]
-    per_class = pd.DataFrame({"rows": [c.rows for c in results],
-                              "flagged": [c.flagged for c in results],
-                              "rate": [c.rate for c in results]}, index=pd.Index(names))
-    est = {str(p.get("class")): p.get("estimated_issues")
-           for p in summary.get("per_class") or [] if isinstance(p, dict)}
-    per_class["estimated_issues"] = pd.Series(est, dtype=float).reindex(per_class.index)
-    per_class = per_class.join(oof_per_class(metrics, names, ranking))
-
-    # worst rows
-    worst = ranking.head(top).reset_index(drop=True)
-    image_src = _image_source(config, rows, run)
-    cells: list[tuple[str, str]] = []
-    thumbs: dict[int, str] = {}
-    missing = 0
-    kind = config.get("kind") or ("image" if image_src else
+    per_class = per_class_table(ranking, classes, summary, metrics)
+    items, kind_shown = review_items(folder, ranking, classes, listed_rows(ranking, top))
+    strips, missing = _images(folder, ranking, classes, items, thumb_size, progress, notes)
+    if rows is None:
+        notes.append("RUN/rows.parquet is missing, so row values are not shown.")
+    kind = config.get("kind") or ("image" if kind_shown == "image" else
                                   "tabular" if rows is not None else "pred_probs")
-    if image_src is not None:
-        col, root = image_src
-        paths = rows.set_index("row")[col].reindex(worst["row"]).to_numpy()
-        bar = tqdm(paths, desc="thumbnails", unit="img", leave=False,
-                   disable=None if progress is None else not progress)
-        for row, p in zip(worst["row"].tolist(), bar):
-            if p is None or (isinstance(p, float) and np.isnan(p)):
-                cells.append(("thumb", '<span class="muted">no path</span>'))
-                missing += 1
-                continue
-            full = Path(str(p)) if Path(str(p)).is_absolute() else root / str(p)
-            try:
-                uri = thumbnail_data_uri(full, thumb_size)
-                thumbs[int(row)] = uri
-                cells.append(("thumb", f'<img alt="{_e(p)}" title="{_e(p)}" src="{uri}" '
-                                       f'width="{thumb_size}">'
-                                       f'<span class="muted">{_e(_short(str(p), 40))}</span>'))
-            except (OSError, ValueError) as e:
-                missing += 1
-                cells.append(("thumb", f'<span class="muted">cannot open {_e(p)} '
-                                       f'({_e(type(e).__name__)})</span>'))
-        if missing:
-            notes.append(f"{missing} of {len(worst)} images could not be opened (moved or "
-                         f"deleted since training; data root {root}).")
-        kind_label = "image"
-    else:
-        kind_label = "values"
-        if rows is not None:
-            cols = value_columns(rows, config)
-            shown_cols = cols[:MAX_VALUE_COLS]
-            vals = rows.set_index("row").reindex(worst["row"])[shown_cols]
-            extra = len(cols) - len(shown_cols)
-            for rec in vals.to_dict("records"):
-                text = "\n".join(f"{k} = {_format_value(v)}" for k, v in rec.items())
-                if extra:
-                    text += f"\n+{extra} more columns"
-                cells.append(("values", _e(text) or '<span class="muted">(no columns)</span>'))
-        else:
-            cells = [("values", '<span class="muted">rows.parquet not in the run folder</span>')] * len(worst)
-            notes.append("RUN/rows.parquet is missing, so row values are not shown.")
 
-    # plots
-    plot_files: list[Path] = []
-    plot_imgs: list[str] = []
-
-    pngs: dict[str, bytes] = {}   # written beside the page only once the page is built
-
-    def add(name: str, plot, *args, alt: str | None = None) -> bytes:
-        pngs[name] = data = plot(*args, None)
-        if alt:
-            plot_imgs.append(_img(data, alt))
-        return data
-
-    add("issue_rate_per_class.png", plot_class_rates, per_class, alt="issue rate per class")
-    if per_class["accuracy"].notna().any():
-        add("oof_accuracy_per_class.png", plot_oof_accuracy, per_class["accuracy"],
-            alt="out-of-fold accuracy per class")
-    add("label_quality_hist.png", plot_quality_hist, ranking, alt="label quality histogram")
     nm = canonical_noise_matrix(summary, len(classes))
-    if nm is not None:
-        data = add("noise_matrix.png", plot_noise_matrix, nm, classes)
-        noise_html = (_heatmap_html(nm, classes) if len(classes) <= HEATMAP_TABLE_MAX_K
-                      else _img(data, "estimated noise matrix heatmap"))
-    else:
-        noise_html = '<p class="muted">summary.json has no noise matrix for this run.</p>'
+    pngs = plots_for(per_class, ranking, nm, classes)
+    n, flagged = len(ranking), int(ranking["is_label_issue"].sum())
+    page = render(
+        "report_page.html", title=f"clean-labels report: {run.resolve().name}",
+        csp=(f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+             f"script-src {script_hash(review_script())}; base-uri 'none'; form-action 'none'"),
+        css=asset("report.css") + asset("review.css"), script=review_script(),
+        warnings=[w["message"] for w in summary.get("warnings") or [] if isinstance(w, dict)],
+        cards=_cards(summary, metrics, ranking, per_class, n, flagged),
+        estimate=estimate_view(run_estimate(folder, ranking)), notes=notes, listed=len(items),
+        flagged=flagged,
+        review={"run_key": str(run.resolve()), "classes": classes, "items": items,
+                "has_id": "id" in ranking.columns, "kind": kind_shown, "strips": strips},
+        where=(f"Decisions stay in this browser; download decisions.csv, then apply it with "
+               f"`clean-labels export {run} --decisions decisions.csv`, or use `clean-labels review "
+               f"{run}`, which saves them into the run folder."),
+        per_class=per_class_cells(per_class),
+        heat=heat_table(nm, classes) if nm is not None and len(classes) <= HEATMAP_TABLE_MAX_K else None,
+        heat_png=_png_uri(pngs["noise_matrix.png"][1]) if nm is not None else None,
+        confusions=top_confusions(summary, classes),
+        plots=[(alt, _png_uri(data)) for alt, data in pngs.values()], footer=_footer(run, kind, summary))
+    plot_files = _write_plots(png_dir, pngs)
+    write_text(html_path, page)
+    return ReportResult(run=run, html_path=html_path, plots=plot_files, kind=kind, n=n,
+                        k=len(per_class), flagged=flagged, shown=len(items), missing_images=missing,
+                        notes=notes)
 
-    n, flagged = counts["n"], counts["flagged"]
+
+def _write_plots(folder: Path | None, pngs: dict[str, tuple[str, bytes]]) -> list[Path]:
+    """Each plot as a PNG file in `folder` (none when it is None); the paths written."""
+    if folder is None:
+        return []
+    for name, (_, data) in pngs.items():
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
+    return [folder / name for name in pngs]
+
+
+def _images(folder: Run, ranking, classes, items, size: int, progress, notes: list[str]):
+    """For an image run: embed the listed rows' thumbnails (a note when some cannot be read)
+    and return ({class: [{row, image}]} typical-image strips, images missing); ({}, 0) else."""
+    from cleanlab_lite.pages.items import image_paths
+
+    if not items or "path" not in items[0]:
+        return {}, 0
+    config, rows = folder.read_config(required=False), folder.read_rows()
+    strips = class_strips(folder, ranking, classes)
+    paths = image_paths(config, rows, folder.path)
+    uris = attach_thumbnails(items, strips, paths, size, progress)
+    missing = sum(1 for it in items if not it["image"])
+    if missing:
+        notes.append(f"{missing} of {len(items)} images could not be opened (moved or deleted "
+                     f"since training; data root {image_source(config, rows, folder.path)[1]}).")
+    return {c: [{"row": r, "image": uris.get(r, "")} for r in rs] for c, rs in strips.items()}, missing
+
+
+def _cards(summary, metrics, ranking, per_class, n: int, flagged: int) -> list[tuple[str, str]]:
     acc = ((metrics or {}).get("oof") or {}).get("accuracy")
     if acc is None and "predicted_label" in ranking.columns:
         acc = float((ranking["predicted_label"].astype(str) == ranking["given_label"]).mean())
-    cards = [("rows", f"{n:,}"), ("classes", str(len(names))),
+    cards = [("rows", f"{n:,}"), ("classes", str(len(per_class))),
              ("flagged as label issues", f"{flagged:,} ({_pct(flagged / n if n else 0)})")]
     if isinstance(summary.get("estimated_noise_rate"), (int, float)):
         cards.append(("estimated noise rate", _pct(summary["estimated_noise_rate"])))
     if isinstance(acc, (int, float)):
         cards.append(("out-of-fold accuracy", _pct(acc)))
+    return cards
+
+
+def _footer(run: Path, kind: str, summary: dict) -> str:
     method = summary.get("method")
-    footer = (f"clean-labels {__version__} · run {_e(run)} · {_e(kind)} data"
-              + (f" · score {_e(method)}" if method else "")
-              + (f" · flags {_e(summary['filter_by'])}" if summary.get("filter_by") else ""))
-    page = render_html(
-        title=f"clean-labels report: {run.resolve().name}", cards=cards,
-        worst_html=_worst_rows_html(worst, cells, kind_label), shown=len(worst),
-        per_class_html=_per_class_html(per_class), noise_html=noise_html,
-        confusions=top_confusions(summary, classes), plots=plot_imgs, notes=notes, footer=footer,
-        review_html=_review_html(run, ranking, classes, top, thumbs))
-    if png_dir is not None:
-        for name, data in pngs.items():
-            with atomic_path(png_dir / name) as tmp:
-                tmp.write_bytes(data)
-            plot_files.append(png_dir / name)
-    write_text(html_path, page)
-    return ReportResult(run=run, html_path=html_path, plots=plot_files, kind=kind, n=n, k=len(names),
-                        flagged=flagged, shown=len(worst), missing_images=missing, notes=notes)
-
-
-def _review_html(run: Path, ranking: pd.DataFrame, classes: list[str], top: int,
-                 thumbs: dict[int, str]) -> str:
-    """The review controls (cleanlab_lite.review_page) over the rows shown, folded away until
-    opened: decisions stay in this browser's local storage and download as decisions.csv."""
-    from cleanlab_lite.review import review_items
-    from cleanlab_lite.review_page import fragment
-
-    items, kind = review_items(Run(run), ranking, classes, top=top, images=thumbs)
-    data = {"run_key": str(run.resolve()), "classes": classes, "items": items,
-            "has_id": "id" in ranking.columns, "kind": kind}
-    where = (f"Decisions stay in this browser; download decisions.csv, then apply it with "
-             f"`clean-labels export {run} --decisions decisions.csv`, or use `clean-labels review "
-             f"{run}`, which saves them into the run folder.")
-    return (f'<details id="review-section"><summary><b>Review these {len(items)} rows</b> '
-            f'(keep / relabel / drop, keyboard first)</summary>{fragment("static", data, where)}'
-            f"</details>")
+    return (f"clean-labels {__version__} · run {run} · {kind} data"
+            + (f" · score {method}" if method else "")
+            + (f" · flags {summary['filter_by']}" if summary.get("filter_by") else ""))
 
 
 def summary_text(result: ReportResult) -> str:
     """The one-screen summary `clean-labels report` prints."""
     lines = [f"Report: {result.html_path}",
-             f"  {result.shown} most suspect of {result.n:,} rows shown ({result.kind} run, "
-             f"{result.k} classes, {result.flagged:,} flagged)"]
+             f"  {result.shown:,} rows listed, {result.flagged:,} flagged of {result.n:,} "
+             f"({result.kind} run, {result.k} classes)"]
+    est = run_estimate(Run(result.run))
+    if est is not None:
+        lines.append(f"  {est.line()}")
     if result.plots:
         lines.append(f"  plots beside it: {', '.join(p.name for p in result.plots)}")
     lines += [f"  note: {n}" for n in result.notes]

@@ -1,16 +1,23 @@
 """`clean-labels review`: a person decides, the tool applies.
 
-`ReviewServer(run)` serves the review page (cleanlab_lite.review_page) on 127.0.0.1 with the
-standard library's ThreadingHTTPServer. The page lists the suspects in ranking order; every
-keep / relabel / drop is saved at once to RUN/decisions.csv (written atomically), so reloading
-the page or restarting `review` resumes where the reviewer stopped. `export --decisions` and
+`ReviewServer(run)` serves the review page (cleanlab_lite.pages: a grid of images grouped by
+(given -> suggested) pair, or a list of table rows; paged, filterable, with batch decisions) on
+127.0.0.1 with the standard library's ThreadingHTTPServer. Every keep / relabel / drop is saved
+at once to RUN/decisions.csv (written atomically), so reloading the page or restarting `review`
+resumes where the reviewer stopped. With `sample=N` the page shows a seeded random sample of the
+flags instead; their decisions are marked sampled and give the estimate of how many flags are
+real errors (cleanlab_lite.precision). `export --decisions` and
 `check --baseline` read the same file, which is also the format for decisions made elsewhere
 (a spreadsheet): columns row, id (when the run has ids), given_label, decision
 (keep | relabel | drop), label (the new label, for relabel), time.
 
 Safety: the server binds 127.0.0.1 only; every request needs the random token the printed URL
 carries and a Host header naming 127.0.0.1 or localhost (a DNS-rebinding page sends its own
-host name); images are served by row number from the run's rows (never a path from the request);
+host name); a request with an Origin (or Sec-Fetch-Site) from another site is refused, and a
+decision must be sent as `application/json` (a type no cross-site form can send without a
+preflight, which this server never grants); every connection has a socket timeout, and a client
+that resets or stalls a connection costs one thread for at most SOCKET_TIMEOUT seconds and prints
+nothing; images are served by row number from the run's rows (never a path from the request);
 decisions are accepted only for rows of the run and classes of the run; a lock file
 (RUN/review.lock) makes a second `review` of the same folder refuse.
 """
@@ -22,23 +29,26 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pandas as pd
 
-from cleanlab_lite.errors import DecisionsError, UserInputError
+from cleanlab_lite.decisions import match_decisions
+from cleanlab_lite.errors import UserInputError
 from cleanlab_lite.run import DECISION_VALUES as DECISIONS
 from cleanlab_lite.run import Run, read_decisions, write_decisions
-TOP_CLASSES = 9          # classes offered per row (keys 1-9), most probable first
+
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
-MAX_BODY = 64 * 1024     # bytes: a decision request is a few dozen
+MAX_BODY = 1024 * 1024   # bytes: a decision is ~50, a batch of 10,000 about 500 KB
+MAX_BATCH = 50_000       # decisions in one request
+SOCKET_TIMEOUT = 10.0    # seconds a connection may stay silent before the server drops it
 
 
 class ReviewLockedError(UserInputError):
@@ -46,128 +56,26 @@ class ReviewLockedError(UserInputError):
 
 
 # ----------------------------------------------------------------------------------------------
-# decisions matched to a run (decisions.csv itself is read and written by cleanlab_lite.run)
-
-
-@dataclass
-class MatchedDecisions:
-    """Decisions matched to a run's current rows."""
-    applied: pd.DataFrame   # row, given_label, decision, label (a relabel to the given label is a keep)
-    stale: pd.DataFrame     # row, id?, given_label (the decision's), current_label: not applied
-
-
-def match_decisions(decisions: pd.DataFrame, ranking: pd.DataFrame, classes: list[str],
-                    source: str) -> MatchedDecisions:
-    """Match decisions (read_decisions) to ranking.csv rows. A row the run lacks or a label that
-    is not a class is an error naming the line; a decision whose given_label differs from the
-    row's label now (the label changed since the decision) is stale and not applied."""
-    ranked = ranking.set_index("row", drop=False)
-    if "row" in decisions.columns:
-        unknown = ~decisions["row"].isin(ranked.index)
-        what = "row"
-    else:
-        if "id" not in ranking.columns:
-            raise DecisionsError(f"decisions file {source} names rows by id but this run has no id "
-                                 "column; add a row column (from ranking.csv)")
-        unknown = ~decisions["id"].isin(ranking["id"])
-        what = "id"
-    if unknown.any():
-        r = decisions[unknown].iloc[0]
-        raise DecisionsError(f"decisions file {source} line {r['line']}: {what} {r[what]} is not a "
-                             f"row of this run ({len(ranking)} ranked rows); fix or delete that line")
-    if what == "id":
-        decisions = decisions.assign(row=decisions["id"].map(
-            pd.Series(ranking["row"].to_numpy(), index=ranking["id"])).astype(np.int64))
-    known = set(classes)
-    bad = (decisions["decision"] == "relabel") & ~decisions["label"].isin(known)
-    if bad.any():
-        r = decisions[bad].iloc[0]
-        raise DecisionsError(f"decisions file {source} line {r['line']}: label {r['label']!r} is not "
-                             f"a class of this run; use one of {_class_list(classes)}")
-    current = ranked.loc[decisions["row"].to_numpy(), "given_label"].astype(str).to_numpy()
-    moved = decisions["given_label"].to_numpy() != current
-    if "id" in decisions.columns and "id" in ranking.columns and what == "row":
-        ids = ranked.loc[decisions["row"].to_numpy(), "id"].astype(str).to_numpy()
-        moved |= (decisions["id"].to_numpy() != "") & (decisions["id"].to_numpy() != ids)
-    stale = decisions[moved].assign(current_label=current[moved])
-    applied = decisions[~moved].copy()
-    same = (applied["decision"] == "relabel") & (applied["label"] == applied["given_label"])
-    applied.loc[same, ["decision", "label"]] = ["keep", ""]
-    return MatchedDecisions(applied=applied.reset_index(drop=True), stale=stale.reset_index(drop=True))
-
-
-def _class_list(classes: list[str], limit: int = 12) -> str:
-    shown = ", ".join(repr(c) for c in classes[:limit])
-    return shown + (f", ... ({len(classes)} classes)" if len(classes) > limit else "")
-
-
-def stale_note(stale: pd.DataFrame, source: str, limit: int = 10) -> str:
-    """One line listing decisions not applied because the row's label changed."""
-    parts = [f"row {r['row']} (decided on {r['given_label']!r}, now {r['current_label']!r})"
-             for r in stale.head(limit).to_dict("records")]
-    more = f" and {len(stale) - limit} more" if len(stale) > limit else ""
-    return (f"{len(stale)} decision(s) in {source} not applied because the row's label changed "
-            f"since: {'; '.join(parts)}{more}")
-
-
-# ----------------------------------------------------------------------------------------------
 # the rows under review
 
 
-def review_items(run: Run, ranking: pd.DataFrame, classes: list[str], *, top: int | None,
-                 images: dict[int, str] | None = None) -> tuple[list[dict[str, Any]], str]:
-    """The rows to review, most suspect first, as JSON-ready dicts, and the run's kind of data
-    ('image' or 'values'). Default rows: the flagged ones (the first DEFAULT_TOP if none is).
+def rows_to_review(ranking: pd.DataFrame, *, top: int | None = None, sample: int | None = None,
+                   seed: int = 0) -> pd.DataFrame:
+    """The ranking rows a review shows, in the order shown: a random sample of the flags
+    (`sample`, see cleanlab_lite.precision.sample_flags), the `top` most suspect rows, or every
+    flagged row (the first DEFAULT_TOP rows when none is)."""
+    if sample is not None:
+        from cleanlab_lite.precision import sample_flags
 
-    Each item: row, id, given_label, suggested_label, confidence, label_quality, flagged, top
-    ([class, p] for the model's most probable classes), and image (True, or the `images` entry)
-    or values ([[column, text]]).
-    """
-    from cleanlab_lite.report import MAX_VALUE_COLS, _format_value, value_columns
-
+        rows = sample_flags(ranking, sample, seed)
+        if not len(rows):
+            raise UserInputError("no row is flagged, so there is nothing to sample; review the most "
+                                 "suspect rows with --top N instead")
+        return ranking.set_index("row", drop=False).loc[rows].reset_index(drop=True)
     if top is None:
         flagged = int(ranking["is_label_issue"].sum())
         top = flagged if flagged else DEFAULT_TOP
-    shown = ranking.head(top)
-    rows = shown["row"].to_numpy(np.int64)
-    probs = None
-    if run.pred_probs_path.is_file():
-        pp = run.read_pred_probs(mmap=True)
-        if pp.ndim == 2 and pp.shape[1] == len(classes) and (rows < len(pp)).all():
-            probs = np.asarray(pp[rows], dtype=np.float64)
-    config = run.read_config(required=False)
-    table = run.read_rows()
-    path_col = _image_column(config, table)
-    vcols = value_columns(table, config)[:MAX_VALUE_COLS] if table is not None and path_col is None else []
-    # one array (a row's values upcast to a common type, as a row of the frame is)
-    values = table.set_index("row").reindex(rows)[vcols].to_numpy() if vcols else None
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_CLASSES] if probs is not None else None
-    items = []
-    for i, rec in enumerate(shown.to_dict("records")):
-        conf = rec.get("suggested_confidence")
-        item = {"row": int(rec["row"]), "given_label": str(rec["given_label"]),
-                "suggested_label": str(rec.get("suggested_label", rec["given_label"])),
-                "confidence": float(conf) if isinstance(conf, (int, float)) and np.isfinite(conf) else None,
-                "label_quality": float(rec["label_quality"]), "flagged": bool(rec["is_label_issue"])}
-        if "id" in rec:
-            item["id"] = str(rec["id"])
-        if top is not None:
-            item["top"] = [[classes[j], round(float(probs[i, j]), 4)] for j in top[i]]
-        else:
-            item["top"] = [[item["suggested_label"], item["confidence"] or 0.0]]
-        if path_col is not None:
-            item["image"] = True if images is None else images.get(item["row"], "")
-        elif vcols:
-            item["values"] = [[c, _format_value(v)] for c, v in zip(vcols, values[i])]
-        items.append(item)
-    return items, "image" if path_col is not None else "values"
-
-
-def _image_column(config: dict[str, Any], table: pd.DataFrame | None) -> str | None:
-    col = (config.get("data") or {}).get("path_col") or "path"
-    if table is None or col not in table.columns or config.get("kind") not in (None, "image"):
-        return None
-    return col
+    return ranking.head(top)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,22 +137,33 @@ class RequestRefused(Exception):
         self.status = status
 
 
+RECORD = ("id", "given_label", "decision", "label", "time", "sampled")
+
+
 @dataclass
 class ReviewSession:
-    """What the review page works on. `decide` validates and saves one decision."""
+    """What the review page works on. `decide` validates and saves decisions."""
     run: Path
     top: int | None = None
+    sample: int | None = None   # review a random sample of this many flags (marked sampled)
+    seed: int = 0
     ranking: pd.DataFrame = field(init=False)
     classes: list[str] = field(init=False)
     items: list[dict[str, Any]] = field(init=False)
     decisions: dict[int, dict[str, str]] = field(init=False)
 
     def __post_init__(self):
+        from cleanlab_lite.pages.items import class_strips, image_paths, review_items
+
         self.folder = Run(self.run)
         self.run = self.folder.path
         self.ranking = self.folder.read_ranking()
         self.classes = self.folder.class_names(self.ranking)
-        self.items, self.kind = review_items(self.folder, self.ranking, self.classes, top=self.top)
+        shown = rows_to_review(self.ranking, top=self.top, sample=self.sample, seed=self.seed)
+        self.items, self.kind = review_items(self.folder, self.ranking, self.classes, shown)
+        self.sampled_rows = set(shown["row"].tolist()) if self.sample is not None else set()
+        self.strips = (class_strips(self.folder, self.ranking, self.classes)
+                       if self.kind == "image" else {})
         self.has_id = "id" in self.ranking.columns
         self.given = dict(zip(self.ranking["row"].tolist(), self.ranking["given_label"].astype(str)))
         self.ids = (dict(zip(self.ranking["row"].tolist(), self.ranking["id"].astype(str)))
@@ -254,37 +173,38 @@ class ReviewSession:
         if self.path.is_file():
             m = match_decisions(read_decisions(self.path), self.ranking, self.classes, str(self.path))
             for rec in pd.concat([m.applied, m.stale]).to_dict("records"):
-                self.decisions[int(rec["row"])] = {k: str(rec.get(k, "")) for k in
-                                                   ("id", "given_label", "decision", "label", "time")}
+                self.decisions[int(rec["row"])] = {k: str(rec.get(k, "")) for k in RECORD}
         self._lock = threading.Lock()
-        self._image_paths = self._images()
-
-    def _images(self) -> dict[int, Path]:
-        config = self.folder.read_config(required=False)
-        table = self.folder.read_rows()
-        col = _image_column(config, table)
-        if col is None:
-            return {}
-        root = Path((config.get("data") or {}).get("data_root") or self.run)
-        out = {}
-        for row, p in zip(table["row"].tolist(), table[col].tolist()):
-            if isinstance(p, str) and p:
-                out[int(row)] = Path(p) if Path(p).is_absolute() else root / p
-        return out
+        self._image_paths = image_paths(self.folder.read_config(required=False),
+                                        self.folder.read_rows(), self.run)
 
     def current(self) -> dict[str, dict[str, str]]:
         """Decisions that still apply (the row's label is unchanged), keyed by row as text."""
         return {str(r): d for r, d in self.decisions.items()
                 if self.given.get(r) == d.get("given_label")}
 
+    def estimate_text(self) -> str | None:
+        """The sampled estimate of the share of flags that are real errors, as lines of text
+        (None when no decision is on a sampled row)."""
+        from cleanlab_lite.precision import estimate
+
+        sampled = [(r, d["decision"]) for r, d in self.decisions.items()
+                   if d.get("sampled") == "true" and self.given.get(r) == d.get("given_label")]
+        if not sampled and self.sample is None:
+            return None
+        est = estimate(self.ranking, pd.DataFrame(sampled, columns=["row", "decision"]))
+        return "\n".join([est.line().capitalize(), *est.band_lines()])
+
     def payload(self) -> dict[str, Any]:
         return {"run_key": str(self.run.resolve()), "classes": self.classes, "items": self.items,
-                "has_id": self.has_id, "kind": self.kind, "decisions": self.current()}
+                "has_id": self.has_id, "kind": self.kind, "decisions": self.current(),
+                "strips": {c: [{"row": r} for r in rows] for c, rows in self.strips.items()},
+                "sample": self.sample is not None, "estimate": self.estimate_text()}
 
-    def decide(self, body: Any) -> dict[str, dict[str, str]]:
-        """Apply {row, decision: keep|relabel|drop|clear, label} and save; RequestRefused if bad."""
+    def _change(self, body: Any) -> tuple[int, str, str]:
+        """One {row, decision: keep|relabel|drop|clear, label} checked: (row, decision, label)."""
         if not isinstance(body, dict):
-            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, "each decision must be a JSON object")
         row, decision, label = body.get("row"), body.get("decision"), body.get("label") or ""
         if isinstance(row, bool) or not isinstance(row, int) or row not in self.given:
             raise RequestRefused(HTTPStatus.NOT_FOUND, f"row {row!r} is not a row of this run")
@@ -298,23 +218,32 @@ class ReviewSession:
                 decision, label = "keep", ""
         else:
             label = ""
+        return row, decision, label
+
+    def decide(self, body: Any) -> dict[str, dict[str, str]]:
+        """Apply {row, decision, label} or {decisions: [...]} (all or none) and save;
+        RequestRefused if any is bad."""
+        batch = body.get("decisions") if isinstance(body, dict) and "decisions" in body else [body]
+        if not isinstance(batch, list) or not 0 < len(batch) <= MAX_BATCH:
+            raise RequestRefused(HTTPStatus.BAD_REQUEST,
+                                 f"decisions must be a list of 1 to {MAX_BATCH} decisions")
+        changes = [self._change(b) for b in batch]
         with self._lock:
-            if decision == "clear":
-                self.decisions.pop(row, None)
-            else:
-                rec = {"given_label": self.given[row], "decision": decision, "label": label,
-                       "time": _now()}
-                if self.has_id:
-                    rec["id"] = self.ids[row]
-                self.decisions[row] = rec
+            for row, decision, label in changes:
+                if decision == "clear":
+                    self.decisions.pop(row, None)
+                    continue
+                self.decisions[row] = {"id": self.ids.get(row, ""), "given_label": self.given[row],
+                                       "decision": decision, "label": label, "time": _now(),
+                                       "sampled": "true" if row in self.sampled_rows else ""}
             table = pd.DataFrame([{"row": r, **d} for r, d in self.decisions.items()],
-                                 columns=["row", "id", "given_label", "decision", "label", "time"])
+                                 columns=["row", *RECORD])
             write_decisions(self.path, table, with_id=self.has_id)
             return self.current()
 
     def image_png(self, row_text: str) -> bytes:
         """The row's image re-encoded as PNG; the path comes from the run's rows, never the request."""
-        from cleanlab_lite.report import _to_rgb
+        from cleanlab_lite.pages.items import png_bytes
 
         try:
             row = int(row_text)
@@ -323,19 +252,10 @@ class ReviewSession:
         path = self._image_paths.get(row)
         if path is None:
             raise RequestRefused(HTTPStatus.NOT_FOUND, f"row {row} has no image in this run")
-        import io
-
-        from PIL import Image
-
         try:
-            with Image.open(path) as img:
-                img.load()
-                rgb = _to_rgb(img)
+            return png_bytes(path)
         except (OSError, ValueError):
             raise RequestRefused(HTTPStatus.NOT_FOUND, f"the image of row {row} cannot be opened") from None
-        buf = io.BytesIO()
-        rgb.save(buf, format="PNG")
-        return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,14 +265,13 @@ class ReviewSession:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "clean-labels-review"
     sys_version = ""
-    review: "ReviewServer"   # set on the subclass each server makes
+    timeout = SOCKET_TIMEOUT  # StreamRequestHandler sets it on the socket: no read waits forever
+    review: ReviewServer   # set on the subclass each server makes
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         pass
 
     def _send(self, status: HTTPStatus, body: bytes, ctype: str) -> None:
-        from cleanlab_lite.review_page import SERVER_CSP
-
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -360,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Content-Security-Policy", SERVER_CSP)
+        self.send_header("Content-Security-Policy", self.review.csp)
         self.end_headers()
         self.wfile.write(body)
 
@@ -371,7 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         try:
-            self.review.check_request(self.headers.get("Host"), (query.get("token") or [""])[0])
+            self.review.check_request(self.headers.get("Host"), (query.get("token") or [""])[0],
+                                      self.headers.get("Origin"), self.headers.get("Sec-Fetch-Site"))
             if method == "GET" and url.path == "/":
                 self._send(HTTPStatus.OK, self.review.page.encode("utf-8"), "text/html; charset=utf-8")
             elif method == "GET" and url.path == "/api/items":
@@ -380,31 +300,68 @@ class _Handler(BaseHTTPRequestHandler):
                 png = self.review.session.image_png((query.get("row") or [""])[0])
                 self._send(HTTPStatus.OK, png, "image/png")
             elif method == "POST" and url.path == "/api/decide":
-                self._json(HTTPStatus.OK, {"decisions": self.review.session.decide(self._body())})
+                decided = self.review.session.decide(self._body())
+                self._json(HTTPStatus.OK, {"decisions": decided,
+                                           "estimate": self.review.session.estimate_text()})
             else:
                 raise RequestRefused(HTTPStatus.NOT_FOUND, f"no such page: {method} {url.path}")
         except RequestRefused as e:
             self._json(e.status, {"error": str(e)})
 
     def _body(self) -> Any:
-        if "json" not in (self.headers.get("Content-Type") or ""):
+        if not json_content_type(self.headers.get("Content-Type")):
             raise RequestRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the decision as application/json")
         try:
             size = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             size = -1
         if not 0 < size <= MAX_BODY:
-            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body must be 1 to 65536 bytes of JSON")
+            self.close_connection = True   # an unread body must not be parsed as the next request
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, f"the body must be 1 to {MAX_BODY} bytes of JSON")
         try:
-            return json.loads(self.rfile.read(size).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+            raw = self.rfile.read(size)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestRefused(HTTPStatus.REQUEST_TIMEOUT, "the body was shorter than its "
+                                 "Content-Length") from None
+        if len(raw) < size:
+            self.close_connection = True
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body was shorter than its Content-Length")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not JSON (or nests too deep)") from None
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self._route("GET")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._route("POST")
+
+
+def json_content_type(header: str | None) -> bool:
+    """True for `application/json`, with at most a `charset=utf-8` parameter (any case)."""
+    media, *params = [p.strip().lower() for p in (header or "").split(";")]
+    return media == "application/json" and all(p.replace(" ", "") in ("charset=utf-8", "")
+                                                for p in params)
+
+
+_QUIET = (ConnectionError, TimeoutError)   # resets, broken pipes, stalls: the client's doing
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer whose request errors print no traceback: a client that resets or
+    stalls is ignored, anything else is one line on stderr."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, _QUIET):
+            return
+        print(f"review server: request from {client_address[0]} failed: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 class ReviewServer:
@@ -417,18 +374,23 @@ class ReviewServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, run: str | os.PathLike, *, port: int = 0, top: int | None = None):
+    def __init__(self, run: str | os.PathLike, *, port: int = 0, top: int | None = None,
+                 sample: int | None = None, seed: int = 0, timeout: float = SOCKET_TIMEOUT,
+                 page_size: int | None = None):
         self.run = Path(run)
-        self.session = ReviewSession(self.run, top=top)  # validates before the lock is taken
+        # validates before the lock is taken
+        self.session = ReviewSession(self.run, top=top, sample=sample, seed=seed)
         self.lock = acquire_lock(self.run)
         try:
-            from cleanlab_lite.review_page import server_page
+            from cleanlab_lite.pages import server_csp, server_page
 
             self.token = secrets.token_urlsafe(24)
-            self.page = server_page(f"clean-labels review: {self.run.resolve().name}")
-            handler = type("Handler", (_Handler,), {"review": self})
-            self.httpd = ThreadingHTTPServer((self.host, port), handler)
-            self.httpd.daemon_threads = True
+            what = f" (random sample of {len(self.session.items)} flags)" if sample is not None else ""
+            self.page = server_page(f"clean-labels review: {self.run.resolve().name}{what}",
+                                    **({"page_size": page_size} if page_size else {}))
+            self.csp = server_csp()
+            handler = type("Handler", (_Handler,), {"review": self, "timeout": timeout})
+            self.httpd = _Server((self.host, port), handler)
         except BaseException:
             self.lock.unlink(missing_ok=True)
             raise
@@ -439,17 +401,25 @@ class ReviewServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/?token={self.token}"
 
-    def check_request(self, host_header: str | None, token: str) -> None:
-        """Refuse (403) a foreign Host header (DNS rebinding) or a missing or wrong token."""
+    def check_request(self, host_header: str | None, token: str, origin: str | None = None,
+                      fetch_site: str | None = None) -> None:
+        """Refuse (403) a foreign Host header (DNS rebinding), a request another site's page
+        sent (its Origin or Sec-Fetch-Site says so), or a missing or wrong token."""
         allowed = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         if (host_header or "").strip().lower() not in allowed:
             raise RequestRefused(HTTPStatus.FORBIDDEN, f"Host {host_header!r} is not this review's "
                                  f"address; open http://127.0.0.1:{self.port}/")
+        if origin is not None and origin.strip().lower() not in {"http://" + a for a in allowed}:
+            raise RequestRefused(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not this review's page; "
+                                 f"open http://127.0.0.1:{self.port}/")
+        if (fetch_site or "").strip().lower() in ("cross-site", "same-site"):
+            raise RequestRefused(HTTPStatus.FORBIDDEN, "a request from another site's page is refused; "
+                                 f"open http://127.0.0.1:{self.port}/")
         if not hmac.compare_digest(token.encode("utf-8"), self.token.encode("utf-8")):
             raise RequestRefused(HTTPStatus.FORBIDDEN, "missing or wrong token; open the URL "
                                  "`clean-labels review` printed")
 
-    def start(self) -> "ReviewServer":
+    def start(self) -> ReviewServer:
         """Serve in a daemon thread (tests, notebooks); `close()` stops it."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -482,7 +452,7 @@ class ReviewServer:
         if self.lock.is_file() and _lock_holder(self.lock) == os.getpid():
             self.lock.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ReviewServer":
+    def __enter__(self) -> ReviewServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -497,9 +467,10 @@ class ReviewResult:
 
 
 def serve(run: str | os.PathLike, *, port: int = 0, top: int | None = None,
-          open_browser: bool = True, log: Callable[[str], None] = print) -> ReviewResult:
+          sample: int | None = None, seed: int = 0, open_browser: bool = True,
+          log: Callable[[str], None] = print) -> ReviewResult:
     """The `review` command: serve until Ctrl-C (or SIGTERM), then say what was decided."""
-    with ReviewServer(run, port=port, top=top) as srv:
+    with ReviewServer(run, port=port, top=top, sample=sample, seed=seed) as srv:
         s = srv.session
         log(f"Reviewing {len(s.items)} rows of {srv.run} ({len(s.current())} already decided); "
             f"decisions are saved to {s.path} as they are made.")
@@ -511,5 +482,8 @@ def serve(run: str | os.PathLike, *, port: int = 0, top: int | None = None,
             webbrowser.open(srv.url)
         srv.serve_until_stopped()
         decided = s.current()
+        estimate = s.estimate_text()
+    if estimate:
+        log(estimate.splitlines()[0])
     counts = {d: sum(1 for v in decided.values() if v["decision"] == d) for d in DECISIONS}
     return ReviewResult(path=s.path, decided=len(decided), counts=counts)

@@ -65,7 +65,7 @@ NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, R
 
 # decisions.csv
 DECISION_VALUES = ("keep", "relabel", "drop")
-DECISION_COLUMNS = ("row", "id", "given_label", "decision", "label", "time")
+DECISION_COLUMNS = ("row", "id", "given_label", "decision", "label", "time", "sampled")
 
 # fold folders
 MODEL = "model.pt"
@@ -529,8 +529,8 @@ class Run:
 
 def read_decisions(path: str | os.PathLike):
     """A decisions CSV (RUN/decisions.csv from `review`, or one made in a spreadsheet) as a
-    DataFrame: row (int64, when the file has it), id, given_label, decision, label, time
-    (strings) and line (its line in the file). Lines whose decision is empty or `skip` are left
+    DataFrame: row (int64, when the file has it), id, given_label, decision, label, time,
+    sampled ("true" for a row of `review --sample`'s random sample) (strings) and line (its line in the file). Lines whose decision is empty or `skip` are left
     out; anything else that is not keep | relabel | drop is a DecisionsError naming the line."""
     import pandas as pd
 
@@ -552,7 +552,7 @@ def read_decisions(path: str | os.PathLike):
     if not ({"given_label", "decision"} <= set(df.columns) and {"row", "id"} & set(df.columns)):
         raise DecisionsError(f"decisions file {path} has columns {', '.join(df.columns) or '(none)'}; "
                              "it needs given_label, decision and row (or id) columns")
-    for col in ("label", "time"):
+    for col in ("label", "time", "sampled"):
         if col not in df.columns:
             df[col] = ""
     df["line"] = np.arange(2, len(df) + 2)
@@ -587,9 +587,10 @@ def read_decisions(path: str | os.PathLike):
 
 def write_decisions(path: str | os.PathLike, decisions, *, with_id: bool) -> None:
     """Write decisions (a DataFrame with DECISION_COLUMNS) sorted by row, atomically; the id
-    column only `with_id`."""
-    cols = [c for c in DECISION_COLUMNS if with_id or c != "id"]
-    out = decisions.reindex(columns=cols).fillna("").sort_values("row", kind="stable")
+    column only `with_id`, the sampled column only when some decision is on a sampled row."""
+    sampled = "sampled" in decisions.columns and (decisions["sampled"].fillna("") != "").any()
+    cols = [c for c in DECISION_COLUMNS if (with_id or c != "id") and (sampled or c != "sampled")]
+    out = decisions.reindex(columns=cols).astype(object).fillna("").sort_values("row", kind="stable")
     with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False)
 

@@ -85,8 +85,9 @@ def make_ranked_run(root: Path, *, classes=("cat", "dog", "bird"), per_class=20,
     return run
 
 
-def make_export_run(tmp_path, fmt="csv", n=40):
-    """A run folder as train + rank leave it: rows 3, 7, 11, 20 flagged (most suspect first)."""
+def make_export_run(tmp_path, fmt="csv", n=40, suspects=(3, 7, 11, 20)):
+    """A run folder as train + rank leave it: rows `suspects` flagged (most suspect first);
+    even rows are cats, odd rows dogs."""
     df = pd.DataFrame({"id": [f"x{i:02d}" for i in range(n)],
                        "score": np.round(np.linspace(0, 1, n), 3),
                        "label": np.where(np.arange(n) % 2 == 0, "cat", "dog"),
@@ -102,7 +103,7 @@ def make_export_run(tmp_path, fmt="csv", n=40):
     rows = df.copy()
     rows.insert(0, "row", np.arange(n))
     folder.write_rows(rows, np.arange(n) % 5)
-    suspects = [3, 7, 11, 20]
+    suspects = list(suspects)
     order = np.array(suspects + [i for i in range(n) if i not in suspects])
     given = (df["label"].to_numpy() == "dog").astype(np.int64)      # cat 0, dog 1
     flagged = np.isin(np.arange(n), suspects)

@@ -90,3 +90,36 @@ def test_changed_manifest_falls_back_to_rows(tmp_path):
     manifest.write_text("id,label\n")
     res = export_run(run, mode="drop_flagged", out=tmp_path / "o.csv")
     assert res.n_out == 36 and res.notes and "changed since train" in res.notes[0]
+
+
+def test_drop_flagged_refuses_to_wipe_out_a_class(tmp_path):
+    from click.testing import CliRunner
+
+    from cleanlab_lite.cli import main
+
+    dogs = [i for i in range(40) if i % 2][:15]              # 15 of the 20 dogs flagged
+    run, _, _ = make_run(tmp_path, suspects=dogs + [0])
+    out = tmp_path / "clean.csv"
+    r = CliRunner().invoke(main, ["export", str(run), "--drop-flagged", "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("Error: ") and r.output.count("\n") == 1
+    assert "15 of the 20 rows of class 'dog'" in r.output and "--allow-class-loss" in r.output
+    assert not out.exists()
+    r = CliRunner().invoke(main, ["export", str(run), "--drop-flagged", "--out", str(out),
+                                  "--allow-class-loss"])
+    assert r.exit_code == 0, r.output
+    kept = pd.read_csv(out)
+    assert len(kept) == 24 and (kept["label"] == "dog").sum() == 5
+
+
+def test_drop_flagged_half_of_a_class_is_allowed(tmp_path):
+    run, _, _ = make_run(tmp_path, suspects=[i for i in range(40) if i % 2][:10])
+    res = export_run(run, mode="drop_flagged", out=tmp_path / "c.csv")
+    assert res.per_class.set_index("class")["dropped"].to_dict() == {"cat": 0, "dog": 10}
+    assert res.n_out == 30
+
+
+def test_drop_top_and_relabel_are_not_limited_per_class(tmp_path):
+    run, _, _ = make_run(tmp_path, suspects=[i for i in range(40) if i % 2][:15])
+    assert export_run(run, mode="relabel", out=tmp_path / "r.csv").n_out == 40
+    assert export_run(run, mode="drop_top", drop_top="15", out=tmp_path / "t.csv").n_out == 25

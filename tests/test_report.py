@@ -6,7 +6,9 @@ are skipped, with the reason, only when no Chromium binary can be found.
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import os
 import re
 import shutil
@@ -29,12 +31,20 @@ CLASSES = ("cat", "dog", EVIL)
 FLAGGED = {"cat": 2, "dog": 4, EVIL: 1}
 
 
+def listed(page: str) -> dict:
+    """The rows the report lists: the review controls' embedded JSON."""
+    blob = re.search(r"data-review='([^']*)'", page).group(1)
+    return json.loads(html.unescape(blob))
+
+
 def worst_rows(page: str) -> int:
-    return len(re.findall(r'<tr class="worst-row[ "]', page))
+    return len(listed(page)["items"])
 
 
 def data_uris(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/(?:png|jpeg);base64,([^"]+)"', page)]
+    found = re.findall(r'src="data:image/(?:png|jpeg);base64,([^"]+)"', page)
+    found += [it["image"].split(",", 1)[1] for it in listed(page)["items"] if it.get("image")]
+    return [base64.b64decode(m) for m in found]
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def test_image_report_is_self_contained_and_escaped(image_run):
     srcs = re.findall(r'\ssrc="([^"]*)"', page)
     assert srcs and all(s.startswith("data:image/") for s in srcs)
     assert "<link" not in page and "http://" not in page and "https://" not in page
-    assert "default-src 'none'" in page
+    assert "default-src 'none'" in html.unescape(page)
     # 12 thumbnails + the embedded plots, all real images
     images = data_uris(page)
     assert len(images) >= 12 + 3
@@ -63,9 +73,14 @@ def test_image_report_is_self_contained_and_escaped(image_run):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # the most suspect row (lowest quality) comes first, with its given and suggested label
     ranking = pd.read_csv(image_run / "ranking.csv")
-    first = ranking.iloc[0]
-    row_html = page[page.index('<tr class="worst-row'):]
-    assert f'<td class="num">{first["row"]}</td>' in row_html[:row_html.index("</tr>")]
+    first, item = ranking.iloc[0], listed(page)["items"][0]
+    assert (item["row"], item["given_label"], item["suggested_label"]) == (
+        first["row"], first["given_label"], first["suggested_label"])
+    assert item["path"] == f"imgs/{first['row']}.png"
+    # each class's typical images ride along for the (given -> suggested) strips
+    strips = listed(page)["strips"]
+    assert set(strips) == set(CLASSES) and all(s["image"].startswith("data:image/")
+                                               for c in strips.values() for s in c)
     # per-class table and the noise matrix heatmap, one row per class
     assert len(re.findall(r'<tr class="class-row">', page)) == 3
     assert 'id="noise-matrix"' in page and "0.95" in page
@@ -90,21 +105,22 @@ def test_tabular_report_shows_row_values(tmp_path):
     result = rep.build_report(run, out=out, top=7, progress=False)
     page = out.read_text(encoding="utf-8")
     assert worst_rows(page) == 7 and result.kind == "tabular"
-    assert '<td class="thumb">' not in page
+    assert listed(page)["kind"] == "values" and not listed(page)["strips"]
     rows = pd.read_parquet(run / "rows.parquet").set_index("row")
-    first_row = int(pd.read_csv(run / "ranking.csv")["row"].iloc[0])
-    assert f"x1 = {rows.loc[first_row, 'x1']:.4g}" in page
-    assert "label =" not in page and "fold =" not in page
+    first = listed(page)["items"][0]
+    assert ["x1", f"{rows.loc[first['row'], 'x1']:.4g}"] in first["values"]
+    assert not {"label", "fold", "row"} & {c for c, _ in first["values"]}
     assert (tmp_path / "site" / "noise_matrix.png").is_file()
 
 
 def test_missing_image_is_noted_not_fatal(image_run):
     ranking = pd.read_csv(image_run / "ranking.csv")
     (image_run.parent / "imgs" / f"{ranking['row'].iloc[0]}.png").unlink()
-    result = rep.build_report(image_run, top=5, progress=False)
+    result = rep.build_report(image_run, top=5, progress=False)   # 7 flagged: all 7 listed
     assert result.missing_images == 1
     page = result.html_path.read_text(encoding="utf-8")
-    assert "cannot open" in page and "1 of 5 images could not be opened" in page
+    assert "1 of 7 images could not be opened" in page
+    assert listed(page)["items"][0]["image_error"].startswith("cannot open")
 
 
 def test_report_from_ranking_only(tmp_path):
@@ -201,8 +217,8 @@ def test_report_in_headless_chromium(image_run, tmp_path):
     dom, console = open_in_chromium(html_path.as_uri(), tmp_path, shot)
     assert console == []  # no script errors, no blocked (external) loads
     assert 'data-ready="true"' in dom  # the page's script ran to the end
-    assert worst_rows(dom) == 12
-    assert '<span id="shown">12</span>' in dom
+    assert len(re.findall(r'<li class="rv-item', dom)) == 12
+    assert 'data-shown="12"' in dom
     # the browser parsed the hostile label as text: still exactly one script element
     assert dom.count("<script") == 1 and "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     with Image.open(shot) as im:
@@ -218,12 +234,12 @@ def test_report_filter_runs_in_chromium(tmp_path):
                                     tmp_path / "filtered.png")
     assert console == []
     ranking = pd.read_csv(run / "ranking.csv").head(10)
-    text = (ranking[["id", "given_label", "suggested_label", "predicted_label", "row"]]
+    text = (ranking[["id", "given_label", "suggested_label", "row"]]
             .astype(str).agg(" ".join, axis=1).str.lower())
     expected = int(text.str.contains("dog").sum())
     assert 0 < expected < 10
-    assert f'<span id="shown">{expected}</span>' in dom
-    assert len(re.findall(r'<tr class="worst-row[^"]*"[^>]*\shidden', dom)) == 10 - expected
+    assert f'data-shown="{expected}"' in dom
+    assert len(re.findall(r'<li class="rv-item', dom)) == expected
 
 
 def test_console_errors_are_detected(tmp_path):

@@ -328,20 +328,40 @@ def test_spreadsheet_decisions_by_id_and_skip(tmp_path):
 # ---- check --baseline with a decisions file ---------------------------------------------------
 
 
-def test_check_baseline_accepts_reviewed_rows(tmp_path):
+def test_check_baseline_keep_accepts_relabel_and_drop_confirm(tmp_path):
     run = make_ranked_run(tmp_path, flagged={"cat": 2, "dog": 3, "bird": 1})  # 6 flagged
     ranking = pd.read_csv(run / "ranking.csv", dtype=str, keep_default_na=False)
     flagged = ranking[ranking["is_label_issue"] == "true"].head(4)
+    clean = ranking[ranking["is_label_issue"] == "false"].iloc[0]
     rows = [(int(r["row"]), r["id"], r["given_label"], d, lab, "")
             for r, (d, lab) in zip(flagged.to_dict("records"),
                                    [("keep", ""), ("drop", ""), ("relabel", "bird"), ("keep", "")])]
     rows[3] = (rows[3][0], rows[3][1], "not-its-label", "keep", "", "")  # label changed since
+    rows.append((int(clean["row"]), clean["id"], clean["given_label"], "drop", "", ""))  # unflagged
     dec = write_csv(tmp_path / "decisions.csv", rows)
-    r = CliRunner().invoke(main, ["check", str(run), "--baseline", str(dec), "--max-issues", "3"],
+    # 6 flagged - 1 kept = 5, 2 of them confirmed, plus the confirmed unflagged row = 6 issues
+    r = CliRunner().invoke(main, ["check", str(run), "--baseline", str(dec), "--max-issues", "6",
+                                  "--json", str(tmp_path / "gate.json")],
                            env={"GITHUB_STEP_SUMMARY": None})
     assert r.exit_code == 0, r.output
-    assert (f"PASS: 3 new issues in 60 rows (5.00%); 3 flagged rows accepted by baseline {dec} "
-            "(matched by id+given_label).") in r.output
-    r = CliRunner().invoke(main, ["check", str(run), "--baseline", str(dec), "--max-issues", "2"],
+    assert (f"PASS: 6 issues in 60 rows (10.00%) (3 flagged and not reviewed, 3 confirmed errors: "
+            "decided relabel or drop, label unchanged since); 1 flagged rows accepted (decided "
+            f"keep) by baseline {dec}") in r.output
+    got = json.loads((tmp_path / "gate.json").read_text())["overall"]
+    assert (got["accepted"], got["new_issues"], got["confirmed_errors"]) == (1, 6, 3)
+    r = CliRunner().invoke(main, ["check", str(run), "--baseline", str(dec), "--max-issues", "5"],
                            env={"GITHUB_STEP_SUMMARY": None})
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and "3 confirmed errors" in r.output
+    # the manifest changed: the relabeled row now carries its new label, so it is accepted
+    relabeled = int(flagged.iloc[2]["row"])
+    rank2 = ranking.copy()
+    rank2.loc[rank2["row"] == str(relabeled), "given_label"] = "bird"
+    from cleanlab_lite.check import baseline_mask, read_baseline
+
+    rank2["row"] = rank2["row"].astype(int)
+    base = read_baseline(dec)
+    accepted = baseline_mask(rank2, base)[0]
+    confirmed = baseline_mask(rank2, base, "confirmed")[0]
+    at = rank2.index[rank2["row"] == relabeled][0]
+    assert accepted[at] and not confirmed[at]
+    assert confirmed.sum() == 2

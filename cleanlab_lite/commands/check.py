@@ -94,6 +94,10 @@ def command(ctx, run, manifest, baseline, write_baseline_to, json_path, junit_pa
         result = gate.gate(run, limits, **outputs)
     echo(gate.format_table(result))
     echo(gate.verdict(result))
+    from cleanlab_lite.precision import estimate_lines
+
+    for line in estimate_lines(run):
+        echo(line)
     if limits == gate.CheckConfig():
         echo("No limits set, so the gate cannot fail; add e.g. --max-issue-rate 2%.")
     if write_baseline_to:

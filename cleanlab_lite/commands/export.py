@@ -36,8 +36,11 @@ def print_export(res) -> None:
 @click.option("--decisions", type=click.Path(dir_okay=False), default=None,
               help="Reviewed decisions (RUN/decisions.csv from `review`, or a spreadsheet with "
                    "row, given_label, decision, label), applied before the mode.")
+@click.option("--allow-class-loss", is_flag=True,
+              help="Let --drop-flagged delete more than half of a class (refused without it).")
 @handle_errors
-def command(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions):
+def command(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, decisions,
+            allow_class_loss):
     """Write a cleaned or relabeled manifest for retraining (never over the input).
 
     \b
@@ -50,7 +53,8 @@ def command(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, deci
       clean-labels export run1 --drop-flagged --decisions run1/decisions.csv
 
     With --decisions, reviewed rows follow their decision (keep stays, relabel gets the new
-    label, drop goes) and the mode acts on the other rows.
+    label, drop goes) and the mode acts on the other rows. --drop-flagged refuses to delete more
+    than half of any class unless --allow-class-loss is given.
     """
     from cleanlab_lite.export import export_run
 
@@ -60,5 +64,10 @@ def command(run, drop_top, drop_flagged, relabel, min_confidence, out, fmt, deci
         raise UserError("choose exactly one of --drop-top N|P%, --drop-flagged or --relabel "
                         "(or only --decisions FILE)")
     res = export_run(run, mode=chosen[0] if chosen else None, drop_top=drop_top,
-                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions)
+                     min_confidence=min_confidence, out=out, fmt=fmt, decisions=decisions,
+                     allow_class_loss=allow_class_loss)
     print_export(res)
+    from cleanlab_lite.precision import estimate_lines
+
+    for line in estimate_lines(run):
+        echo(line)

@@ -56,7 +56,11 @@ def print_summary(summary: dict, where) -> None:
          f"in {summary['seconds'].get('total', 0):.2f} s.")
     print_top_suspects(folder)
     for w in summary.get("warnings", []):
-        echo(f"Warning: {w}")
+        echo(f"Warning: {w['message']}")
+    from cleanlab_lite.precision import estimate_lines
+
+    for line in estimate_lines(where):
+        echo(line)
     echo(f"Next: clean-labels review {where}  (decide row by row), clean-labels report "
          f"{where}, clean-labels export {where} --drop-flagged, or clean-labels check "
          f"{where} --max-issue-rate 2%")

@@ -6,8 +6,8 @@ So the flags are identical to the numpy path; only row sums (reduction order) ma
 last bit, which moves nothing unless --renormalize is on. Imported only when asked for: the CPU
 path never needs torch.
 
-`TORCH_DEVICE` is the torch device the kernels use; the engine sets it ("cuda", or "cpu" to test
-this path on a machine without a GPU).
+Every kernel takes the torch device it runs on as `device` ("cuda", "cuda:N", or "cpu" to test
+this path on a machine without a GPU); the engine passes it.
 """
 from __future__ import annotations
 
@@ -18,14 +18,11 @@ import torch
 
 from cleanlab_lite.scoring import _kernels
 
-TORCH_DEVICE = "cuda"
-
-
-def _t(a: np.ndarray, dtype=None) -> torch.Tensor:
+def _t(a: np.ndarray, device: str, dtype=None) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # read-only memmap views: we never write to them
         t = torch.from_numpy(np.ascontiguousarray(a))
-    return t.to(TORCH_DEVICE, dtype=dtype, non_blocking=True)
+    return t.to(device, dtype=dtype, non_blocking=True)
 
 
 def _float(P: np.ndarray) -> np.ndarray:
@@ -36,9 +33,9 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.cpu().numpy()
 
 
-def _prep(P: np.ndarray, start: int, name: str, renormalize: bool):
+def _prep(P: np.ndarray, start: int, name: str, renormalize: bool, device: str):
     P = _float(P)
-    T = _t(P)
+    T = _t(P, device)
     rs = T.sum(dim=1)
     bad = (~torch.isfinite(rs)).any() | (T.min() < 0) if T.numel() else torch.tensor(False)
     if not renormalize:
@@ -52,9 +49,9 @@ def _prep(P: np.ndarray, start: int, name: str, renormalize: bool):
     return T
 
 
-def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64):
-    T = _prep(P, start, name, renormalize)
-    yt = _t(y.astype(np.int64))
+def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64, device):
+    T = _prep(P, start, name, renormalize, device)
+    yt = _t(y.astype(np.int64), device)
     r = torch.arange(T.shape[0], device=T.device)
     am = T.argmax(dim=1)
     out = {"given": _np(T[r, yt].double()), "argmax": _np(am).astype(np.int64),
@@ -71,14 +68,14 @@ def pass_a(P, y, start, *, name, renormalize, max_other, entropy, rowsum64):
     return out
 
 
-def pass_b(P, y, start, *, need, name, renormalize, t_cmp, cleanlab_argmax):
+def pass_b(P, y, start, *, need, name, renormalize, t_cmp, cleanlab_argmax, device):
     idx = np.flatnonzero(need)
     if len(idx) == 0:
         return {"idx": idx, "guess": idx, "has": np.zeros(0, bool)}
-    T = _t(_float(P)[idx])
+    T = _t(_float(P)[idx], device)
     if renormalize:
         T = T / T.sum(dim=1)[:, None]
-    mask = T >= _t(t_cmp.astype(np.dtype(str(T.dtype).replace("torch.", ""))))
+    mask = T >= _t(t_cmp.astype(np.dtype(str(T.dtype).replace("torch.", ""))), device)
     if cleanlab_argmax:
         cnt = mask.sum(dim=1)
         first = mask.to(torch.uint8).argmax(dim=1)
@@ -91,20 +88,20 @@ def pass_b(P, y, start, *, need, name, renormalize, t_cmp, cleanlab_argmax):
     return {"idx": idx + start, "guess": _np(guess).astype(np.int64), "has": _np(has)}
 
 
-def pass_adj(P, y, start, *, renormalize, t):
-    T = _prep(P, start, "pred_probs", renormalize) if renormalize else _t(_float(P))
-    A = T.double() - _t(np.asarray(t, dtype=np.float64))
-    A[torch.arange(T.shape[0], device=T.device), _t(y.astype(np.int64))] = -torch.inf
+def pass_adj(P, y, start, *, renormalize, t, device):
+    T = _prep(P, start, "pred_probs", renormalize, device) if renormalize else _t(_float(P), device)
+    A = T.double() - _t(np.asarray(t, dtype=np.float64), device)
+    A[torch.arange(T.shape[0], device=T.device), _t(y.astype(np.int64), device)] = -torch.inf
     return {"max_other_adj": _np(A.max(dim=1).values)}
 
 
-def pass_c(P, y, start, *, renormalize, prune, thr):
-    T = _prep(P, start, "pred_probs", renormalize) if renormalize else _t(_float(P))
+def pass_c(P, y, start, *, renormalize, prune, thr, device):
+    T = _prep(P, start, "pred_probs", renormalize, device) if renormalize else _t(_float(P), device)
     K = T.shape[1]
-    yt = _t(y.astype(np.int64))
+    yt = _t(y.astype(np.int64), device)
     r = torch.arange(T.shape[0], device=T.device)
     M = T - T[r, yt][:, None]
-    keep = (_t(prune)[yt] > 0) & (M.double() >= _t(np.asarray(thr, dtype=np.float64))[yt])
+    keep = (_t(prune, device)[yt] > 0) & (M.double() >= _t(np.asarray(thr, dtype=np.float64), device)[yt])
     i, j = torch.nonzero(keep, as_tuple=True)
     i, j = _np(i), _np(j)
     vals = _np(M[torch.as_tensor(i, device=T.device), torch.as_tensor(j, device=T.device)].double())

@@ -1,4 +1,4 @@
-"""The adaptive flag count: confident learning on calibrated, sharpened pred_probs.
+"""The adaptive flags: confident learning on calibrated, sharpened pred_probs.
 
 Confident learning counts a row as an issue when another class j passes its threshold t_j (the
 mean p_j of the rows labeled j). That count is too low on human label noise (the mislabeled
@@ -10,21 +10,30 @@ near 1). The rule here keeps the count but changes the probabilities it is taken
   2. sharpen by a fixed factor: T = SHARPEN * T_fit; as T -> 0 the count grows from the
      confident-learning count toward the number of rows predicted as another class;
   3. recompute the thresholds and count the rows, predicted as another class, that are off the
-     confident joint's diagonal at temperature T.
+     confident joint's diagonal at temperature T (the sharpened count);
+  4. near-clean data: when the model disagrees with more than MODEL_MISTAKES of the rows but the
+     sharpened count is under LOW_NOISE of them, most disagreements are the model's own mistakes;
+     the count is capped by the candidates whose label is more likely wrong than right at T_fit
+     (error_posterior, below).
 
-The flags are then the `count` rows with the lowest self-confidence among the rows predicted as
-another class (`filter_by="adaptive"`). Probabilities are floored at 1% of uniform first.
-SHARPEN was tuned on one model per dataset of the real-noise sets (docs/scoring.md). Monotone per
-row, the temperature never changes a row's argmax. On large inputs T_fit and the thresholds come
-from an evenly spaced sample of the rows ordered by class (SAMPLE_CELLS values, at least
-MIN_ROWS_PER_CLASS rows per class on average), and the count from an evenly spaced sample of the
-candidate rows; below that size everything is exact.
+Which rows: with at least NOISE_ORDER_MIN_ROWS rows per class, the `count` candidates with the
+highest P(label wrong | row) under class-conditional noise, N[g, t] q_t normalized over t, with N
+the noise matrix of the confident joint at T and q the pred_probs at T (error_posterior); this
+keeps the flags off confusions the labels do not show (a pair of classes the model mixes up
+without label noise behind it). With fewer rows per class the matrix is too noisy and the flags
+are the candidates with the lowest self-confidence. Probabilities are floored at 1% of uniform
+first. SHARPEN was tuned on one model per dataset of the real-noise sets (docs/scoring.md).
+Monotone per row, the temperature never changes a row's argmax. On large inputs T_fit, the
+thresholds and the noise matrix come from an evenly spaced sample of the rows ordered by class
+(SAMPLE_CELLS values, at least MIN_ROWS_PER_CLASS rows per class on average), and the count from
+an evenly spaced sample of the candidate rows; below that size everything is exact.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from cleanlab_lite.scoring import count
+from cleanlab_lite.scoring._source import concat, map_chunks
 
 SHARPEN = 0.45              # T = SHARPEN * T_fit (tuned on the resnet50d real-noise sets)
 SAMPLE_CELLS = 1_000_000    # rows x K used for T_fit and thresholds, and for the candidate test
@@ -33,6 +42,14 @@ FLOOR = 0.01                # probabilities below FLOOR / K count as FLOOR / K (
                             # exact zeros (kNN, tree models) would otherwise dominate T_fit
 BETA_RANGE = (1e-2, 1e3)    # 1/T searched in this range
 EPS = 1e-6                  # threshold tolerance, as cleanlab's
+NOISE_ORDER_MIN_ROWS = 500  # rows per class (N / K) from which the flags are ordered by the
+                            # noise-matrix posterior; below, the matrix is too noisy and
+                            # self-confidence orders them
+MODEL_MISTAKES = 0.02       # when the model disagrees with more than this share of rows and
+LOW_NOISE = 0.06            # fewer than this share is counted at T, the count is capped by the
+                            # rows more likely mislabeled than not at T_fit (posterior count)
+TERM_CUT = 1e-2             # error_posterior leaves out classes whose tempered probability is
+                            # below this share of the row's largest
 
 
 def _log(P: np.ndarray) -> np.ndarray:
@@ -106,12 +123,71 @@ def evenly_spaced(idx: np.ndarray, m: int) -> np.ndarray:
     return idx[(np.arange(m, dtype=np.int64) * len(idx)) // m]
 
 
-def adaptive_count(eng) -> dict:
-    """The adaptive number of label issues of an Engine, and how it was obtained.
+def joint_at(P: np.ndarray, y: np.ndarray, k: int, thresholds: np.ndarray,
+             temperature: float) -> np.ndarray:
+    """The confident joint (K, K) of rows P (n, K) at `temperature`: C[given, guessed true]
+    counts the rows where some class passes its threshold (diagonal at least 1, as cleanlab's)."""
+    q = _softmax(_log(P), 1.0 / temperature)
+    q *= q >= thresholds - EPS
+    guess = q.argmax(axis=1)
+    has = q[np.arange(len(y)), guess] > 0
+    cj = np.bincount(y[has] * k + guess[has], minlength=k * k).reshape(k, k)
+    np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
+    return cj
 
-    Returns {"num_issues", "candidates" (rows whose given label is not the argmax),
-    "counted" (candidates off the diagonal at T, before scaling a sample), "temperature_fit",
-    "sharpen", "temperature", "sample_rows", "candidate_sample_rows", "exact"}."""
+
+def error_posterior(P: np.ndarray, y: np.ndarray, noise: np.ndarray,
+                    temperature: float) -> np.ndarray:
+    """P(the given label is wrong | row), shape (n,), for rows P (n, K) with labels y: under
+    class-conditional noise P(true t | row, given g) is proportional to N[g, t] q_t, with N the
+    noise matrix P(given | true) (K, K) and q the pred_probs at `temperature` (floored as in
+    _log). Classes whose tempered probability is below TERM_CUT of the row's largest are left
+    out of the sum (their terms are that small); the given class never is. Computed in the
+    dtype of P."""
+    n = len(y)
+    if n == 0:
+        return np.zeros(0)
+    beta = 1.0 / temperature
+    if P.dtype.kind != "f":
+        P = P.astype(np.float64)
+    P = np.maximum(P, P.dtype.type(FLOOR / P.shape[1]))
+    top = P.max(axis=1)
+    keep = P >= (top * TERM_CUT ** temperature)[:, None]        # (p / top) ** beta >= TERM_CUT
+    ar = np.arange(n)
+    keep[ar, y] = False
+    r, t = np.nonzero(keep)
+    w = np.exp(np.log(P[r, t] / top[r]) * beta)
+    own = np.exp(np.log(P[ar, y] / top) * beta) * noise[y, y]
+    other = np.bincount(r, weights=w * noise[y[r], t], minlength=n)
+    return other / (own + other)
+
+
+def posterior_of(eng, rows: np.ndarray, noise: np.ndarray, temperature: float) -> np.ndarray:
+    """error_posterior for the engine's rows `rows` (sorted), chunk by chunk on its threads."""
+    rows = np.asarray(rows, dtype=np.int64)
+    y = eng.labels
+
+    def fn(chunk, start, stop):
+        lo, hi = np.searchsorted(rows, (start, stop))
+        sel = rows[lo:hi]
+        P = chunk[sel - start]
+        if eng.renormalize and len(P):
+            P = P / P.sum(axis=1, keepdims=True)
+        return {"e": error_posterior(P, y[sel], noise, temperature)}
+
+    res = map_chunks(eng.source, fn, chunk_rows=eng.chunk_rows, threads=eng.threads)
+    return concat(res, "e")
+
+
+def adaptive_count(eng) -> dict:
+    """The adaptive number of label issues of an Engine, how it was obtained, and what orders
+    the flags.
+
+    Returns {"num_issues" (the flag count), "sharpened_count" (candidates off the diagonal at T),
+    "candidates" (rows whose given label is not the argmax), "counted" (candidates off the
+    diagonal at T in the candidate sample), "temperature_fit", "sharpen", "temperature",
+    "order" ("noise_posterior" or "self_confidence"), "low_noise", "posterior_count" (low
+    noise only), "noise_matrix" (K, K), "sample_rows", "candidate_sample_rows", "exact"}."""
     if "adaptive" in eng.stats:
         return dict(eng.stats["adaptive"])
     eng.ensure_a()
@@ -132,13 +208,44 @@ def adaptive_count(eng) -> dict:
     thr = tempered_thresholds(ps, ys, k, temp)
     off = off_diagonal_at(P[at["cand"]], y[cand_s], thr, temp)
     counted = int(off.sum())
-    num = counted if len(cand_s) == len(cand) else int(round(counted * len(cand) / len(cand_s)))
-    info = {"num_issues": num, "candidates": int(len(cand)), "counted": counted,
+    scale = len(cand) / max(1, len(cand_s))
+    num = counted if len(cand_s) == len(cand) else int(round(counted * scale))
+    counts = np.bincount(ys, minlength=k)
+    noise = np.eye(k) if n == 0 else count.latent(
+        count.calibrate(joint_at(ps, ys, k, thr, temp), counts), counts)[1]
+    info = {"sharpened_count": num, "candidates": int(len(cand)), "counted": counted,
             "temperature_fit": t_fit, "sharpen": SHARPEN, "temperature": temp,
+            "order": "noise_posterior" if n >= NOISE_ORDER_MIN_ROWS * k else "self_confidence",
+            "low_noise": False, "noise_matrix": noise,
             "sample_rows": int(len(sample)), "candidate_sample_rows": int(len(cand_s)),
             "exact": bool(len(sample) == n and len(cand_s) == len(cand))}
+    if len(cand) > MODEL_MISTAKES * n and num < LOW_NOISE * n:
+        # few errors among many disagreements: most are the model's own mistakes; count the
+        # candidates whose label is more likely wrong than right at the calibrated T_fit
+        post = int(round((posterior_of(eng, cand_s, noise, t_fit) > 0.5).sum() * scale))
+        info["posterior_count"] = post
+        info["low_noise"] = True
+    info["num_issues"] = min(num, info["posterior_count"]) if info["low_noise"] else num
     eng.stats["adaptive"] = info
     return dict(info)
+
+
+def flag_scores(eng) -> np.ndarray:
+    """What orders the adaptive flags, shape (N,), lower = flagged first: minus the error
+    posterior at T (noise_posterior order) or the self-confidence, +inf where a row is never
+    flagged (its given label is the argmax)."""
+    if "adaptive_scores" in eng.stats:
+        return eng.stats["adaptive_scores"]
+    info = adaptive_count(eng)
+    never = eng.reduce_mask
+    if info["order"] == "self_confidence":
+        out = np.where(never, np.inf, eng.stats["given"])
+    else:
+        cand = np.flatnonzero(~never)
+        out = np.full(eng.n, np.inf)
+        out[cand] = -posterior_of(eng, cand, info["noise_matrix"], info["temperature"])
+    eng.stats["adaptive_scores"] = out
+    return out
 
 
 def lowest(scores: np.ndarray, m: int) -> np.ndarray:

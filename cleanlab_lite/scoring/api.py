@@ -15,7 +15,7 @@ import numpy as np
 
 from cleanlab_lite.config import ESTIMATION_METHODS, FILTERS, METHODS  # noqa: F401  (API)
 from cleanlab_lite.scoring import count
-from cleanlab_lite.scoring.adaptive import adaptive_count, lowest
+from cleanlab_lite.scoring.adaptive import adaptive_count, flag_scores, lowest
 from cleanlab_lite.scoring.engine import Engine
 
 CLEANLAB_FILTERS = FILTERS[1:]          # the filters cleanlab 2.9 has, with its meanings
@@ -171,9 +171,7 @@ def issues_from(eng: Engine, filter_by: str, *, frac_noise: float = 1.0,
     if not 0.0 <= float(frac_noise) <= 1.0:
         raise ValueError(f"frac_noise={frac_noise} is not valid; use a fraction in [0, 1]")
     if filter_by == "adaptive":
-        eng.ensure_a()
-        candidates = np.where(eng.reduce_mask, np.inf, eng.stats["given"])
-        return lowest(candidates, int(round(adaptive_count(eng)["num_issues"] * frac_noise)))
+        return lowest(flag_scores(eng), int(round(adaptive_count(eng)["num_issues"] * frac_noise)))
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         scores = scores_from(eng, filter_by[4:])
         num = eng.num_issues("off_diagonal")
@@ -243,10 +241,12 @@ def find_label_issues(labels, pred_probs, *, filter_by: str = DEFAULT_FILTER,
 
     filter_by:
       adaptive             (default, not in cleanlab) the estimate_num_issues(...,
-                           estimation_method="adaptive") rows with the lowest self-confidence
-                           among those predicted as another class; the count is confident
-                           learning's on temperature-calibrated, sharpened pred_probs
-                           (scoring/adaptive.py, docs/scoring.md)
+                           estimation_method="adaptive") rows predicted as another class that
+                           are most likely mislabeled under the estimated noise matrix (with
+                           fewer than 500 rows per class: the lowest self-confidence); the count
+                           is confident learning's on temperature-calibrated, sharpened
+                           pred_probs, capped on near-clean data (scoring/adaptive.py,
+                           docs/scoring.md)
     and cleanlab's, with cleanlab's meanings:
       prune_by_noise_rate  per (given k, true j) flag the C[k, j] rows of class k with the
                            largest p_j - p_k (C = calibrated confident joint)

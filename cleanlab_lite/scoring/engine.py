@@ -10,6 +10,7 @@ the same result. `device="cuda"` runs the per-chunk kernels in torch (`_torch`) 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,8 +106,8 @@ class Engine:
         chunk_rows = self.chunk_rows
         if self.device != "cpu":
             from cleanlab_lite.scoring import _torch
-            _torch.TORCH_DEVICE = "cpu" if self.device == "torch-cpu" else self.device
-            kernel = getattr(_torch, kernel.__name__)
+            kernel = functools.partial(getattr(_torch, kernel.__name__),
+                                       device="cpu" if self.device == "torch-cpu" else self.device)
             threads = 1
             chunk_rows = chunk_rows or max(1024, TORCH_CHUNK_BYTES // (4 * self.k))
         else:
@@ -165,7 +166,7 @@ class Engine:
         """Use these per-class thresholds, shape (K,), instead of the mean self-confidences
         (cleanlab's `thresholds=`); drops everything computed from the old ones."""
         self.ensure_a()
-        for key in ("guess", "has", "cj", "max_other_adj", "adaptive"):
+        for key in ("guess", "has", "cj", "max_other_adj", "adaptive", "adaptive_scores"):
             self.stats.pop(key, None)
         self.stats["thresholds"] = np.asarray(thresholds, dtype=np.float64).reshape(self.k)
 

@@ -16,9 +16,9 @@ from cleanlab_lite.train.choose import train_folds
 from cleanlab_lite.train.foldplan import (FoldJob, FoldResult, TrainResult,
                                           check_backend, fold_dir)
 
-__all__ = ["TrainResult", "train_folds", "fold_dir", "resolve_device", "check_backend", "FoldJob",
+__all__ = ["TrainResult", "train_folds", "fold_dir", "check_backend", "FoldJob",
            "FoldResult", "train_fold", "write_fold"]
-TORCH_NAMES = ("resolve_device", "train_fold", "write_fold")   # from train.loop, imported on use
+TORCH_NAMES = ("train_fold", "write_fold")   # from train.loop, imported on use
 
 
 def __getattr__(name: str):

@@ -140,7 +140,13 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
     rows against the given labels.
     """
     t0 = time.perf_counter()
-    return foldplan.train(ds, folds, run_dir, fold_trainer(ds, folds, cfg), t0)
+    try:
+        return foldplan.train(ds, folds, run_dir, fold_trainer(ds, folds, cfg), t0)
+    finally:
+        if cfg.backend == "ray":    # a connection `worker_device` made and no job used
+            from cleanlab_lite.train import ray_backend
+
+            ray_backend.close()
 
 
 def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> foldplan.Trainer:

@@ -2,14 +2,15 @@
 index gather.
 
 - On CUDA, when the array fits comfortably in the GPU memory that is free (counting what
-  PyTorch's caching allocator holds but no tensor uses), it lives on the GPU (images as uint8):
-  a batch is `X[idx]` after a GPU randperm and no image crosses the bus per step. It is copied
-  there chunk by chunk, so host memory beyond the array itself is one chunk.
+  PyTorch's caching allocator holds but no tensor uses, and no more than this process's share
+  of the GPU when several folds share one: --gpus-per-fold 0.5), it lives on the GPU (images as
+  uint8): a batch is `X[idx]`, a gather on the GPU, and no image crosses the bus per step. It is
+  copied there chunk by chunk, so host memory beyond the array itself is one chunk.
 - Otherwise it stays in host memory ("host": the array itself, or one copy of a read-only
   memmap, when it takes less than half the available RAM; "mapped": read straight from the
-  decode-cache memmap). The epoch's order is drawn on the host, so nothing waits for the GPU;
-  each batch is gathered into one of two small pinned staging buffers and copied to the GPU on
-  a side stream while the GPU trains on the previous batch.
+  decode-cache memmap). Row indices stay on the host, so nothing waits for the GPU; each batch
+  is gathered into one of two small pinned staging buffers and copied to the GPU on a side
+  stream while the GPU trains on the previous batch.
 - On CPU the array is a plain tensor.
 
 Image augmentation (random horizontal flip and random translation with reflected borders) is
@@ -34,6 +35,13 @@ def usable_device_memory(free: int, reserved: int, allocated: int) -> int:
     """Device bytes new tensors can use: what the driver reports free plus what PyTorch's caching
     allocator has reserved but no live tensor occupies (e.g. a previous call's freed data)."""
     return int(free) + max(0, int(reserved) - int(allocated))
+
+
+def device_budget(free: int, total: int, reserved: int, allocated: int, share: float = 1.0) -> int:
+    """Device bytes this process may plan with: `usable_device_memory`, and at most `share` of
+    the GPU's `total` when it shares the GPU with other folds (0 < share <= 1)."""
+    usable = usable_device_memory(free, reserved, allocated)
+    return int(min(usable, max(0.0, min(1.0, float(share))) * int(total)))
 
 
 def choose_mode(nbytes: int, device_usable: int, ram_available: int) -> str:
@@ -76,18 +84,19 @@ class DeviceData:
                       and copied asynchronously;
           "mapped"    X (e.g. the decode cache memmap) is larger than available RAM: batches
                       are read from it directly into the staging buffer.
-    `stream` ("host" | "mapped") forces a streaming mode on any device (used by tests).
-    `order_device`: where the epoch's row order is drawn (see `batches`).
+    `stream` ("host" | "mapped") forces a streaming mode on any device (used by tests and
+    benchmarks/gpu_check.sh). `gpu_share`: the share of the GPU this process may plan with.
+    `order_device`: where row indices live (see `batches`).
     """
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-                 device: torch.device, stream: str | None = None):
+                 device: torch.device, stream: str | None = None, gpu_share: float = 1.0):
         self.device = device
         self.mode = "resident"
         if device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(device)
-            usable = usable_device_memory(free, torch.cuda.memory_reserved(device),
-                                          torch.cuda.memory_allocated(device))
+            free, total = torch.cuda.mem_get_info(device)
+            usable = device_budget(free, total, torch.cuda.memory_reserved(device),
+                                   torch.cuda.memory_allocated(device), gpu_share)
             self.mode = choose_mode(X.nbytes, usable, available_ram())
         if stream:
             self.mode = stream
@@ -114,14 +123,31 @@ class DeviceData:
     def resident(self) -> bool:
         return self.mode == "resident"
 
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    def in_order(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """Every row of X on `device`, in row order, `batch_size` rows at a time (the last batch
+        smaller), with the next batch's copy overlapping this one's use when streaming."""
+        order = torch.arange(self.n, device=self.order_device)
+        for x, _ in self.batches(order, batch_size, -(-self.n // batch_size)):
+            yield x
+
     def batches(self, order: torch.Tensor, batch_size: int, steps: int
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (x, idx) for the first `steps` batches of `batch_size` rows of `order` (a long
-        tensor on `order_device`): x the rows of X on `device`, idx their indices on `device`.
+        tensor, moved to `order_device` when it is elsewhere): x the rows of X on `device`, idx
+        their indices on `device`.
 
         Streaming modes: the next batch is gathered on the host and its copy started on a side
         stream before this batch is handed out, so the copy overlaps the GPU's work on it and
         nothing here waits for the GPU."""
+        if order.device.type != self.order_device.type:
+            if order.device.type == "cpu" and self._cuda:    # a host order for resident data
+                order = order.pin_memory().to(self.order_device, non_blocking=True)
+            else:
+                order = order.to(self.order_device)
         if self.resident:
             for s in range(steps):
                 idx = order[s * batch_size:(s + 1) * batch_size]

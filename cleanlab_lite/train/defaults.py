@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Hyper:
     epochs: int
     batch_size: int
-    lr: float                 # peak learning rate (SGD: per `batch_size` rows; AdamW: absolute)
+    lr: float                 # peak learning rate for `batch_size` rows (see `resolve`)
     weight_decay: float
     optimizer: str            # sgd (nesterov, momentum 0.9) | adamw
     warmup: float             # fraction of steps with a linear warm-up; then linear decay to 0
@@ -34,6 +34,9 @@ def resolve(cfg, model: str, device_type: str, shape: tuple[int, ...], n_train: 
     """Fill the config's None hyperparameters for `model` on `device_type` ('cpu' | 'cuda').
 
     shape: X.shape without N. n_train: rows in one training fold (caps the batch size).
+    The default learning rate follows the batch actually used: a --batch-size (or the cap by
+    n_train) other than the automatic batch scales it by sqrt(batch / automatic batch), the
+    rule the cnn's own default follows; a --lr is used as given.
     """
     gpu = device_type == "cuda"
     image = model not in ("mlp", "linear")
@@ -67,8 +70,9 @@ def resolve(cfg, model: str, device_type: str, shape: tuple[int, ...], n_train: 
         translate = _pick(getattr(cfg, "translate", None), max(1, round(side / 16)))
     batch = int(_pick(cfg.batch_size, base["batch_size"]))
     batch = max(2, min(batch, n_train))
+    lr = base["lr"] * math.sqrt(batch / base["batch_size"])
     return Hyper(epochs=int(_pick(cfg.epochs, base["epochs"])), batch_size=batch,
-                 lr=float(_pick(cfg.lr, base["lr"])),
+                 lr=float(_pick(cfg.lr, lr)),
                  weight_decay=float(_pick(cfg.weight_decay, base["weight_decay"])),
                  optimizer=base["optimizer"], warmup=base["warmup"], widths=widths,
                  flip=bool(flip), translate=int(translate))

@@ -1,13 +1,18 @@
 """Embed once, fit k heads: one feature vector per image from a torchvision backbone (its
-classifier head removed), computed once in batches (GPU when present, bf16 there), averaged with
-the mirrored image when flips suit the images, and cached in RUN/cache/ beside the decoded
+classifier head removed), computed once in batches and cached in RUN/cache/ beside the decoded
 images. The folds then train a cheap head (`--head logreg|hgb|linear|mlp`) on the embeddings
 instead of fine-tuning the backbone k times.
 
+The backbone runs like a fold model does (`train.runtime`): --precision (auto: bf16 on GPUs with
+native bf16), channels_last, the images placed by `DeviceData` (on the GPU when they fit, else
+streamed from the host through pinned buffers with asynchronous copies), the batch halved when
+the device runs out of memory, and the features averaged with the mirrored image when flips
+suit the images.
+
 The cache file is embed-<key>.npy, float32 (N, D); the key covers the decode cache's key (image
 files, size), the rows kept, the backbone, the weights (a name, or the file's path, size and
-mtime), the normalisation and the flip averaging, so a rerun with the same inputs reuses it and
-any change recomputes it.
+mtime), the normalisation, the flip averaging, the device type and the precision, so a rerun
+with the same inputs reuses it and any change recomputes it.
 """
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ import torch
 from cleanlab_lite import io
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
-from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.device import resolve_device
 from cleanlab_lite.run import Run
-from cleanlab_lite.train import defaults, models, pretrained
-from cleanlab_lite.train.data import image_stats
+from cleanlab_lite.train import defaults, infer, models, pretrained
+from cleanlab_lite.train.data import DeviceData, image_stats
+from cleanlab_lite.train.runtime import autocast, autocast_dtype, halving_batches, oom_as_failure
 
 @dataclasses.dataclass
 class Embedded:
@@ -35,15 +41,6 @@ class Embedded:
     reused: bool
     seconds: float
     dim: int
-
-
-def check_backbone(name: str) -> None:
-    import torchvision
-
-    known = torchvision.models.list_models(module=torchvision.models)
-    if name not in known:
-        raise ConfigError(f"--backbone {name!r} is not a torchvision classification model; use one "
-                          f"of e.g. resnet18, resnet50, efficientnet_b0, convnext_tiny, vit_b_16")
 
 
 def _weights_id(spec: str | None) -> str:
@@ -56,7 +53,7 @@ def _weights_id(spec: str | None) -> str:
     return f"file:{p.resolve()}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}"
 
 
-def _input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+def input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-channel mean/std on the 0..255 scale: the published weights' own (torchvision's
     transforms) for weights by name, else the images' (all rows: no labels are involved)."""
     c = X.shape[1]
@@ -70,48 +67,83 @@ def _input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.nda
     return mean, std, "images"
 
 
-def cache_key(image_key: str, n: int, cfg: TrainConfig, norm: str, flip_tta: bool) -> str:
-    h = hashlib.sha256(f"v1|{image_key}|{n}|{cfg.backbone}|{_weights_id(cfg.pretrained)}|{norm}|"
-                       f"{flip_tta}".encode())
-    return h.hexdigest()[:16]
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a backbone turns images into features: everything that changes the numbers."""
+    backbone: str
+    pretrained: str | None
+    mean: np.ndarray
+    std: np.ndarray
+    norm: str                      # where mean/std came from: weights | images
+    flip_tta: bool
+    device: torch.device
+    amp: torch.dtype | None
+    channels_last: bool
+    batch_size: int
+    seed: int
+
+    def key(self, image_key: str, n: int) -> str:
+        """The cache key of these features for the decode cache `image_key` and `n` rows."""
+        text = (f"v2|{image_key}|{n}|{self.backbone}|{_weights_id(self.pretrained)}|{self.norm}|"
+                f"{self.flip_tta}|{self.device.type}|{self.amp}|{self.channels_last}")
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recipe(cfg: TrainConfig, device: torch.device, stats_from: np.ndarray) -> Recipe:
+    """The recipe for cfg.backbone on `device`; input statistics from the weights (by name) or
+    the images `stats_from` (the run's own images, also when predicting new ones)."""
+    mean, std, norm = input_stats(stats_from, cfg.backbone, cfg.pretrained)
+    shape = tuple(stats_from.shape[1:])
+    hp = defaults.resolve(cfg, cfg.backbone, device.type, shape, stats_from.shape[0])
+    return Recipe(cfg.backbone, cfg.pretrained, mean, std, norm, bool(cfg.tta and hp.flip), device,
+                  autocast_dtype(device, cfg.precision), bool(cfg.channels_last), hp.batch_size,
+                  int(cfg.seed))
+
+
+def embed_images(X: np.ndarray, r: Recipe) -> np.ndarray:
+    """float32 (N, D) features of images X uint8 (N, C, H, W) by recipe `r`. The batch is
+    halved while the device runs out of memory; out of memory at one image is a RuntimeFailure
+    (exit 3) naming the options that avoid it."""
+    torch.manual_seed(r.seed)                  # random-init backbones are reproducible
+    model = models.build_model(r.backbone, tuple(X.shape[1:]), 1, pretrained=r.pretrained)
+    models.strip_head(model, r.backbone)
+    models.set_input_stats(model, r.mean, r.std)
+    where = f"embedding {X.shape[0]} images with --backbone {r.backbone}"
+    with oom_as_failure(where, r.device, model_option="--backbone"):
+        model = model.to(r.device).eval()
+        if r.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        data = DeviceData(X, np.zeros(X.shape[0], dtype=np.int64), None, r.device)
+        E, _ = halving_batches(lambda bs: _features(model, data, bs, r), r.batch_size, r.device)
+    return E
 
 
 @torch.no_grad()
-def compute(X: np.ndarray, cfg: TrainConfig, device: torch.device, mean: np.ndarray,
-            std: np.ndarray, flip_tta: bool, batch_size: int) -> np.ndarray:
-    """float32 (N, D) features of images X uint8 (N, C, H, W) from cfg.backbone."""
-    torch.manual_seed(int(cfg.seed))           # random-init backbones are reproducible
-    model = models.build_model(cfg.backbone, tuple(X.shape[1:]), 1, pretrained=cfg.pretrained)
-    models.strip_head(model, cfg.backbone)
-    models.set_input_stats(model, mean, std)
-    model = model.to(device).eval()
-    amp = torch.bfloat16 if device.type == "cuda" else None
-    out = []
-    for s in range(0, X.shape[0], batch_size):
-        x = torch.from_numpy(np.array(X[s:s + batch_size])).to(device).float()   # a writable copy
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            f = model(x).float()
-            if flip_tta:
-                f = 0.5 * (f + model(x.flip(-1)).float())
-        out.append(f.flatten(1).cpu())
-    return torch.cat(out).numpy().astype(np.float32)
+def _features(model, data: DeviceData, batch_size: int, r: Recipe) -> np.ndarray:
+    def batches():
+        for x in data.in_order(batch_size):
+            x = infer.model_input(x, True, r.channels_last)
+            with autocast(r.device, r.amp):
+                f = model(x).float()
+                if r.flip_tta:
+                    f = 0.5 * (f + model(x.flip(-1)).float())
+            yield f.flatten(1)
+
+    return infer.collect_rows(batches(), data.n, r.device)
 
 
 def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str | None) -> Embedded:
     """The images of `ds` as embeddings from cfg.backbone with cfg.pretrained, from the run
     folder's cache when an earlier run computed the same (image_key: the decode cache's key)."""
-    from cleanlab_lite.train.loop import resolve_device
     from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
-    check_backbone(cfg.backbone)
+    models.check_backbone(cfg.backbone, tuple(ds.X.shape[1:]), cfg.pretrained)
     t0 = time.perf_counter()
-    device = resolve_device(cfg.device)
-    hp = defaults.resolve(cfg, cfg.backbone, device.type, tuple(ds.X.shape[1:]), ds.n)
-    flip_tta = bool(cfg.tta and hp.flip)
-    mean, std, norm = _input_stats(ds.X, cfg.backbone, cfg.pretrained)
+    device = torch.device(resolve_device(cfg.device))
+    r = recipe(cfg, device, ds.X)
     path = None
     if run is not None and image_key is not None:
-        path = run.embedding_path(cache_key(image_key, ds.n, cfg, norm, flip_tta))
+        path = run.embedding_path(r.key(image_key, ds.n))
         if path.is_file():
             try:
                 E = np.load(path)
@@ -120,7 +152,7 @@ def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str
             except (OSError, ValueError):
                 pass                                # unreadable: compute it again
     with limit_threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
-        E = compute(ds.X, cfg, device, mean, std, flip_tta, hp.batch_size)
+        E = embed_images(ds.X, r)
     if path is not None:
         io.write_npy(path, E)
     return Embedded(_as_dataset(ds, E), path, False, time.perf_counter() - t0, E.shape[1])

@@ -33,3 +33,20 @@ def softmax_probs(forward, batches: Iterable[torch.Tensor], *, device: torch.dev
         out.append(p.float())
     probs = torch.cat(out).cpu().numpy().astype(np.float32)
     return probs / probs.sum(axis=1, keepdims=True)
+
+
+def collect_rows(batches: Iterable[torch.Tensor], n: int, device: torch.device) -> np.ndarray:
+    """Stack (b, ...) output batches made on `device` into one host array (n, ...), each copied
+    asynchronously into pinned memory as it comes (on a GPU nothing waits per batch)."""
+    host, s = None, 0
+    for f in batches:
+        if host is None:
+            host = torch.empty((n,) + tuple(f.shape[1:]), dtype=f.dtype,
+                               pin_memory=device.type == "cuda")
+        host[s:s + f.shape[0]].copy_(f, non_blocking=True)
+        s += f.shape[0]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    if host is None or s != n:
+        raise ValueError(f"collect_rows: got {s} rows, expected {n}")
+    return host.numpy()

@@ -12,57 +12,32 @@ merges for every model kind.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import socket
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from cleanlab_lite.config import TrainConfig
-from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
+from cleanlab_lite.device import resolve_device
+from cleanlab_lite.errors import RuntimeFailure
 from cleanlab_lite.train import defaults, infer, losses, models, progress
+from cleanlab_lite.train.runtime import (autocast, autocast_dtype, backend_flags, backend_settings,
+                                         halving_batches, oom_as_failure, synchronize)
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
-from cleanlab_lite.train.foldplan import PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, Trainer
 from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.foldplan import PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, Trainer
 from cleanlab_lite.train.sampling import EpochSampler
 from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
 PREDICT_BATCH_FACTOR = 2       # prediction batch = this x the training batch (halved on OOM)
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available else cpu; cuda without a GPU is a user error."""
-    name = str(name).lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserInputError(f"--device {name} was requested but PyTorch sees no CUDA GPU here; "
-                                 f"use --device cpu (or auto)")
-        return torch.device(name)
-    raise ConfigError(f"--device {name!r} is not known; use auto, cpu or cuda")
-
-
 def uses_tta(cfg: TrainConfig, hp: defaults.Hyper, image: bool) -> bool:
     """Flip test-time augmentation: images trained with flips, unless --no-tta."""
     return bool(image and cfg.tta and hp.flip)
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    p = str(precision).lower()
-    if p == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    if p == "bf16":
-        return torch.bfloat16
-    if p == "fp32":
-        return None
-    raise ConfigError(f"--precision {precision!r} is not known; use auto, bf16 or fp32")
 
 
 class _Trainer:
@@ -83,7 +58,7 @@ class _Trainer:
         self.loss_fn = losses.per_sample_loss(cfg, self.K, device)
         losses.class_weights(ds.labels, self.K, cfg.class_weight, cfg.effective_number_beta)  # validate
         t = time.perf_counter()
-        self.data = DeviceData(ds.X, ds.labels, ds.weights, device)
+        self.data = DeviceData(ds.X, ds.labels, ds.weights, device, gpu_share=gpu_share(cfg))
         self.prepare_s = time.perf_counter() - t
         model = self._build()
         model = model.to(device)
@@ -120,12 +95,12 @@ class _Trainer:
         cw = None if str(cfg.class_weight).lower() == "none" else torch.as_tensor(cw_np, device=dev)
         gen = torch.Generator(device=dev)          # augmentation, on the batch's device
         gen.manual_seed(seed)
-        # the epoch's order is drawn where DeviceData reads it: the host for streamed data, so
-        # no step waits for the GPU to hand indices back
-        odev = self.data.order_device
-        ogen = gen if odev == dev else torch.Generator(device=odev).manual_seed(seed)
-        rows_t = torch.as_tensor(train_rows, dtype=torch.long, device=odev)
-        labels_t = torch.as_tensor(self.ds.labels[train_rows], dtype=torch.long, device=odev)
+        # The epoch's order comes from its own host generator, so with one seed the order is the
+        # same whether the data sit on the GPU or stream from the host, and whatever the
+        # augmentation draws (one (M,) index copy per epoch when the data are resident).
+        ogen = torch.Generator().manual_seed(seed)
+        rows_t = torch.as_tensor(train_rows, dtype=torch.long)
+        labels_t = torch.as_tensor(self.ds.labels[train_rows], dtype=torch.long)
         sampler = EpochSampler(rows_t, labels_t, self.K, cfg.balance, ogen)
         bs = min(hp.batch_size, len(sampler))
         steps_per_epoch = max(1, len(sampler) // bs)
@@ -134,7 +109,7 @@ class _Trainer:
         warm = max(1, int(hp.warmup * total))
         self.model.train()
         step, last = 0, float("nan")
-        snaps = snapshot_epochs(hp.epochs, cfg.snapshots) if val_rows is not None else ()
+        snaps = snapshot_epochs(hp.epochs, cfg.snapshots or 1) if val_rows is not None else ()
         snap_sum = None
         bar = progress.bar(hp.epochs, desc, cfg.quiet)
         try:
@@ -182,7 +157,7 @@ class _Trainer:
         x = self._inputs(x, gen)
         y = self.data.y[idx]
         sw = None if self.data.w is None else self.data.w[idx]
-        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+        with autocast(self.device, self.amp):
             logits = self.forward(x)
         loss = losses.weighted_mean(self.loss_fn(logits.float(), y), y, cw, sw)
         opt.zero_grad(set_to_none=True)
@@ -194,15 +169,9 @@ class _Trainer:
         """Softmax probabilities (len(rows), K) float32, averaged with the mirrored image when
         flip augmentation and TTA are on. The batch is `predict_batch` rows, halved while the
         device runs out of memory."""
-        while True:
-            try:
-                return self._predict(rows, self.predict_batch)
-            except Exception as e:  # noqa: BLE001 - only out-of-memory is retried
-                if not is_out_of_memory(e) or self.predict_batch == 1:
-                    raise
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.predict_batch = max(1, self.predict_batch // 2)
+        probs, self.predict_batch = halving_batches(lambda bs: self._predict(rows, bs),
+                                                    self.predict_batch, self.device)
+        return probs
 
     @torch.no_grad()
     def _predict(self, rows: np.ndarray, bs: int) -> np.ndarray:
@@ -218,18 +187,22 @@ class _Trainer:
                                    tta=uses_tta(self.cfg, self.hp, self.image))[:n]
 
 
+def gpu_share(cfg: TrainConfig) -> float:
+    """The share of its GPU one fold may plan its data placement with: --gpus-per-fold when a
+    Ray fold gets a fraction of a GPU (0.5: two folds share one), else the whole GPU."""
+    share = cfg.gpus_per_fold if cfg.backend == "ray" else None
+    return float(share) if share and 0 < share < 1 else 1.0
+
+
 def planned_device_type(cfg: TrainConfig) -> str:
     """The device type ('cpu' | 'cuda') the folds will train on, known before any training
-    because it picks the default hyperparameters: local, the resolved --device; ray, cuda when
-    each fold gets a GPU (--gpus-per-fold, --device cuda, or auto with a GPU in this process)."""
+    because it picks the default hyperparameters: local, the resolved --device; ray, the
+    workers' (`ray_backend.worker_device`: from the cluster's GPUs, not this process's)."""
     if cfg.backend != "ray":
-        return resolve_device(cfg.device).type
-    dev = str(cfg.device).lower()
-    if dev.startswith("cuda") or (cfg.gpus_per_fold or 0) > 0:
-        return "cuda"
-    if dev == "cpu" or cfg.gpus_per_fold == 0:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.device(resolve_device(cfg.device)).type
+    from cleanlab_lite.train import ray_backend
+
+    return ray_backend.worker_device(cfg)
 
 
 def resolve_hyper(ds, cfg: TrainConfig, folds: np.ndarray, device_type: str) -> tuple[str, defaults.Hyper]:
@@ -264,15 +237,16 @@ def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> Trainer:
     resolved here, once, for the device the folds will run on."""
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
-    model_name, hyper = resolve_hyper(ds, cfg, folds, planned_device_type(cfg))
+    device_type = planned_device_type(cfg)
+    model_name, hyper = resolve_hyper(ds, cfg, folds, device_type)
     return Trainer(cfg, {"model": model_name, **asdict(hyper)}, run_fold, _run_local, write_fold,
-                   device=planned_device_type(cfg))
+                   device=device_type)
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
     """The local backend: the jobs one after another in this process, on one shared model
     (compiled at most once). Returns the data/model preparation time in seconds."""
-    device = resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device))
     with limit_threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
         trainer = make_trainer(ds, cfg, device, todo[0])
         for job in todo:
@@ -290,104 +264,35 @@ def run_fold(ds, job: FoldJob, cfg: TrainConfig) -> FoldResult:
 
 def make_trainer(ds, cfg: TrainConfig, device: torch.device, job: FoldJob) -> _Trainer:
     """Place the data and build the model for `job`'s resolved model and hyperparameters."""
-    try:
+    with oom_as_failure(f"placing {ds.X.nbytes / 1e9:.2f} GB of data and the "
+                        f"{job.resolved['model']} model on {device}", device,
+                        image=ds.kind == "image"):
         return _Trainer(ds, cfg, device, *job_hyper(job))
-    except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
-        if not is_out_of_memory(e):
-            raise
-        raise memory_failure(e, f"placing {ds.X.nbytes / 1e9:.2f} GB of data and the "
-                                f"{job.resolved['model']} model on {device}", device,
-                             image=ds.kind == "image") from None
-
-
-def is_out_of_memory(e: BaseException) -> bool:
-    """Any failed allocation: torch.cuda.OutOfMemoryError, MemoryError, and the RuntimeErrors
-    torch raises for a failed pinned/CUDA allocation ("CUDA error: out of memory") or CPU one
-    ("DefaultCPUAllocator: can't allocate memory")."""
-    if isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)):
-        return True
-    msg = str(e).lower()
-    return isinstance(e, RuntimeError) and any(
-        m in msg for m in ("out of memory", "can't allocate memory", "cannot allocate memory"))
-
-
-def memory_failure(e: BaseException, where: str, device: torch.device, *,
-                   batch_size: int | None = None, image: bool = True) -> RuntimeFailure:
-    """The one-line exit-3 error for out-of-memory `e` while doing `where`, naming only the
-    options that reduce the memory that ran out."""
-    on_gpu = device.type == "cuda" and (isinstance(e, torch.cuda.OutOfMemoryError)
-                                        or "cuda" in str(e).lower())
-    fixes = [f"--batch-size {max(1, batch_size // 2)}"] if batch_size else []
-    fixes.append("a smaller --image-size or --model" if image else "a smaller --model")
-    fixes.append("--device cpu" if on_gpu else "freeing host memory (other programs)")
-    return RuntimeFailure(f"out of {'GPU' if on_gpu else 'host'} memory while {where}; try "
-                          f"{', '.join(fixes[:-1])} or {fixes[-1]}")
-
-
-def backend_settings(device: torch.device, amp: torch.dtype | None,
-                     capability: tuple[int, int] | None = None) -> dict[str, object]:
-    """CUDA backend settings for training: cuDNN autotuning (`cudnn_benchmark`), worth it
-    because every training batch has the same shape and prediction batches are padded to one;
-    with fp32 (no autocast) on GPUs that have TF32 (compute capability 8.0+), TF32 matmuls
-    (`matmul_precision` "high"; convolutions use TF32 by default). Nothing on CPU."""
-    if device.type != "cuda":
-        return {}
-    if capability is None:
-        capability = torch.cuda.get_device_capability(device)
-    out: dict[str, object] = {"cudnn_benchmark": True}
-    if amp is None and tuple(capability) >= (8, 0):
-        out["matmul_precision"] = "high"
-    return out
-
-
-@contextlib.contextmanager
-def backend_flags(settings: dict[str, object]):
-    """Apply `backend_settings` for the duration of a block and restore the previous values."""
-    old = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
-    try:
-        if "cudnn_benchmark" in settings:
-            torch.backends.cudnn.benchmark = bool(settings["cudnn_benchmark"])
-        if "matmul_precision" in settings:
-            torch.set_float32_matmul_precision(str(settings["matmul_precision"]))
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = old[0]
-        torch.set_float32_matmul_precision(old[1])
 
 
 def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = None) -> FoldResult:
     """Train job's model on its training rows and predict its held-out rows. A plain function of
     (data, fold indices, config): `trainer` (data and model already placed) is only a cache."""
     if trainer is None:
-        trainer = make_trainer(ds, cfg, resolve_device(cfg.device), job)
+        trainer = make_trainer(ds, cfg, torch.device(resolve_device(cfg.device)), job)
     dev = trainer.device
     with backend_flags(backend_settings(dev, trainer.amp)):
-        try:
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
+        with oom_as_failure(f"training {job.desc} with batch size {trainer.hp.batch_size}", dev,
+                            batch_size=trainer.hp.batch_size, image=trainer.image):
+            synchronize(dev)
             t = time.perf_counter()
             snap_rows = job.val_rows if (cfg.snapshots or 1) > 1 else None
             last_loss, steps, snap = trainer.fit(job.train_rows, job.seed, job.desc, snap_rows)
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-        except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
-            if not is_out_of_memory(e):
-                raise
-            raise memory_failure(e, f"training {job.desc} with batch size {trainer.hp.batch_size}",
-                                 dev, batch_size=trainer.hp.batch_size, image=trainer.image) from None
+            synchronize(dev)
         t_train = time.perf_counter() - t
         t = time.perf_counter()
-        try:
+        # predict halves its batch on out-of-memory; what is left is out of memory at 1 row
+        with oom_as_failure(f"predicting {job.desc} one row at a time", dev, image=trainer.image):
             probs = trainer.predict(job.val_rows) if snap is None else snap
             if cfg.knn:
                 from cleanlab_lite.train import feature_knn
 
                 probs = feature_knn.blend(trainer, job.train_rows, job.val_rows, probs, cfg.knn)
-        except Exception as e:  # noqa: BLE001 - predict already halved its batch down to 1 row
-            if not is_out_of_memory(e):
-                raise
-            raise memory_failure(e, f"predicting {job.desc} one row at a time", dev,
-                                 image=trainer.image) from None
         t_pred = time.perf_counter() - t
     K = ds.num_classes
     fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,

@@ -147,9 +147,23 @@ def resolve_model_name(name: str, kind: str, shape: tuple[int, ...],
     raise ConfigError(f"--model {name!r} is not a known image model; use one of {valid}")
 
 
-def check_input_size(name: str, shape: tuple[int, ...], pretrained: str | None = None) -> None:
+def check_backbone(name: str, shape: tuple[int, ...] | None = None,
+                   pretrained: str | None = None) -> None:
+    """Raise ConfigError (exit 2, before any run file is written) unless `name` is a --backbone
+    this package can embed with: one of TORCHVISION_MODELS (whose classifier head is known), for
+    images of `shape` (C, H, W) when given (see `check_input_size`)."""
+    if name not in TORCHVISION_MODELS:
+        raise ConfigError(f"--backbone {name!r} is not a torchvision model this package can embed "
+                          f"with; use one of {', '.join(TORCHVISION_MODELS)}")
+    if shape is not None:
+        check_input_size(name, shape, pretrained, option="--backbone")
+
+
+def check_input_size(name: str, shape: tuple[int, ...], pretrained: str | None = None,
+                     option: str = "--model") -> None:
     """Raise ConfigError (one line, with the fix) when images of `shape` (C, H, W) are too small
-    or oddly sized for torchvision model `name`; other names are accepted at any size."""
+    or oddly sized for torchvision model `name` (given as `option`); other names are accepted at
+    any size."""
     if name not in TORCHVISION_MODELS:
         return
     h, w = int(shape[1]), int(shape[2])
@@ -157,20 +171,21 @@ def check_input_size(name: str, shape: tuple[int, ...], pretrained: str | None =
     if family == "vit":
         if pretrained and (h, w) != (VIT_PRETRAINED_SIDE, VIT_PRETRAINED_SIDE):
             raise ConfigError(
-                f"--model {name} with --pretrained needs {VIT_PRETRAINED_SIDE}x{VIT_PRETRAINED_SIDE} "
+                f"{option} {name} with --pretrained needs {VIT_PRETRAINED_SIDE}x{VIT_PRETRAINED_SIDE} "
                 f"images (the weights' position embeddings are for that size); these are {h}x{w}: "
                 f"pass --image-size {VIT_PRETRAINED_SIDE}")
         if h != w or h % VIT_PATCH:
             side = max(2 * VIT_PATCH, VIT_PATCH * math.ceil(max(h, w) / VIT_PATCH))
             raise ConfigError(
-                f"--model {name} needs square images whose side is a multiple of {VIT_PATCH} px; "
-                f"these are {h}x{w}: pass --image-size {side} (or 224), or use another --model")
+                f"{option} {name} needs square images whose side is a multiple of {VIT_PATCH} px; "
+                f"these are {h}x{w}: pass --image-size {side} (or 224), or use another {option}")
         return
     need = MIN_SIDE.get(family, 1)
     if min(h, w) < need:
-        raise ConfigError(f"--model {name} needs images of at least {need}x{need} px; these are "
-                          f"{h}x{w}: pass --image-size {need} (or larger), or use --model cnn or "
-                          f"resnet18, which take any size")
+        other = ("--model cnn or resnet18, which take" if option == "--model"
+                 else f"{option} resnet18, which takes")
+        raise ConfigError(f"{option} {name} needs images of at least {need}x{need} px; these are "
+                          f"{h}x{w}: pass --image-size {need} (or larger), or use {other} any size")
 
 
 def build_model(name: str, shape: tuple[int, ...], num_classes: int, *, hidden: int = 256,

@@ -10,6 +10,14 @@ it arrives, so a run trained on Ray and one trained locally are interchangeable 
 rank, check --manifest). Workers never read the driver's files. Nothing here imports torch, so a
 scikit-learn run does not load it in the driver or in the tasks.
 
+GPUs: a fold gets one GPU (--gpus-per-fold 1, the default on a cluster with GPUs) or a share of
+one (0.5: two folds on one GPU, each planning its data placement with half its memory); never
+more, since a fold trains on one device. A task that holds a GPU runs in a fresh worker process
+(`max_calls=1`): CUDA reads CUDA_VISIBLE_DEVICES once per process, so a reused worker would stay
+on the GPU it first saw and keep the previous fold's cached GPU memory. The workers' device and
+hyperparameters follow the cluster's GPUs (`worker_device`), not the driver's: a head node
+without a GPU still trains GPU workers with the GPU defaults.
+
 Faults: a task whose worker or node dies, or that raises an unexpected exception, is retried up to
 `cfg.max_retries` times by Ray. Errors that would repeat (bad input, out of memory, divergence)
 are returned, not retried. A fold that still fails stops the run with a RuntimeFailure (exit 3)
@@ -52,6 +60,10 @@ def check_options(cfg: TrainConfig) -> None:
     if cfg.gpus_per_fold and str(cfg.device).lower() == "cpu":
         raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g} reserves GPUs that --device cpu "
                           f"does not use; drop one of the two options")
+    if cfg.gpus_per_fold and cfg.gpus_per_fold > 1:
+        raise ConfigError(f"--gpus-per-fold {cfg.gpus_per_fold:g}: a fold trains on one GPU, so "
+                          f"more would be reserved and never used; pass 1 (or a fraction such as "
+                          f"0.5 to share a GPU between folds)")
     if cfg.ray_address:
         _check_reachable(cfg.ray_address)
         _connect(ray, cfg)
@@ -119,6 +131,30 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
                           f"the address (`ray status` on the head node) or drop --ray-address") from None
 
 
+def worker_device(cfg: TrainConfig) -> str:
+    """The device type ('cpu' | 'cuda') the Ray tasks will train on, from the options or, for
+    --device auto without --gpus-per-fold, from whether the cluster has GPUs (connecting to it;
+    the connection is kept for `run_jobs` and closed by `close`)."""
+    device = str(cfg.device).lower()
+    if device == "cpu" or cfg.gpus_per_fold == 0:
+        return "cpu"
+    if device.startswith("cuda") or (cfg.gpus_per_fold or 0) > 0:
+        return "cuda"
+    ray = import_ray()
+    _connect(ray, cfg)
+    return _resources(ray, cfg)[2]
+
+
+def close() -> None:
+    """Shut down the Ray connection this module made, if any."""
+    global _owned
+    if _owned:
+        import ray
+
+        ray.shutdown()
+        _owned = False
+
+
 def _resources(ray, cfg: TrainConfig) -> tuple[float, float, str]:
     """(CPUs, GPUs per task, worker device) for this cluster and config."""
     total_gpus = float(ray.cluster_resources().get("GPU", 0))
@@ -147,23 +183,20 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish, run_fold: Callab
     putting the data into the object store."""
     from tqdm.auto import tqdm
 
-    global _owned
     ray = import_ray()
     _connect(ray, cfg)
     try:
         cpus, gpus, device = _resources(ray, cfg)
-        worker_cfg = replace(cfg, quiet=True, device=device if cfg.device == "auto" else cfg.device)
+        # "cuda", never "cuda:N": a task sees only the GPU Ray gave it, as cuda:0
+        worker_cfg = replace(cfg, quiet=True, device=device)
         t = time.perf_counter()
         data = ray.put(Dataset(ds.kind, np.asarray(ds.X), ds.labels, ds.classes, ds.weights))
         put_s = time.perf_counter() - t
-        task = ray.remote(_fold_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=cfg.max_retries,
-                                              retry_exceptions=True, name="clean-labels-fold")
+        task = fold_task(ray, cpus, gpus, cfg.max_retries)
         refs = {task.remote(data, job, worker_cfg, run_fold): job for job in jobs}
         failures = _collect(ray, refs, finish, cfg, tqdm)
     finally:
-        if _owned:
-            ray.shutdown()
-            _owned = False
+        close()
     if failures:
         kept = len(jobs) - len(failures)
         names = "; ".join(f"{job.desc} in {job.files.dir} ({f.kind}: {f.message}; "
@@ -172,6 +205,14 @@ def run_jobs(ds: Dataset, cfg: TrainConfig, jobs: list, finish, run_fold: Callab
                              f"{kept} finished folds are kept and rerunning the same command "
                              f"trains only the failed ones")
     return put_s
+
+
+def fold_task(ray, cpus: float, gpus: float, max_retries: int):
+    """The Ray remote function for one fold; a task holding a GPU runs in a fresh worker
+    (max_calls=1, which Ray honours only when given to ray.remote, not to .options)."""
+    return ray.remote(num_cpus=cpus, num_gpus=gpus, max_calls=1 if gpus > 0 else 0,
+                      max_retries=max_retries, retry_exceptions=True)(_fold_task).options(
+        name="clean-labels-fold")
 
 
 def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:

@@ -1,6 +1,7 @@
 """The order rows are visited in one epoch: a shuffle, or a class-balanced draw made afresh each
-epoch (the alternative to class weights). Everything runs on the data's device with a torch
-generator, so a GPU run never copies indices from the host."""
+epoch (the alternative to class weights). It runs on the device of `rows` with the torch
+generator it is given; the fold loop draws on the host with a generator of its own, so the
+order does not depend on where the data are placed."""
 from __future__ import annotations
 
 import torch

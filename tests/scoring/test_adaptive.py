@@ -151,9 +151,77 @@ def test_rank_explains_the_count_in_summary_and_output(tmp_path):
     assert fc["confident_learning_count"] == 0 and fc["predicted_neq_given"] == truth.sum()
     assert fc["exact"] and 0 < fc["temperature"] < fc["temperature_fit"]
     line = next(ln for ln in r.output.splitlines() if ln.startswith("How the count was chosen:"))
-    assert f"the {s['num_flagged']} rows with the lowest self-confidence among the {truth.sum()}" \
-        in line and "plain confident learning (T = 1) counts 0" in line
+    assert fc["order"] == "noise_posterior" and not fc["low_noise"]      # 500 rows per class
+    assert f"the {s['num_flagged']} rows most likely mislabeled under the estimated noise matrix " \
+           f"at T among the {truth.sum()}" in line
+    assert "plain confident learning (T = 1) counts 0" in line
     r = CliRunner().invoke(main, ["rank", "--pred-probs", str(tmp_path / "p.npy"), "--labels",
                                   str(tmp_path / "y.npy"), "--out", str(out), "--filter-by",
                                   "prune_by_noise_rate"])
     assert "How the count was chosen: 0 rows flagged by prune_by_noise_rate" in r.output
+
+
+def near_clean(n=20000, k=10, flips=100, mistakes=0.05, seed=11):
+    """A good but imperfect model: 5% of rows are its own mistakes (another class 0.45-0.6, the
+    true class 0.3-0.4), and 0.5% of labels are flipped (the true class 0.8-0.99)."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, flips, replace=False)
+    given[f] = (true[f] + rng.integers(1, k, flips)) % k
+    top = rng.uniform(0.8, 0.99, n)
+    wrong = np.setdiff1d(rng.choice(n, int(mistakes * n), replace=False), f)
+    top[wrong] = rng.uniform(0.3, 0.4, len(wrong))
+    second = np.full(n, -1)
+    second[wrong] = (true[wrong] + 1 + rng.integers(0, k - 1, len(wrong))) % k
+    second_p = np.zeros(n)
+    second_p[wrong] = rng.uniform(0.45, 0.6, len(wrong))
+    return given, _probs(true, top, k, rng, second, second_p), given != true
+
+
+def test_near_clean_data_flags_no_more_than_cleanlab_and_near_the_truth():
+    y, p, truth = near_clean()
+    eng = Engine.create(y, p)
+    flags = S.find_label_issues(y, p)
+    info = adaptive.adaptive_count(eng)
+    assert info["low_noise"] and info["sharpened_count"] > 4 * truth.sum()   # the model's mistakes
+    cleanlab_default = S.find_label_issues(y, p, filter_by="prune_by_noise_rate", cj_argmax="cleanlab")
+    assert flags.sum() <= cleanlab_default.sum()
+    assert 0.5 * truth.sum() <= flags.sum() <= 2 * truth.sum()
+    assert (flags & truth).sum() >= 0.8 * flags.sum()
+
+
+def class_conditional(n=8000, k=4, seed=12):
+    """40% of class 0 labeled 1, and the model learned it: every class-0 row gets 0.55-0.7 on 0
+    and 0.25-0.4 on 1. 15% of class 2 are hard rows the model puts on 3 (0.6 against 0.3), a
+    confusion with no label noise behind it. Other rows: the true class at 0.85-0.99."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    zero = np.flatnonzero(true == 0)
+    f = zero[rng.random(len(zero)) < 0.4]
+    given[f] = 1
+    top = rng.uniform(0.85, 0.99, n)
+    second = np.full(n, -1)
+    second_p = np.zeros(n)
+    top[zero] = rng.uniform(0.55, 0.7, len(zero))
+    second[zero] = 1
+    second_p[zero] = np.minimum(rng.uniform(0.25, 0.4, len(zero)), 0.98 - top[zero])
+    hard = np.flatnonzero((true == 2) & (rng.random(n) < 0.15))
+    top[hard] = 0.3
+    second[hard] = 3
+    second_p[hard] = 0.6
+    return given, _probs(true, top, k, rng, second, second_p), given != true
+
+
+def test_large_sets_are_ordered_by_the_noise_matrix_posterior():
+    y, p, truth = class_conditional()
+    eng = Engine.create(y, p)
+    info = adaptive.adaptive_count(eng)
+    assert info["order"] == "noise_posterior" and not info["low_noise"]
+    flags = S.find_label_issues(y, p)
+    by_confidence = adaptive.lowest(np.where(eng.reduce_mask, np.inf, p[np.arange(len(y)), y]),
+                                    int(flags.sum()))
+    def f1(m):
+        return 2 * (m & truth).sum() / (m.sum() + truth.sum())
+    assert f1(flags) >= 0.7 and f1(flags) > f1(by_confidence) + 0.2

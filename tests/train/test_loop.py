@@ -11,7 +11,7 @@ from cleanlab_lite.run import FoldFiles
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, DataError, UserInputError
-from cleanlab_lite.train import foldplan, loop, models, train_folds
+from cleanlab_lite.train import choose, foldplan, loop, models, train_folds
 
 FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 
@@ -248,6 +248,7 @@ def test_fingerprint_holds_the_resolved_hyperparameters_not_the_device(tmp_path)
     done = FoldFiles(tmp_path / "folds" / "fold-0").read_done()
 
     def fingerprint(c, device_type):
+        c = choose.recipe(c, "image")                      # as train_folds trains it
         name, hp = loop.resolve_hyper(ds, c, folds, device_type)
         return foldplan._fingerprint(c, foldplan.data_hash(ds), folds[0], 0, {"model": name, **asdict(hp)})
 
@@ -275,31 +276,6 @@ def test_prediction_batches_follow_the_training_batch_and_are_padded_to_one_shap
     probs2 = trainer.predict(np.concatenate([rows, rows, rows]))    # 90 rows: 3 batches
     assert set(seen) == {(32, 1, 8, 8)} and len(seen) == 3
     np.testing.assert_allclose(probs2[:30], probs, atol=1e-6)      # padding changes no row
-
-
-def test_out_of_memory_is_recognised_in_every_form():
-    assert loop.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert loop.is_out_of_memory(MemoryError())
-    assert loop.is_out_of_memory(RuntimeError("CUDA error: out of memory"))      # a failed pin
-    assert loop.is_out_of_memory(RuntimeError(
-        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
-        "you tried to allocate 8000000000 bytes. Error code 12 (Cannot allocate memory)"))
-    assert not loop.is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
-    assert not loop.is_out_of_memory(ValueError("out of memory"))
-
-
-def test_memory_advice_names_only_what_helps():
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    gpu_train = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training fold 1/5",
-                                    cuda, batch_size=256)
-    assert str(gpu_train) == ("out of GPU memory while training fold 1/5; try --batch-size 128, a "
-                              "smaller --image-size or --model or --device cpu")
-    gpu_pred = loop.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"),
-                                   "predicting fold 1/5 one row at a time", cuda)
-    assert "--batch-size" not in str(gpu_pred)          # prediction no longer follows it there
-    host = loop.memory_failure(MemoryError(), "placing 9.00 GB of data", cpu, image=False)
-    assert str(host) == ("out of host memory while placing 9.00 GB of data; try a smaller --model "
-                         "or freeing host memory (other programs)")
 
 
 HOST_OOM_SCRIPT = r"""
@@ -338,13 +314,3 @@ def test_real_host_out_of_memory_is_the_one_line_runtime_failure(tmp_path):
                                 "freeing host memory (other programs)")
 
 
-def test_backend_settings_for_fixed_shapes_and_tf32():
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    assert loop.backend_settings(cpu, None) == {}
-    assert loop.backend_settings(cuda, torch.bfloat16, (9, 0)) == {"cudnn_benchmark": True}
-    assert loop.backend_settings(cuda, None, (8, 0)) == {"cudnn_benchmark": True, "matmul_precision": "high"}
-    assert loop.backend_settings(cuda, None, (7, 5)) == {"cudnn_benchmark": True}    # no TF32 before Ampere
-    before = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
-    with loop.backend_flags({"cudnn_benchmark": True, "matmul_precision": "high"}):
-        assert torch.backends.cudnn.benchmark and torch.get_float32_matmul_precision() == "high"
-    assert (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()) == before
