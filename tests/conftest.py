@@ -135,3 +135,20 @@ def inject_faults(monkeypatch, tmp_path):
     yield apply
     if cloudpickle is not None:
         cloudpickle.unregister_pickle_by_value(module)
+
+
+def interrupt_when_folds_are_done(run: Path, folds: tuple, timeout_s: float = 900) -> None:
+    """In a thread: send this process a real SIGINT once every fold in `folds` of `run` has its
+    done.json (give up after timeout_s)."""
+    import signal
+    import threading
+
+    def wait_then_interrupt():
+        deadline = time.monotonic() + timeout_s
+        while not all((run / "folds" / f"fold-{i}" / "done.json").is_file() for i in folds):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=wait_then_interrupt, daemon=True).start()

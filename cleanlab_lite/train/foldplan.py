@@ -291,14 +291,11 @@ def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer,
     first = trained[0] if trained else per_fold[0]
     devices = sorted({str(f["device"]) for f in (trained or per_fold) if f.get("device")})
     metrics = {
-        "backend": cfg.backend,
-        "model": first.get("model"),
-        "device": ",".join(devices) or None,
-        "threads": first.get("threads"),
-        "epochs": first.get("epochs"),
-        "batch_size": first.get("batch_size"),
-        "lr": first.get("lr"),
+        "backend": cfg.backend, "model": first.get("model"), "device": ",".join(devices) or None,
+        "threads": first.get("threads"), "epochs": first.get("epochs"),
+        "batch_size": first.get("batch_size"), "lr": first.get("lr"),
         "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
+        "snapshots": cfg.snapshots, "label_smoothing": cfg.label_smoothing,
         "folds": k, "repeats": R, "parallel_folds": parallel,
         "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
         "timings": {"prepare_s": prepare_s, "train_s": sum(f["train_s"] for f in trained),

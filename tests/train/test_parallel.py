@@ -4,10 +4,6 @@ will run."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +15,7 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import parallel, train_folds
 from cleanlab_lite.train.threads import available_cores
+from tests.conftest import interrupt_when_folds_are_done
 
 FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 IMG = ["--folds", "3", "--epochs", "2", "--batch-size", "8", "--quiet"]
@@ -66,15 +63,7 @@ def test_an_interrupted_concurrent_run_resumes(image_manifest, tmp_path, monkeyp
     run, ref = tmp_path / "run", tmp_path / "ref"
     inject_faults({2: "sleep"})
 
-    def interrupt_when_two_folds_are_done():
-        deadline = time.monotonic() + 900
-        while not (done(run, 0) and done(run, 1)):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_two_folds_are_done, daemon=True).start()
+    interrupt_when_folds_are_done(run, (0, 1))
     args = ["train", str(image_manifest), *IMG, "--parallel-folds", "2"]
     res = CliRunner().invoke(main, [*args, "--out", str(run)])
     assert res.exit_code == 130, res.output

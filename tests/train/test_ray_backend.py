@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +23,7 @@ from cleanlab_lite.train import choose, train_folds
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
 from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
 from test_sklearn_models import FLIPPED, noisy_manifest
-from tests.conftest import blob_table, run_python
+from tests.conftest import blob_table, interrupt_when_folds_are_done, run_python
 
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
@@ -173,15 +169,7 @@ def test_ctrl_c_keeps_finished_folds_and_a_rerun_trains_only_the_rest(ray_cluste
     run = tmp_path / "run"
     inject_faults({2: "sleep"})
 
-    def interrupt_when_two_folds_are_done():
-        deadline = time.monotonic() + 600
-        while not (done(run, 0) and done(run, 1)):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_two_folds_are_done, daemon=True).start()
+    interrupt_when_folds_are_done(run, (0, 1))
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
     assert res.exit_code == 130, res.output
     assert "Interrupted; finished work is kept" in res.output
