@@ -80,32 +80,6 @@ def image_manifest(tmp_path) -> Path:
     return p
 
 
-FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
-
-
-def faulty_fold(ds, job, cfg, *, inner: str, faults: dict, seen: str, **kw):
-    """The run_fold of module `inner` with faults: faults maps a fold index to raise (always
-    fails), raise-once / exit-once (the first attempt raises / kills its worker process, a retry
-    succeeds; the first attempt leaves a file in `seen`) or sleep (hangs five minutes first, longer
-    than the other folds take on a busy machine)."""
-    mode = faults.get(job.fold)
-    if mode == "raise":
-        raise RuntimeError(f"injected fault in {job.desc}")
-    if mode == "sleep":
-        time.sleep(300)
-    elif mode in ("raise-once", "exit-once"):
-        marker = Path(seen) / f"fold-{job.fold}"
-        if not marker.exists():
-            marker.touch()
-            if mode == "exit-once":
-                os._exit(17)
-            raise RuntimeError(f"injected fault in {job.desc} (first attempt)")
-    import importlib
-
-    module = importlib.import_module(inner)      # a fresh import in a worker: the real run_fold
-    return getattr(module, "_run_fold_before_faults", module.run_fold)(ds, job, cfg, **kw)
-
-
 @pytest.fixture
 def inject_faults(monkeypatch, tmp_path):
     """inject_faults({fold: mode}) -> the folder where first attempts leave their marker: every
@@ -113,6 +87,7 @@ def inject_faults(monkeypatch, tmp_path):
     import functools
 
     from cleanlab_lite.train import loop, sklearn_models
+    from tests.faults import FAULT_MODES, faulty_fold
 
     seen = tmp_path / "faults-seen"
     seen.mkdir()
