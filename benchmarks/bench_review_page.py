@@ -32,6 +32,7 @@ def write_run(work: Path, flagged: int, seed: int = 0) -> Path:
     """A ranked image run folder with about `flagged` flagged rows."""
     from PIL import Image
 
+    from cleanlab_lite.ranking import build_table
     from cleanlab_lite.run import Run
 
     rng = np.random.default_rng(seed)
@@ -60,9 +61,9 @@ def write_run(work: Path, flagged: int, seed: int = 0) -> Path:
     folder.write_classes(classes)
     folder.write_pred_probs(probs)
     order = np.lexsort((quality, ~issue))
-    ranking = folder.write_ranking(order, rows=np.arange(n), classes=classes, given=given,
-                                   predicted=pred, suggested=pred, quality=quality, is_issue=issue,
-                                   suggested_confidence=probs.max(1), ids=rows["id"].to_numpy())
+    ranking = folder.write_ranking(build_table(
+        order, rows=np.arange(n), classes=classes, given=given, predicted=pred, suggested=pred,
+        quality=quality, is_issue=issue, suggested_confidence=probs.max(1), ids=rows["id"].to_numpy()))
     folder.write_config({"kind": "image", "data": {"label_col": "label", "path_col": "path",
                                                    "id_col": "id", "data_root": str(work)}})
     folder.write_summary({"n": n, "k": K, "num_flagged": int(issue.sum()), "method": "self_confidence"},

@@ -6,7 +6,8 @@
 # that no longer fits is skipped.
 #
 #   bash benchmarks/gpu_check.sh                 # on the GPU: synthetic data, --device cuda
-#   bash benchmarks/gpu_check.sh MNIST_DIR       # the gray set from MNIST idx files (t10k-*)
+#   bash benchmarks/gpu_check.sh MNIST_DIR       # the gray set from MNIST idx files (t10k-*), and
+#                                                # the MNIST floor measured on them
 #   bash benchmarks/gpu_check.sh --cpu-smoke     # the steps that run on CPU, tiny data: proves
 #                                                # the script and its plumbing work anywhere
 #
@@ -18,9 +19,11 @@
 # any traceback, then an OK / FAIL / SKIP verdict naming what it shows. The end: a table of all
 # steps (rc, wall, images/s, peak GPU GiB, verdict). Logs: $GPUCHECK_OUT/logs/<step>.{out,err}.
 #
-# Steps (defect numbers: the table in docs/scale.md):
-#   train_default  default model, all defaults, 28x28 gray                     (8, 10, 12, 14)
+# Steps (in brackets: the rows of the table in docs/scale.md they show on a GPU):
+#   train_default  default model, all defaults, 28x28 gray                     (8)
 #   rank_cpu, rank_gpu   rank on the numpy and the torch kernels: same flags
+#   floor_cifar    benchmarks/bench_train.py synthetic 50,000 x 5 folds x 10 epochs (floor 8 s warm)
+#   floor_mnist    with MNIST_DIR: bench_train.py mnist, the 10,000 test images (floor 2.2 s warm)
 #   tv_resnet18, tv_efficientnet_b0, tv_convnext_tiny   torchvision models at 32 px (3, 8)
 #   embed, embed_reuse   --backbone resnet18 --head logreg, then --head mlp on the cache (4, 9)
 #   predict_resident, predict_host, predict_mapped   same probabilities       (1)
@@ -30,8 +33,6 @@
 #   sigint, sigint_resume   Ctrl-C after the first fold, then the same command resumes
 #   compile        --compile, counting recompiles (must not grow with folds)
 #   ray            --backend ray, two folds per GPU: device and GPU ids per fold (2, 5, 6, 12)
-#   floor_cifar    benchmarks/bench_train.py synthetic 50,000 x 5 folds x 10 epochs (floor 8 s warm)
-#   floor_mnist    with MNIST_DIR: bench_train.py mnist, the 10,000 test images (floor 2.2 s warm)
 
 set -u -o pipefail
 
@@ -64,13 +65,13 @@ wanted() {
 # summary, GPUCHECK, Error/Warning lines and any traceback. Sets STEP_RC (99: skipped), STEP_WALL.
 step() {
     local name=$1 need=$2 to=$3; shift 3
-    STEP_RC=99; STEP_WALL=-
+    STEP_RC=99; STEP_WALL=-; STEP_CUT=0
     local l; l=$(left)
     if [[ $name != data_* ]] && ! wanted "$name"; then return 99; fi     # data: always
     if (( l < need )); then
         hr; echo "[$name] SKIPPED: ${l}s left, needs ${need}s"; return 99
     fi
-    (( to > l - 3 )) && to=$(( l - 3 ))
+    (( to > l - 3 )) && to=$(( l - 3 )) && STEP_CUT=1     # a timeout now means: the budget ran out
     hr; echo "[$name] $* (timeout ${to}s)"
     local t1; t1=$(now)
     timeout -k 10 -s INT "$to" "$@" > "$LOG/$name.out" 2> "$LOG/$name.err"
@@ -101,6 +102,7 @@ verdict() {
 }
 rc_verdict() {   # rc_verdict NAME EXPECTED_RC WHAT
     if [[ $STEP_RC == 99 ]]; then verdict "$1" SKIP "$3 (no time, or not asked for)"
+    elif [[ $STEP_RC == 124 && ${STEP_CUT:-0} == 1 ]]; then verdict "$1" SKIP "$3 (cut short: the budget ran out)"
     elif [[ $STEP_RC == "$2" ]]; then verdict "$1" OK "$3"
     else verdict "$1" FAIL "$3: rc $STEP_RC, expected $2 $(grep -h '^Error:' "$LOG/$1.err" "$LOG/$1.out" 2>/dev/null | head -1 | cut -c1-200)"
     fi
@@ -170,6 +172,30 @@ if [[ -f $W/run_gray/pred_probs.npy ]]; then
         [[ $cmp == *"same=True"* ]] && verdict rank_gpu OK "rank --device $DEV flags the rows the CPU flags" \
                                     || verdict rank_gpu FAIL "rank --device $DEV differs from cpu: $cmp"
     else rc_verdict rank_gpu 0 "rank --device $DEV"; fi
+fi
+
+# ----------------------------------------------------------------------------- the GPU floors (early: the figures a GPU run must bring back)
+floor() {   # floor NAME LIMIT_S WHAT [MIN_ACC]: bench_train's warm wall time (and accuracy) against the floor
+    local warm acc
+    warm=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i ~ /^warm:?$/) {print $(i+1); exit}}')
+    acc=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | grep -oE 'OOF acc [0-9.]+' | head -1 | awk '{print $3}')
+    grep -E '^(ours|plain|baseline|speed|out-of-fold)' "$LOG/$1.out" 2>/dev/null | sed 's/^/    /'
+    if [[ $STEP_RC != 0 || -z "$warm" ]]; then rc_verdict "$1" 0 "$3"
+    elif (( SMOKE )); then verdict "$1" OK "$3: ran (${warm} s warm on CPU; the floor is for one H100)"
+    elif ! awk -v w="$warm" -v f="$2" 'BEGIN{exit !(w <= f)}'; then verdict "$1" FAIL "$3: ${warm} s warm > ${2} s"
+    elif [[ -n "$acc" ]] && ! awk -v a="$acc" -v m="${4:-0}" 'BEGIN{exit !(a >= m)}'; then
+        verdict "$1" FAIL "$3: ${warm} s warm, but accuracy $acc < ${4}"
+    else verdict "$1" OK "$3: ${warm} s warm <= ${2} s${acc:+, accuracy $acc}"; fi
+}
+if (( SMOKE )); then
+    step floor_cifar 20 150 "$PY" "$HERE/bench_train.py" synthetic --device cpu --n 600 --epochs 1 --models cnn --folds 3 --plain-batch 32
+else
+    step floor_cifar 60 200 "$PY" "$HERE/bench_train.py" synthetic --device cuda --n 50000 --epochs 10 --models cnn
+fi
+floor floor_cifar 8 "CIFAR-shaped 50,000 x 5 folds x 10 epochs, default cnn (floor: 8 s warm)"
+if [[ -n "${MNIST_DIR:-}" ]]; then
+    step floor_mnist 60 200 "$PY" "$HERE/bench_train.py" mnist "$MNIST_DIR" --device "$DEV" $( (( SMOKE )) && echo --limit 600 --epochs 1)
+    floor floor_mnist 2.2 "5-fold out-of-fold probabilities, 10,000 MNIST test images (floor: 2.2 s warm, accuracy >= 0.992)" 0.992
 fi
 
 # ----------------------------------------------------------------------------- torchvision, embed
@@ -266,7 +292,7 @@ if [[ $STEP_RC != 99 ]]; then
     if [[ $STEP_RC == 0 && -n "$folds" && $nre -lt $folds ]]; then
         verdict compile OK "--compile: $nre recompile(s) over $folds folds (compiled once, not per fold)"
     else rc_verdict compile 0 "--compile: $nre recompile(s) over ${folds:-?} folds (must stay below the fold count)"; fi
-fi
+else rc_verdict compile 0 "--compile"; fi
 
 # ----------------------------------------------------------------------------- Ray
 if (( HAVE_RAY )); then
@@ -280,30 +306,6 @@ if (( HAVE_RAY )); then
         else verdict ray FAIL "--backend ray: a fold not on $DEV (see above)"; fi
     else rc_verdict ray 0 "--backend ray"; fi
 else verdict ray SKIP "ray not installed"; fi
-
-# ----------------------------------------------------------------------------- the GPU floors
-floor() {   # floor NAME LIMIT_S WHAT [MIN_ACC]: bench_train's warm wall time (and accuracy) against the floor
-    local warm acc
-    warm=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i ~ /^warm:?$/) {print $(i+1); exit}}')
-    acc=$(grep -E '^ours' "$LOG/$1.out" 2>/dev/null | grep -oE 'OOF acc [0-9.]+' | head -1 | awk '{print $3}')
-    grep -E '^(ours|plain|baseline|speed|out-of-fold)' "$LOG/$1.out" 2>/dev/null | sed 's/^/    /'
-    if [[ $STEP_RC != 0 || -z "$warm" ]]; then rc_verdict "$1" 0 "$3"
-    elif (( SMOKE )); then verdict "$1" OK "$3: ran (${warm} s warm on CPU; the floor is for one H100)"
-    elif ! awk -v w="$warm" -v f="$2" 'BEGIN{exit !(w <= f)}'; then verdict "$1" FAIL "$3: ${warm} s warm > ${2} s"
-    elif [[ -n "$acc" ]] && ! awk -v a="$acc" -v m="${4:-0}" 'BEGIN{exit !(a >= m)}'; then
-        verdict "$1" FAIL "$3: ${warm} s warm, but accuracy $acc < ${4}"
-    else verdict "$1" OK "$3: ${warm} s warm <= ${2} s${acc:+, accuracy $acc}"; fi
-}
-if (( SMOKE )); then
-    step floor_cifar 20 150 "$PY" "$HERE/bench_train.py" synthetic --device cpu --n 600 --epochs 1 --models cnn --folds 3 --plain-batch 32
-else
-    step floor_cifar 60 200 "$PY" "$HERE/bench_train.py" synthetic --device cuda --n 50000 --epochs 10 --models cnn
-fi
-floor floor_cifar 8 "CIFAR-shaped 50,000 x 5 folds x 10 epochs, default cnn (floor: 8 s warm)"
-if [[ -n "${MNIST_DIR:-}" ]]; then
-    step floor_mnist 60 200 "$PY" "$HERE/bench_train.py" mnist "$MNIST_DIR" --device "$DEV" $( (( SMOKE )) && echo --limit 600 --epochs 1)
-    floor floor_mnist 2.2 "5-fold out-of-fold probabilities, 10,000 MNIST test images (floor: 2.2 s warm, accuracy >= 0.992)" 0.992
-fi
 
 # ----------------------------------------------------------------------------- summary
 hr; echo "SUMMARY ($(( $(date +%s) - T0 ))s of a ${BUDGET}s budget; rc 0 ok, 3 runtime failure, 130 interrupted, 124 timed out)"

@@ -14,13 +14,8 @@ greater: a 2% limit allows exactly 2% of rows). The result renders as a short te
 JUnit XML (one testcase per class plus one overall) and a Markdown summary for
 $GITHUB_STEP_SUMMARY.
 
-A baseline is a CSV of accepted rows. It matches rows by `id` when both the baseline and the
-ranking have an `id` column, otherwise by (`row`, `given_label`), so a row whose label changed
-since it was accepted counts again. A decisions file written by `clean-labels review` (it has a
-`decision` column) is a baseline too, matched with the row's given label: a row decided `keep` is
-accepted; a row decided `relabel` or `drop` is a confirmed error, counted whether flagged or not,
-until the manifest changes (a relabeled row that now carries its new label is accepted). The
-output counts new (unreviewed) flags and confirmed errors apart.
+A baseline (cleanlab_lite.baseline) names rows a person reviewed: accepted rows do not count,
+rows a review confirmed as errors do.
 """
 from __future__ import annotations
 
@@ -36,15 +31,11 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.amounts import parse_count, parse_rate
-from cleanlab_lite.errors import ConfigError, RunFolderError, UserInputError
-from cleanlab_lite.io import atomic_path, write_json, write_text
-from cleanlab_lite.run import Run, int_column
-
-
-
-class BaselineError(UserInputError):
-    """The baseline file is missing or lacks the columns that identify rows."""
-
+from cleanlab_lite.baseline import baseline_mask, read_baseline, write_baseline
+from cleanlab_lite.errors import ConfigError, RunFolderError
+from cleanlab_lite.io import write_json, write_text
+from cleanlab_lite.run import Run
+from cleanlab_lite.text import markdown_text, shown
 
 # GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
 MARKDOWN_SUFFIXES = (".md", ".markdown", "")
@@ -73,97 +64,6 @@ def make_config(values: dict[str, Any], source: str = "check") -> CheckConfig:
         flag = "--" + key.replace("_", "-")
         out[key] = parse_count(value, flag) if key == "max_issues" else parse_rate(value, flag)
     return CheckConfig(**out)
-
-
-# ----------------------------------------------------------------------------------------------
-# baseline
-
-
-def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
-    """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BaselineError(f"baseline file {path} not found; create one with "
-                            f"`clean-labels check RUN --write-baseline {path}`")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError):
-        raise BaselineError(f"baseline file {path} is not a readable CSV; "
-                            f"rewrite it with --write-baseline") from None
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=["row", "given_label"])
-    if "decision" in df.columns:
-        return _decisions_baseline(path)
-    has_id = "id" in df.columns
-    has_row = {"row", "given_label"} <= set(df.columns)
-    if not (has_id or has_row):
-        raise BaselineError(f"baseline file {path} has columns {', '.join(df.columns) or '(none)'}; "
-                            f"it needs an `id` column or both `row` and `given_label` columns")
-    if has_row:
-        df["row"] = int_column(df, "row", f"baseline file {path}", BaselineError,
-                                "it must be an integer row number")
-    return df
-
-
-def _decisions_baseline(path: Path) -> pd.DataFrame:
-    """A decisions file (from `clean-labels review`) as a baseline, one line per (row, label)
-    with a `status`: `accepted` for keep (with its given label) and for relabel with its new
-    label (a run retrained on the exported manifest does not count it again); `confirmed` for
-    relabel and drop with the label the reviewer saw (an error until the manifest changes)."""
-    from cleanlab_lite.run import read_decisions
-
-    d = read_decisions(path)
-    rel = d[d["decision"] == "relabel"]
-    status = np.where(d["decision"] == "keep", "accepted", "confirmed")
-    out = pd.concat([d.assign(status=status), rel.assign(given_label=rel["label"], status="accepted")],
-                    ignore_index=True)
-    out.attrs["reviewed"] = True
-    return out
-
-
-def _pairs_isin(ranking: pd.DataFrame, baseline: pd.DataFrame, key: str) -> np.ndarray:
-    """Rows of `ranking` whose (key, given_label) pair is in `baseline`."""
-    def pairs(df):
-        k = df[key].to_numpy(np.int64) if key == "row" else df[key].astype(str).to_numpy()
-        return pd.MultiIndex.from_arrays([k, df["given_label"].astype(str).to_numpy()])
-    return pairs(ranking).isin(pairs(baseline))
-
-
-def baseline_mask(ranking: pd.DataFrame, baseline: pd.DataFrame | None,
-                  status: str = "accepted") -> tuple[np.ndarray, str]:
-    """(accepted (N,) bool, how rows were matched: 'id' | 'id+given_label' | 'row+given_label' |
-    'none'). A decisions file always matches the given label too: a row whose label changed
-    after it was reviewed counts again. status='confirmed': the rows a decisions file confirms
-    as errors instead (none for a plain baseline)."""
-    n = len(ranking)
-    if baseline is None:
-        return np.zeros(n, dtype=bool), "none"
-    reviewed = baseline.attrs.get("reviewed", False)
-    if reviewed:
-        baseline = baseline[baseline["status"] == status]
-    elif status != "accepted":
-        return np.zeros(n, dtype=bool), "none"
-    has_ids = "id" in baseline.columns and (not reviewed or (baseline["id"] != "").all())
-    if has_ids and "id" in ranking.columns:
-        if reviewed:
-            return _pairs_isin(ranking, baseline, "id"), "id+given_label"
-        keys = set(baseline["id"].astype(str))
-        return ranking["id"].astype(str).isin(keys).to_numpy(), "id"
-    if {"row", "given_label"} <= set(baseline.columns):
-        return _pairs_isin(ranking, baseline, "row"), "row+given_label"
-    raise BaselineError("the baseline matches rows by `id` but ranking.csv has no id column; "
-                        "add `row` and `given_label` columns to the baseline or rerun train with "
-                        "--id-col")
-
-
-def write_baseline(path: str | os.PathLike, ranking: pd.DataFrame) -> int:
-    """Write every currently flagged row as accepted; returns how many rows were written."""
-    cols = [c for c in ("id", "row", "given_label", "suggested_label", "label_quality")
-            if c in ranking.columns]
-    flagged = ranking.loc[ranking["is_label_issue"], cols]
-    with atomic_path(path) as tmp:
-        flagged.to_csv(tmp, index=False)
-    return int(len(flagged))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,7 +233,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
     head = ("class", "rows", "flagged", "accepted", "new", "rate", "limit", "status")
     body = []
     for c in _class_rows(result, max_classes)[0]:
-        body.append((c.name, str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
+        body.append((shown(c.name), str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
                      f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
     if result.reviewed:   # new = flagged and not reviewed + confirmed errors; say how many are which
         head = head[:5] + ("confirmed",) + head[5:]
@@ -367,7 +267,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
 
 
 def verdict(result: CheckResult) -> str:
-    base = (f"; {result.accepted} flagged rows accepted by baseline {result.baseline} "
+    base = (f"; {result.accepted} flagged rows accepted by baseline {shown(result.baseline)} "
             f"(matched by {result.matched_by})" if result.baseline else "")
     what = "new issues"
     if result.reviewed:
@@ -383,10 +283,7 @@ def verdict(result: CheckResult) -> str:
 
 def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
     """A GitHub-flavoured Markdown summary (for $GITHUB_STEP_SUMMARY or a PR comment)."""
-    def esc(text: str) -> str:
-        return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                .replace("|", "\\|").replace("\n", " "))
-
+    esc = markdown_text      # labels and paths come from the data: inert Markdown
     status = "passed" if result.passed else "failed"
     mark = "✅" if result.passed else "❌"
     lines = [f"### {mark} clean-labels check {status}", "",
@@ -399,7 +296,7 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---|"]
     rows, hidden = _class_rows(result, max_classes)
     for c in rows:
-        lines.append(f"| {esc(c.name)} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
+        lines.append(f"| {esc(shown(c.name))} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
                      f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
     if hidden:
         lines.append(f"| … {hidden} more classes within limits | | | | | | | |")

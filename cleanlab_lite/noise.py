@@ -183,34 +183,26 @@ def realized_noise_matrix(true: np.ndarray, noisy: np.ndarray, num_classes: int)
 
 # ---- manifests ----------------------------------------------------------------------------------
 
-def _encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, indices): classes in numeric order when every label is a number ('2' < '10'),
-    else in sorted order; pairwise noise uses this order for the neighbour class."""
-    uniq, inv = np.unique(values.astype(str) if values.dtype == object else values,
-                          return_inverse=True)
-    try:
-        order = np.argsort(uniq.astype(np.float64), kind="stable")
-    except (TypeError, ValueError):
-        order = np.arange(len(uniq))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return uniq[order], rank[inv.reshape(-1)]
 
 
 def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: float | None = None,
                    trace: float | None = None, sparsity: float = 0.0, seed: int = 0,
                    label_col: str = "label", true_col: str = "true_label") -> NoiseResult:
     """Write `out`: `manifest` with `label_col` replaced by noisy labels and the original labels
-    in `true_col`, in the input's format. Classes are the distinct values of `label_col`."""
+    in `true_col`, in the input's format. Classes are the distinct values of `label_col`
+    (`data.labels`); rows without a label stay as they are. `manifest` may be a folder of class
+    subfolders (its rows: absolute image paths and the folder names as labels)."""
     import pandas as pd
 
-    from cleanlab_lite.data.manifest import manifest_format, read_manifest, write_manifest
+    from cleanlab_lite.data.folders import read_table
+    from cleanlab_lite.data.labels import encode_labels, like_column, unlabeled_mask
+    from cleanlab_lite.data.manifest import manifest_format, write_manifest
     from cleanlab_lite.guards import check_output
 
     manifest, out = Path(manifest), Path(out)
     check_output(out, "--out", inputs=[(manifest, "the input manifest")])
     manifest_format(out)
-    df = read_manifest(manifest, raw=True)   # CSV cells stay the exact text of the file
+    df, _ = read_table(manifest, raw=True)   # CSV cells stay the exact text of the file
     if label_col not in df.columns:
         raise ColumnError(f"manifest {manifest} has no column {label_col!r} (columns: "
                           f"{', '.join(df.columns[:12])}); pass the label column with --label-col")
@@ -218,17 +210,15 @@ def noise_manifest(manifest: str | Path, out: str | Path, *, kind: str, rate: fl
         raise ColumnError(f"manifest {manifest} already has a column {true_col!r}; noise would "
                           "overwrite it: pass another name with --true-col")
     col = df[label_col]
-    missing = np.flatnonzero(col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy())
-    if len(missing):
-        raise ColumnError(f"manifest {manifest} row {int(missing[0])}: column {label_col!r} is "
-                          "empty; every row needs a label")
-    classes, y = _encode(col.to_numpy())
+    labelled = ~unlabeled_mask(col)        # rows without a label stay as they are
+    y, classes = encode_labels(col[labelled], where=f"manifest {manifest} column {label_col!r}")
     noisy, P = inject_noise(y, kind=kind, rate=rate, trace=trace, sparsity=sparsity,
                             num_classes=len(classes), seed=seed)
     result = df.copy()
-    result[label_col] = pd.Series(classes[noisy], index=df.index).astype(col.dtype)
+    values = np.array(like_column(classes, col), dtype=object)
+    result.loc[labelled, label_col] = pd.Series(values[noisy], index=df.index[labelled], dtype=col.dtype)
     result[true_col] = col
     write_manifest(result, out)
     return NoiseResult(out=out, n=len(df), num_flipped=int((noisy != y).sum()),
-                       classes=classes.tolist(), noise_matrix=P,
+                       classes=list(classes), noise_matrix=P,
                        realized_matrix=realized_noise_matrix(y, noisy, len(classes)))

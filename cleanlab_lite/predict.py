@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.features import one_hot, spec_from_record
 from cleanlab_lite.data.like_run import run_configs
 from cleanlab_lite.errors import DataError, RunFolderError
 from cleanlab_lite.io import write_npy
@@ -50,6 +51,7 @@ class FoldEnsemble:
     cfg: TrainConfig              # the run's train options
     fold_cfg: TrainConfig         # what the folds trained with (--backbone: the --head)
     folds: list[FoldModel]
+    levels: tuple[int, ...] | None = None   # category code columns of X (data.features)
 
     @classmethod
     def load(cls, run: str | Path) -> "FoldEnsemble":
@@ -69,8 +71,9 @@ class FoldEnsemble:
                     f"{f.sklearn_model_path.name}, and {f.done_path.name}); predicting needs every "
                     f"fold: finish the run with `clean-labels train MANIFEST --out {run}`")
             folds.append(FoldModel(f, record, sk))
+        spec = spec_from_record(resolved.get("data") or {})
         return cls(run, kind, int(resolved.get("num_classes") or 0), cfg,
-                   fold_config(cfg, kind), folds)
+                   fold_config(cfg, kind), folds, spec.levels() if spec else None)
 
     def predict(self, X: np.ndarray, *, device: str = "auto",
                 batch_size: int = PREDICT_BATCH) -> np.ndarray:
@@ -92,13 +95,14 @@ class FoldEnsemble:
             if self.cfg.backbone:
                 X = self._embed(X, dev)
             data = None
+            Xt = one_hot(X, self.levels)            # torch models take categories one-hot
             if not all(fm.sklearn for fm in self.folds):
-                data = DeviceData(X, np.zeros(n, dtype=np.int64), None, dev)
+                data = DeviceData(Xt, np.zeros(n, dtype=np.int64), None, dev)
             for fm in self.folds:
                 if fm.sklearn:
                     total += self._predict_sklearn(fm, X)
                 else:
-                    probs, batch_size = self._predict_torch(fm, X, data, batch_size, dev)
+                    probs, batch_size = self._predict_torch(fm, Xt, data, batch_size, dev)
                     total += probs
         probs = (total / len(self.folds)).astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)

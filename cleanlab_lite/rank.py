@@ -18,14 +18,18 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.device import resolve_device
-from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import check_input_file
-from cleanlab_lite.run import Run, file_record
+from cleanlab_lite.errors import (
+    ConfigError,
+    LabelsError,
+    PredProbsError,
+    RunFolderError,
+)
+from cleanlab_lite.io import check_input_file, file_record
+from cleanlab_lite.run import Run
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 from cleanlab_lite.scoring.trust import flag_warnings
-
 
 
 # ---- the computation -----------------------------------------------------------------------
@@ -106,8 +110,9 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
     out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "order",
                                   "sharpened_count", "low_noise", "sample_rows",
                                   "candidate_sample_rows", "exact")})
-    if "posterior_count" in a:
-        out["posterior_count"] = a["posterior_count"]
+    for key in ("posterior_count", "weak_model_added", "cleanlab_cap"):
+        if a.get(key) is not None:
+            out[key] = a[key]
     sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
                                      f"spaced rows, the count from {a['candidate_sample_rows']} "
                                      "of the candidates)")
@@ -115,7 +120,12 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
              if a["order"] == "noise_posterior" else "with the lowest self-confidence")
     cap = "" if not a["low_noise"] else (
         f"; few are counted among many disagreements, so most of these are the model's own "
-        f"mistakes: capped at the {a['posterior_count']} more likely mislabeled than not at T_fit")
+        f"mistakes: capped at the {a['posterior_count']} most likely mislabeled at T_fit")
+    if a["weak_model_added"]:
+        cap += (f"; the model is weak, so {a['weak_model_added']} of the uncounted candidates "
+                f"are added at the estimated noise rate")
+    if a["cleanlab_cap"] is not None:
+        cap += f"; at most cleanlab's default count, {a['cleanlab_cap']}"
     out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
                   f"another class; {a['sharpened_count']} of those are off the confident joint's "
                   f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "
@@ -205,7 +215,11 @@ def _finish(out: Run, res: dict, cfg: RankConfig, classes, rows, ids, t0: float,
 # ---- entry points ---------------------------------------------------------------------------
 def labels_from_values(values, classes: list | None, k: int, where: str) -> tuple[np.ndarray, list]:
     """Map label values (names or integer indices) to class indices; returns (labels, classes).
+    With `classes`, values are matched to them as text (`data.labels.codes_for`); without,
+    plain integers are class indices and anything else names the K classes in sorted order.
     Float values must be whole numbers (3.0 is class 3; 2.5 is an error, not a class name)."""
+    from cleanlab_lite.data.labels import PLAIN_INT, codes_for, encode_labels, label_keys
+
     vals = np.asarray(values)
     if vals.dtype.kind == "f":
         bad = ~np.isfinite(vals) | (vals != np.round(vals))
@@ -214,24 +228,16 @@ def labels_from_values(values, classes: list | None, k: int, where: str) -> tupl
             raise LabelsError(f"{where}, row {i}: label {float(vals[i])!r} is not a whole number; labels "
                               "are class indices (0..K-1) or class names")
     if classes is not None:
-        index = {str(c): i for i, c in enumerate(classes)}
-        keys = vals.astype(str) if vals.dtype.kind != "f" else np.array(
-            [str(int(v)) if float(v).is_integer() else str(v) for v in vals])
-        uniq, inv = np.unique(keys, return_inverse=True)
-        missing = [u for u in uniq if u not in index]
-        if missing:
-            raise LabelsError(f"{where}: label {missing[0]!r} is not one of the {len(classes)} classes "
-                              f"({', '.join(map(str, classes[:5]))}{', ...' if len(classes) > 5 else ''}); "
-                              "fix the label column or the class list")
-        return np.array([index[u] for u in uniq], dtype=np.int64)[inv], list(classes)
-    if vals.dtype.kind in "iu" or (vals.dtype.kind == "f" and np.all(np.isfinite(vals))
-                                   and np.all(vals == np.round(vals))):
-        return check_labels(vals, len(vals), k, name=where), [str(i) for i in range(k)]
-    names = np.unique(vals.astype(str))
+        return codes_for(vals, list(classes), where=where,
+                         fix="fix the label column or the class list"), list(classes)
+    keys = label_keys(vals).astype(str)
+    if all(PLAIN_INT.fullmatch(v) for v in np.unique(keys)):
+        return check_labels(keys.astype(np.int64), len(vals), k, name=where), [str(i) for i in range(k)]
+    codes, names = encode_labels(vals, where=where)
     if len(names) != k:
         raise LabelsError(f"{where}: {len(names)} distinct label names but pred_probs has {k} columns; "
                           "pass --classes classes.json listing the class of each column in order")
-    return labels_from_values(vals.astype(str), list(names), k, where)
+    return codes, [str(n) for n in names]
 
 
 def rank_run(run_dir, cfg: RankConfig | None = None) -> dict:

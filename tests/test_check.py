@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from cleanlab_lite import check as gate
+from cleanlab_lite.baseline import BaselineError
 from cleanlab_lite.cli import main
-from cleanlab_lite.errors import ConfigError
+from cleanlab_lite.errors import ConfigError, UserInputError
 from cleanlab_lite.run import Run
 from tests.expect import assert_refused
 from tests.runs import make_ranked_run as make_run
@@ -97,7 +98,7 @@ def test_edited_or_corrupt_ranking_is_a_user_error(tmp_path):
     assert_refused(res, (f"Error: {run / 'ranking.parquet'} is not the file {run / 'summary.json'} records "
                           f"(an interrupted or concurrent `rank`, or an edited file); rerun "
                           f"`clean-labels rank {run}`"))
-    with pytest.raises(gate.UserInputError, match="ranking.parquet has a column of the wrong type"):
+    with pytest.raises(UserInputError, match="ranking.parquet has a column of the wrong type"):
         Run(run).read_ranking(verify=False)
 
 
@@ -151,7 +152,7 @@ def test_baseline_by_row_and_label(tmp_path):
     assert not result.passed and result.new == 1
     # an id-only baseline against a run without ids is an error that says what to add
     pd.DataFrame({"id": ["a"]}).to_csv(base, index=False)
-    with pytest.raises(gate.BaselineError, match="ranking.csv has no id column"):
+    with pytest.raises(BaselineError, match="ranking.csv has no id column"):
         gate.run_check(run, gate.CheckConfig(), baseline=base)
 
 

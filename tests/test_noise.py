@@ -97,8 +97,10 @@ def test_noise_manifest_errors(tmp_path):
     src = write_manifest(df, tmp_path / "in.csv")
     with pytest.raises(ColumnError, match="already has a column 'true_label'"):
         noise_manifest(src, tmp_path / "o.csv", kind="symmetric", rate=0.2)
-    with pytest.raises(ColumnError, match="row 2: column 'label' is empty"):
-        noise_manifest(src, tmp_path / "o.csv", kind="symmetric", rate=0.2, true_col="truth")
+    res = noise_manifest(src, tmp_path / "o.csv", kind="symmetric", rate=0.4, true_col="truth")
+    out = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
+    assert out.loc[2, "label"] == "" and out.loc[2, "truth"] == ""   # unlabeled: unchanged
+    assert res.classes == ['1.0', '2.0']     # the file's text (a float column), kept as written
     with pytest.raises(ColumnError, match="has no column 'y'"):
         noise_manifest(src, tmp_path / "o.csv", kind="symmetric", rate=0.2, label_col="y")
 

@@ -18,12 +18,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cleanlab_lite.cli import main
+from cleanlab_lite.decisions import read_decisions
 from cleanlab_lite.export import export_run
 from cleanlab_lite.review import ReviewLockedError, ReviewServer
-from cleanlab_lite.run import read_decisions
-
-from tests.runs import make_ranked_run
-from tests.runs import make_export_run
+from tests.runs import make_export_run, make_ranked_run
 
 EVIL = "<img src=x onerror=alert(1)>"
 CLASSES = ("cat", "dog", EVIL)
@@ -356,7 +354,7 @@ def test_check_baseline_keep_accepts_relabel_and_drop_confirm(tmp_path):
     relabeled = int(flagged.iloc[2]["row"])
     rank2 = ranking.copy()
     rank2.loc[rank2["row"] == str(relabeled), "given_label"] = "bird"
-    from cleanlab_lite.check import baseline_mask, read_baseline
+    from cleanlab_lite.baseline import baseline_mask, read_baseline
 
     rank2["row"] = rank2["row"].astype(int)
     base = read_baseline(dec)

@@ -6,6 +6,7 @@ used). Skipped, with the reason, only where Playwright or Chromium cannot be fou
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -154,7 +155,8 @@ def test_digit_keys_type_the_class_and_top_choices_get_letters(browser, digits_r
     assert len(got) == len(want_rows) == len(src) - len(dropped)
     for out_i, r in enumerate(want_rows):
         row, rec = got.iloc[out_i], src.iloc[r]
-        assert row["id"] == rec["id"] and row["path"] == rec["path"]
+        assert row["id"] == rec["id"]      # image paths: rewritten relative to the output's folder
+        assert (out.parent / row["path"]).resolve() == (Path(manifest).parent / rec["path"]).resolve()
         decision, label = expected.get(r, ("", ""))
         if decision == "relabel":
             assert (row["label"], row["original_label"]) == (label, rec["label"]), r
@@ -390,3 +392,25 @@ def test_static_report_keeps_decisions_in_the_browser(browser, tmp_path):
     res = CliRunner().invoke(main, ["check", str(run), "--baseline", str(csv_path)],
                              env={"GITHUB_STEP_SUMMARY": None})
     assert res.exit_code == 0 and "2 confirmed errors" in res.output, res.output
+
+
+def test_tables_get_the_list_view_with_filters_and_batch(browser, tmp_path):
+    run = make_ranked_run(tmp_path, flagged={"cat": 3, "dog": 4, "bird": 2})
+    with ReviewServer(run, port=0) as srv:
+        srv.start()
+        page, errors = open_review(browser, srv)
+        assert page.input_value("#rv-view") == "list" and page.get_attribute("#rv-list", "class") == ""
+        assert page.locator("li.rv-group").count() == 0
+        first = page.locator("li.rv-item").first
+        assert "x1 = " in first.locator(".rv-values").inner_text()
+        assert "id img-" in first.locator(".rv-meta").inner_text()
+        page.select_option("#rv-f-class", "dog")
+        rows = page.eval_on_selector_all("li.rv-item", "els => els.map(e => +e.getAttribute('data-row'))")
+        by_row = {it["row"]: it for it in srv.session.items}
+        assert rows and all("dog" in (by_row[r]["given_label"], by_row[r]["suggested_label"]) for r in rows)
+        page.click("#rv-sel-page")
+        page.click("#rv-b-keep")
+        wait_decided(page, len(rows))
+        assert saved_decisions(run) == {r: ("keep", "") for r in rows}
+        assert errors == []
+        page.close()

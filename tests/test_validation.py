@@ -183,16 +183,6 @@ def test_classes_named_like_missing_values_are_classes(tmp_path):
     assert np.bincount(np.load(tmp_path / "run" / "labels.npy")).tolist() == [40, 40, 40]
 
 
-def test_truly_empty_label_is_still_missing(tmp_path):
-    df = blob_table()
-    df.loc[7, "label"] = ""
-    p = tmp_path / "m.csv"
-    df.to_csv(p, index=False)
-    line = refused(tmp_path, [p], "train", p, "--out", tmp_path / "run")
-    assert_error_line(line, f"Error: manifest {p}, row 7: column 'label' (--label-col) is empty; every "
-                    "row needs a label")
-
-
 def test_duplicate_ids_are_an_error(tmp_path):
     df = blob_table()
     df.loc[9, "id"] = df.loc[2, "id"]

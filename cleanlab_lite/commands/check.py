@@ -29,9 +29,9 @@ def _next_steps(ctx, run, manifest, result) -> None:
 
 @click.command("check")
 @run_argument
-@click.option("--manifest", "manifest", type=FILE,
-              help="Judge only what changed in this manifest since RUN was trained (no "
-                   "retraining); the limits apply to the changed rows.")
+@click.option("--manifest", "manifest", type=click.Path(path_type=Path),
+              help="Judge only what changed in this manifest (or folder of class subfolders) "
+                   "since RUN was trained (no retraining); the limits apply to the changed rows.")
 @click.option("--max-issue-rate", metavar="RATE",
               help="Fail when new suspect labels exceed this share of all rows: 2% or 0.02.")
 @click.option("--max-issues", metavar="N", help="Fail when there are more than N new suspect labels.")

@@ -7,7 +7,7 @@ from cleanlab_lite.commands.common import echo, handle_errors
 
 
 @click.command("noise")
-@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.argument("manifest", type=click.Path())
 @click.option("--rate", default=None, metavar="RATE",
               help="Fraction of labels to flip: 0.2 or 20% (class_dependent: or give --trace).")
 @click.option("--kind", type=click.Choice(["symmetric", "class_dependent", "pairwise"]),

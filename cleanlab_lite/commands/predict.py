@@ -11,14 +11,15 @@ from cleanlab_lite.commands.common import (current_data_options, data_overrides,
 
 @click.command("predict")
 @run_argument
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the probabilities: a .npy, float32 (N, K).")
 @current_data_options
 @click.pass_context
 @handle_errors
 def command(ctx, run, manifest, out, device, **_):
-    """The fold ensemble's probabilities for every row of MANIFEST (labels not needed).
+    """The fold ensemble's probabilities for every row of MANIFEST (labels not needed; a folder
+    of class subfolders works too).
 
     Each of RUN's k fold models predicts every row with the run's preprocessing and TTA; the
     mean is written to --out in the manifest's row order, one column per class in the order of

@@ -152,15 +152,22 @@ def _print_metrics(summary: dict) -> None:
     echo("Trained: " + ", ".join(parts))
     feats = summary.get("features")
     if feats:
-        shown = ", ".join(feats[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
+        cats = set(summary.get("categorical") or ())
+        named = [f"{f} (categorical)" if f in cats else f for f in feats]
+        shown = ", ".join(named[:12]) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
         echo(f"Features: {shown} (choose with --feature-cols)")
+    for col, why in (summary.get("left_out") or {}).items():
+        echo(f"Left out column {col!r} ({why}); name it in --feature-cols to use its most "
+             "frequent values")
+    if summary.get("unlabeled"):
+        echo(f"Unlabeled: {summary['unlabeled']} row(s) without a label, not trained on or ranked")
     wall = m.get("timings", {}).get("total_s") or m.get("timings", {}).get("train_s")
     if wall is not None:
         echo(f"Training time {wall:.1f} s on {m.get('device', '?')}")
 
 
 @click.command("train")
-@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.argument("manifest", type=click.Path())
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Run folder to write (a rerun resumes from finished folds).")
 @config_option
@@ -171,8 +178,12 @@ def _print_metrics(summary: dict) -> None:
 def command(ctx, manifest, out, config_path, **_):
     """Train k models with stratified k-fold; every row gets out-of-fold probabilities.
 
+    MANIFEST is a CSV, Parquet or JSONL file, or a folder with one subfolder of images per
+    class (the class is the subfolder's name; the manifest built from it is RUN/dataset.csv).
+
     \b
     Examples:
+      clean-labels train photos/ --out run1                # photos/cat/1.jpg, photos/dog/2.jpg
       clean-labels train data/manifest.csv --out run1
       clean-labels train rows.parquet --out run1 --feature-cols age,income --folds 10
       clean-labels train rows.jsonl --embeddings emb.npy --out run1 --model linear

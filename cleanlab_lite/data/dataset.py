@@ -20,6 +20,8 @@ class Dataset:
     weights:  float32 (N,) per-sample loss weights, or None
     groups:   (N,) group keys (any dtype) for group-aware folds, or None
     feature_names: tabular column names / None
+    levels:   tabular: per column of X, 0 (a number) or the number of levels of a categorical
+              column (X holds codes 0..L-1, -1 for empty or unseen); None when all are numbers
     """
     kind: str
     X: np.ndarray
@@ -28,6 +30,7 @@ class Dataset:
     weights: np.ndarray | None = None
     groups: np.ndarray | None = None
     feature_names: list[str] | None = None
+    levels: tuple[int, ...] | None = None
 
     @property
     def n(self) -> int:

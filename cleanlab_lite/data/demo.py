@@ -8,19 +8,8 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.data.manifest import write_manifest
-from cleanlab_lite.io import atomic_path
-
-
-def flip_labels(labels: np.ndarray, rate: float, num_classes: int, seed: int) -> np.ndarray:
-    """Flip round(rate * N) labels, chosen at random, each to a different random class."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    n_flip = int(round(rate * len(labels)))
-    idx = rng.choice(len(labels), size=n_flip, replace=False)
-    shift = rng.integers(1, num_classes, size=n_flip)
-    noisy = labels.copy()
-    noisy[idx] = (labels[idx] + shift) % num_classes
-    return noisy
+from cleanlab_lite.io import atomic_path, unwritable
+from cleanlab_lite.noise import inject_noise
 
 
 def write_digits(folder: str | Path, *, noise: float = 0.10, seed: int = 0) -> Path:
@@ -33,7 +22,10 @@ def write_digits(folder: str | Path, *, noise: float = 0.10, seed: int = 0) -> P
 
     folder = Path(folder)
     img_dir = folder / "images"
-    img_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        img_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unwritable(img_dir, e) from None
     d = load_digits()
     pixels = np.clip(d.images * (255.0 / 16.0), 0, 255).round().astype(np.uint8)
     ids, paths = [], []
@@ -46,6 +38,6 @@ def write_digits(folder: str | Path, *, noise: float = 0.10, seed: int = 0) -> P
         ids.append(f"d{i:04d}")
         paths.append(f"images/{name}")
     true = d.target.astype(np.int64)
-    noisy = flip_labels(true, noise, 10, seed)
+    noisy, _ = inject_noise(true, kind="symmetric", rate=noise, num_classes=10, seed=seed)
     df = pd.DataFrame({"id": ids, "path": paths, "label": noisy, "true_label": true})
     return write_manifest(df, folder / "manifest.csv")

@@ -6,6 +6,7 @@ size and the channel count, so a rerun on the same manifest and size reuses it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import stat
@@ -33,15 +34,20 @@ class DecodedImages:
     reused: bool
 
 
-def _probe(path: str):
-    """(width, height, mode) from the header only, or an error string. Only regular files are
-    opened: a FIFO or device would block or never end."""
+def _open(source):
+    """PIL image of a file path, or of encoded bytes (an image stored in the manifest)."""
     from PIL import Image
 
+    return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
+def _probe(path):
+    """(width, height, mode) from the header only, or an error string. Only regular files are
+    opened: a FIFO or device would block or never end. `path` may be the image's bytes."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        if not isinstance(path, bytes) and not stat.S_ISREG(os.stat(path).st_mode):
             return "is not a regular file (a folder, FIFO or device)"
-        with Image.open(path) as im:
+        with _open(path) as im:
             return im.size[0], im.size[1], im.mode
     except FileNotFoundError:
         return "not found"
@@ -63,7 +69,7 @@ def _decode_chunk(args):
     bad = []
     for i, p in enumerate(paths):
         try:
-            with Image.open(p) as im:
+            with _open(p) as im:
                 im = im.convert(mode)
                 if im.size != (size, size):
                     im = im.resize((size, size), Image.BILINEAR)
@@ -96,6 +102,9 @@ def _cache_key(paths: list[str], image_size: int | None) -> str:
     size, so it is known before any image is opened."""
     h = hashlib.sha256(f"v2|{image_size}|{len(paths)}".encode())
     for p in paths:
+        if isinstance(p, bytes):
+            h.update(hashlib.sha256(p).digest())
+            continue
         try:
             st = os.stat(p)
             h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -116,6 +125,11 @@ def cache_files(cache_dir: str | Path) -> list[tuple[Path, tuple[int, ...]]]:
         if len(shape) == 4 and data.is_file() and data.stat().st_size == int(np.prod(shape)):
             out.append((data, shape))
     return out
+
+
+def shown(source) -> str:
+    """A path as it is, an image stored as bytes as '<image bytes>'."""
+    return f"<{len(source)} image bytes>" if isinstance(source, bytes) else str(source)
 
 
 def _bad_error(bad: list[tuple[int, str, str]], rows: np.ndarray, path_col: str) -> ImageError:
@@ -159,7 +173,7 @@ def _decode_all(paths, target: Path, spans, workers, path_col, rows, image_size,
     """Probe headers, then decode into `target` (written atomically). Returns (shape, bad)."""
     # Pass 1: headers only (cheap) -> sizes, modes and the files that are missing or corrupt.
     probed = [r for chunk in _map(_probe_chunk, [paths[a:b] for a, b in spans], workers) for r in chunk]
-    bad = [(i, paths[i], r) for i, r in enumerate(probed) if isinstance(r, str)]
+    bad = [(i, shown(paths[i]), r) for i, r in enumerate(probed) if isinstance(r, str)]
     if bad and not skip_bad:
         raise _bad_error(bad, rows, path_col)
     good = [r for r in probed if not isinstance(r, str)]
@@ -174,7 +188,7 @@ def _decode_all(paths, target: Path, spans, workers, path_col, rows, image_size,
         jobs = [(str(tmp), shape, a, paths[a:b], size, channels) for a, b in spans]
         late = [b for chunk in _map(_decode_chunk, jobs, workers) for b in chunk]
     probed_bad = {i for i, _, _ in bad}
-    bad += [(i, paths[i], reason) for i, reason in late if i not in probed_bad]
+    bad += [(i, shown(paths[i]), reason) for i, reason in late if i not in probed_bad]
     bad.sort()
     return shape, bad
 
@@ -184,7 +198,7 @@ def decode_images(paths: list[str], *, rows: np.ndarray | None = None, path_col:
                   cache_dir: str | Path | None = None, workers: int = 0) -> DecodedImages:
     """Decode every image once into (N, C, S, S) uint8.
 
-    paths:  absolute file paths, one per manifest row.
+    paths:  absolute file paths, one per manifest row (or the encoded image's bytes).
     rows:   the manifest row numbers of `paths` (for error messages); default 0..N-1.
     A missing or corrupt image raises ImageError naming the row and path, unless skip_bad, in
     which case those rows are left out and reported in `bad`. With `cache_dir`, a decode of the

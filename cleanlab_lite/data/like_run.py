@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.config import DataConfig, TrainConfig, build
-from cleanlab_lite.errors import ColumnError, LabelsError, RunFolderError
+from cleanlab_lite.data.labels import codes_for
+from cleanlab_lite.errors import ColumnError, RunFolderError
 from cleanlab_lite.run import Run
 
 RUN_COLUMNS = ("row", "fold")      # added to rows.parquet by train
@@ -34,26 +35,12 @@ def run_configs(run: str | Path) -> tuple[dict, DataConfig, TrainConfig]:
     return resolved, sections[0], sections[1]
 
 
-def map_labels(values: pd.Series, classes: list, where: str, run) -> np.ndarray:
-    """Label values -> indices into the run's `classes` (compared as text, so 3 and "3" match).
-    A value the run never saw raises LabelsError naming it and the way out (retrain)."""
-    missing = values.isna().to_numpy()
-    if missing.any():
-        r = int(np.flatnonzero(missing)[0])
-        raise LabelsError(f"{where}, row {r}: the label is empty; every row needs a label")
-    if pd.api.types.is_float_dtype(values) and np.all(values == np.round(values)):
-        values = values.astype(np.int64)
-    keys = values.astype(str).to_numpy()
-    index = {str(c): i for i, c in enumerate(classes)}
-    uniq, inv = np.unique(keys, return_inverse=True)
-    unknown = [u for u in uniq if u not in index]
-    if unknown:
-        r = int(np.flatnonzero(keys == unknown[0])[0])
-        shown = ", ".join(map(str, classes[:10])) + (", ..." if len(classes) > 10 else "")
-        raise LabelsError(f"{where}, row {r}: label {unknown[0]!r} is a class the run {run} never "
-                          f"saw (it knows {shown}); its models cannot judge a new class, so "
-                          f"retrain: clean-labels train MANIFEST --out NEW_RUN")
-    return np.array([index[u] for u in uniq], dtype=np.int64)[inv]
+def map_labels(values: pd.Series, classes: list, where: str, run, rows=None) -> np.ndarray:
+    """Label values -> indices into the run's `classes` (`data.labels.codes_for`). A value the
+    run never saw raises LabelsError naming it (its row in `rows`) and the way out (retrain)."""
+    return codes_for(values, classes, where=where, rows=rows,
+                     fix=f"the models of the run {run} cannot judge a class they never saw, so "
+                         "retrain: clean-labels train MANIFEST --out NEW_RUN")
 
 
 @dataclass
@@ -67,14 +54,15 @@ class Rows:
     cfg: DataConfig                # the data options these rows were read with
 
 
-def _feature_names(run: str | Path, table: pd.DataFrame, cfg: DataConfig) -> list[str] | None:
-    """The tabular feature columns training used: the run's --feature-cols, or the same
-    automatic choice made again on the run's own rows."""
-    if cfg.feature_cols:
-        return list(cfg.feature_cols)
-    from cleanlab_lite.data.load import feature_columns
+def _run_spec(run: str | Path, resolved: dict, table: pd.DataFrame, cfg: DataConfig):
+    """The tabular feature columns and levels training used: as config.yaml records them, or
+    the same automatic choice made again on the run's own rows (a run that did not record it)."""
+    from cleanlab_lite.data.features import choose_features, spec_from_record
 
-    return feature_columns(table.drop(columns=list(RUN_COLUMNS), errors="ignore"), cfg,
+    spec = spec_from_record(resolved.get("data") or {})
+    if spec is not None:
+        return spec
+    return choose_features(table.drop(columns=list(RUN_COLUMNS), errors="ignore"), cfg,
                            str(Run(run).rows_path))
 
 
@@ -94,40 +82,43 @@ def read_like_run(run: str | Path, manifest: str | Path, *, overrides: dict | No
 
     Images are decoded at the run's size into `cache_dir` (reused on a rerun). Without a label
     column the rows are read all the same when not `require_labels` (labels None)."""
+    from cleanlab_lite.data.folders import read_table
     from cleanlab_lite.data.load import load_dataset
-    from cleanlab_lite.data.manifest import read_manifest
 
     manifest = Path(manifest)
     resolved, run_cfg, _ = run_configs(run)
     kind = resolved.get("kind")
     values = {**dataclasses.asdict(run_cfg), "data_root": None, "group_col": None,
               "weight_col": None, "skip_bad": False, **(overrides or {})}
+    spec = None
     if kind == "tabular":
-        values["feature_cols"] = tuple(_feature_names(run, read_run_rows(run), run_cfg) or ())
+        spec = _run_spec(run, resolved, read_run_rows(run), run_cfg)
+        values["feature_cols"] = tuple(spec.columns)
     if kind != "embedding":
         values["embeddings"] = None
     elif not (overrides or {}).get("embeddings"):
         raise ColumnError(f"the run {run} was trained on embeddings; pass --embeddings E.npy with "
                           f"one row per row of {manifest}")
     cfg = DataConfig(**values)
-    df = read_manifest(manifest)
-    has_labels = cfg.label_col in df.columns
-    if not has_labels:
-        if require_labels:
-            cols = ", ".join(map(str, df.columns[:20]))
-            raise ColumnError(f"manifest {manifest} has no label column {cfg.label_col!r} "
-                              f"(--label-col); the gate judges labels, so it needs them (its "
-                              f"columns are: {cols})")
-        df = df.assign(**{cfg.label_col: 0})
+    df, cfg = read_table(manifest, cfg, text_cols=(cfg.label_col, cfg.id_col))
+    has_labels = require_labels and cfg.label_col in df.columns
+    if require_labels and not has_labels:
+        cols = ", ".join(map(str, df.columns[:20]))
+        raise ColumnError(f"manifest {manifest} has no label column {cfg.label_col!r} "
+                          f"(--label-col); the gate judges labels, so it needs them (its "
+                          f"columns are: {cols})")
+    if not has_labels:          # every row is predicted, with or without a label
+        df = df.assign(**{cfg.label_col: "0"})
     if kind == "image" and cfg.path_col not in df.columns:
         raise ColumnError(f"manifest {manifest} has no image path column {cfg.path_col!r} "
                           f"(--path-col); the run {run} was trained on images")
-    loaded = load_dataset(manifest, cfg, cache_dir=cache_dir, df=df)
+    loaded = load_dataset(manifest, cfg, cache_dir=cache_dir, df=df, spec=spec)
     classes = Run(run).read_classes()
     labels = None
     if has_labels:
         labels = map_labels(loaded.table[cfg.label_col], classes,
-                            f"manifest {manifest} column {cfg.label_col!r}", run)
+                            f"manifest {manifest} column {cfg.label_col!r}", run,
+                            rows=loaded.table["row"].to_numpy())
     return Rows(table=loaded.table, X=loaded.dataset.X, labels=labels, classes=classes,
                 kind=loaded.dataset.kind, cfg=cfg)
 
@@ -146,7 +137,10 @@ def run_rows(run: str | Path) -> Rows:
     kind = resolved.get("kind")
     X = None
     if kind == "tabular":
-        X = table[_feature_names(run, table, cfg)].to_numpy(dtype=np.float32)
+        from cleanlab_lite.data.features import feature_matrix
+
+        X = feature_matrix(table, _run_spec(run, resolved, table, cfg), str(folder.rows_path),
+                           allow_nan=True)[0]
     elif kind == "image":
         rows = table["row"].to_numpy(np.int64)
         cache = folder.cached_images(int(rows.max()) + 1 if len(rows) else 0, int(cfg.image_size))

@@ -15,6 +15,7 @@ FORMATS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
 }
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def manifest_format(path: str | Path) -> str:
@@ -39,7 +40,7 @@ def read_manifest(path: str | Path, *, raw: bool = False, text_cols=()) -> pd.Da
     check_input_file(path, "manifest", ManifestError)
     try:
         if fmt == "csv":
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            sep = csv_delimiter(path)
             if raw:
                 df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
             else:
@@ -61,18 +62,37 @@ def read_manifest(path: str | Path, *, raw: bool = False, text_cols=()) -> pd.Da
     if len(df) == 0:
         raise ManifestError(f"manifest {path} has no rows; add at least one row per class")
     df.columns = [str(c) for c in df.columns]
+    if fmt == "csv":
+        df.attrs["sep"] = sep
     return df
 
 
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV: tab for .tsv; else whichever of , ; tab | the header line holds
+    most often (a comma when it holds none of them)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            header = f.readline()
+    except OSError:
+        return ","
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
 def _read_csv(path: Path, sep: str, text_cols: set) -> pd.DataFrame:
-    """pandas' usual parse, except that in `text_cols` only empty cells are missing."""
+    """pandas' usual parse, except that `text_cols` (labels, ids) stay the text of the file
+    ('01' is not 1) and only their empty cells are missing."""
     if not text_cols:
         return pd.read_csv(path, sep=sep)
     from pandas._libs.parsers import STR_NA_VALUES
 
     header = pd.read_csv(path, sep=sep, nrows=0).columns
     na = {c: ([""] if c in text_cols else sorted(STR_NA_VALUES)) for c in header}
-    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=na)
+    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=na,
+                       dtype={c: str for c in header if c in text_cols})
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
@@ -81,7 +101,7 @@ def write_manifest(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -
     fmt = fmt or manifest_format(path)
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            sep = "\t" if path.suffix.lower() == ".tsv" else df.attrs.get("sep", ",")
             df.to_csv(tmp, index=False, sep=sep)
         elif fmt == "parquet":
             df.to_parquet(tmp, index=False)

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.features import one_hot
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.train import foldplan
 from cleanlab_lite.train.foldplan import TrainResult, check_backend
@@ -141,7 +142,10 @@ def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult
     """
     t0 = time.perf_counter()
     try:
-        return foldplan.train(ds, folds, run_dir, fold_trainer(ds, folds, cfg), t0)
+        trainer = fold_trainer(ds, folds, cfg)
+        if trainer.torch_model:
+            ds = torch_view(ds)
+        return foldplan.train(ds, folds, run_dir, trainer, t0)
     finally:
         if cfg.backend == "ray":    # a connection `worker_device` made and no job used
             from cleanlab_lite.train import ray_backend
@@ -163,7 +167,14 @@ def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> foldplan.Trainer:
         return sklearn_models.fold_trainer(ds, cfg, name)
     from cleanlab_lite.train import loop
 
-    return loop.fold_trainer(ds, folds, cfg)
+    return loop.fold_trainer(torch_view(ds), folds, cfg)
+
+
+def torch_view(ds):
+    """ds as torch models take it: category codes one-hot (scikit-learn models take the codes)."""
+    if getattr(ds, "levels", None):
+        return dataclasses.replace(ds, X=one_hot(ds.X, ds.levels), levels=None, feature_names=None)
+    return ds
 
 
 def check_concurrency(ds, folds: np.ndarray, cfg: TrainConfig) -> None:

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
+from cleanlab_lite.data.features import feature_levels, scaler
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.run import SKLEARN_MODEL
 from cleanlab_lite.train import foldplan, weighting
@@ -94,36 +95,39 @@ def members(name: str) -> list[str]:
     return str(name).split("+")
 
 
-def build_estimator(name: str, cfg: TrainConfig, seed: int):
+def build_estimator(name: str, cfg: TrainConfig, seed: int, levels: tuple[int, ...] | None = None):
     """A fresh, unfitted estimator for `name` with the fold's seed (for a mean such as
-    hgb+logreg: a list of the members)."""
+    hgb+logreg: a list of the members). levels: which feature columns hold category codes
+    (`data.features.feature_levels`): native categories in hgb, one-hot in logreg and knn."""
     if name not in SKLEARN_MODELS:
         raise ConfigError(f"--model {name!r} is not a scikit-learn model; use one of "
                           f"{', '.join(SKLEARN_MODELS)}")
     if "+" in name:
-        return [_member(m, cfg, seed, mean=name) for m in members(name)]
-    return _member(name, cfg, seed)
+        return [_member(m, cfg, seed, mean=name, levels=levels) for m in members(name)]
+    return _member(name, cfg, seed, levels=levels)
 
 
-def _member(name: str, cfg: TrainConfig, seed: int, mean: str | None = None):
+def _member(name: str, cfg: TrainConfig, seed: int, mean: str | None = None,
+            levels: tuple[int, ...] | None = None):
     """One model; `mean`: the name of the mean it is a member of, if any."""
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        cats = {"categorical_features": [n > 0 for n in levels]} if levels else {}
         if mean is not None:
-            return HistGradientBoostingClassifier(**MEAN_HGB[mean], random_state=seed % (2 ** 32))
+            return HistGradientBoostingClassifier(**MEAN_HGB[mean], **cats,
+                                                  random_state=seed % (2 ** 32))
         return HistGradientBoostingClassifier(
             learning_rate=HGB_LR if cfg.lr is None else float(cfg.lr),
             max_iter=HGB_MAX_ITER if cfg.epochs is None else int(cfg.epochs),
-            random_state=seed % (2 ** 32))
+            random_state=seed % (2 ** 32), **cats)
     if name == "logreg":
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.pipeline import Pipeline
 
-        return make_pipeline(StandardScaler(),
-                             LogisticRegression(C=LOGREG_C, max_iter=LOGREG_MAX_ITER))
-    return WeightedKNN(KNN_NEIGHBORS)
+        return Pipeline([("standardscaler", scaler(levels)), ("logisticregression",
+                         LogisticRegression(C=LOGREG_C, max_iter=LOGREG_MAX_ITER))])
+    return WeightedKNN(KNN_NEIGHBORS, levels)
 
 
 class WeightedKNN:
@@ -133,12 +137,12 @@ class WeightedKNN:
     weights="distance", plus per-row weights, which KNeighborsClassifier does not take). Rows of
     weight 0 are left out of the neighbours; classes_ still lists every label seen."""
 
-    def __init__(self, n_neighbors: int = KNN_NEIGHBORS):
+    def __init__(self, n_neighbors: int = KNN_NEIGHBORS, levels: tuple[int, ...] | None = None):
         self.n_neighbors = n_neighbors
+        self.levels = levels
 
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
         from sklearn.neighbors import NearestNeighbors
-        from sklearn.preprocessing import StandardScaler
 
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
@@ -146,7 +150,7 @@ class WeightedKNN:
         if not keep.any():
             raise ConfigError("every training row of a fold has weight 0; check --weight-col")
         X, self.y_, self.w_ = X[keep], y_idx[keep], w[keep]
-        self.scaler_ = StandardScaler().fit(X, sample_weight=self.w_)
+        self.scaler_ = scaler(getattr(self, "levels", None)).fit(X, sample_weight=self.w_)
         self.nn_ = NearestNeighbors(n_neighbors=min(self.n_neighbors, len(self.y_)))
         self.nn_.fit(self.scaler_.transform(X))
         return self
@@ -242,7 +246,7 @@ def train_fold(ds, X: np.ndarray, job: FoldJob, cfg: TrainConfig, name: str) -> 
     rng = np.random.default_rng(job.seed)
     rows = weighting.balanced_rows(job.train_rows, ds.labels[job.train_rows], cfg.balance, rng)
     t = time.perf_counter()
-    est = _fit(build_estimator(name, cfg, job.seed), X[rows], ds.labels[rows],
+    est = _fit(build_estimator(name, cfg, job.seed, feature_levels(ds)), X[rows], ds.labels[rows],
                _sample_weight(ds, cfg, rows))
     t_train = time.perf_counter() - t
     t = time.perf_counter()

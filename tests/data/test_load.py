@@ -67,11 +67,21 @@ def test_nan_feature_names_row_and_column(tmp_path):
                             "handles missing values")
 
 
-def test_empty_label(tmp_path):
+def test_rows_without_a_label_are_left_out(tmp_path):
     df = blob_table()
     df.loc[4, "label"] = None
+    df.loc[9, "label"] = "  "
     p = write_manifest(df, tmp_path / "m.csv")
-    with pytest.raises(DataError, match=r"row 4: column 'label' \(--label-col\) is empty"):
+    L = load_dataset(p, DataConfig())
+    assert L.unlabeled.tolist() == [4, 9]
+    assert L.dataset.n == len(df) - 2 and 4 not in L.table["row"].tolist()
+
+
+def test_every_label_empty_is_an_error(tmp_path):
+    df = blob_table()
+    df["label"] = None
+    p = write_manifest(df, tmp_path / "m.csv")
+    with pytest.raises(DataError, match=r"column 'label' \(--label-col\) is empty on every row"):
         load_dataset(p, DataConfig())
 
 
@@ -145,5 +155,8 @@ def test_weights_all_zero_refused_before_training(tmp_path):
     with pytest.raises(DataError, match=r"weight column 'w' is 0 on every row, so no model can "
                                         r"learn from it"):
         load_dataset(p, DataConfig(weight_col="w"))
-    df.loc[3, "w"] = 0.5
-    assert load_dataset(write_manifest(df, tmp_path / "m2.csv"), DataConfig(weight_col="w")).dataset.n == 120
+    df.loc[3, "w"] = 0.5           # one class learnable, the other two not
+    with pytest.raises(DataError, match=r"weight column 'w' is 0 on every row of class 'dog'"):
+        load_dataset(write_manifest(df, tmp_path / "m2.csv"), DataConfig(weight_col="w"))
+    df.loc[[43, 83], "w"] = 0.5
+    assert load_dataset(write_manifest(df, tmp_path / "m3.csv"), DataConfig(weight_col="w")).dataset.n == 120
