@@ -183,15 +183,15 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
             raise ConfigError(f"--pretrained {cfg.pretrained} loads weights into an image model, "
                               f"and {manifest} holds {table.kind} data; drop --pretrained")
         return
-    from cleanlab_lite.train import models, weights
+    from cleanlab_lite.train import models, pretrained
 
     model = cfg.backbone or str(cfg.model).lower()
     if not cfg.backbone and model != "auto":    # the name and kind only: the size comes later
         models.resolve_model_name(model, "image", NOMINAL_IMAGE)
-    if cfg.pretrained and not weights.is_name(cfg.pretrained):
-        weights.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
+    if cfg.pretrained and not pretrained.is_name(cfg.pretrained):
+        pretrained.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
     elif cfg.pretrained and model != "auto":
-        weights.weights_enum_member(model, cfg.pretrained)
+        pretrained.weights_enum_member(model, cfg.pretrained)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
