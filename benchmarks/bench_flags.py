@@ -2,8 +2,9 @@
 in the same run: human label noise (../shared/data/real-noise), class-conditional noise from
 another lab with weak models (../shared/data/class-noise), and near-clean, small and weak-model
 sets built here (benchmarks/flag_sets.py). For each set: the F1 and the number of flags of both,
-the previous rule (the same count on self-confidence order, no low-noise cap), how the count was
-chosen, and an estimate of the flags' precision made without the truth next to the measured one.
+the sharpened count alone (on self-confidence order, without the caps and the weak-model
+term), how the count was chosen, and an estimate of the flags' precision made without the truth
+next to the measured one.
 Then the floors: real-noise mean F1 >= 0.79; class-noise no set below cleanlab by more than 0.01
 and a mean at least cleanlab + 0.02; near-clean and small sets at most cleanlab's count of flags
 and within 2x the true count.
@@ -92,7 +93,7 @@ def fmt(v, spec=".3f"):
 
 def table(recs: list[dict]) -> None:
     print("| group | set | split | true errors | cleanlab F1 (flags) | **ours F1 (flags)** | "
-          "previous rule F1 (flags) | order | est. / measured precision |")
+          "sharpened only F1 (flags) | order | est. / measured precision |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in recs:
         cl = f"{fmt(r['cleanlab'])} ({fmt(r['cleanlab_flags'], 'd')})"
@@ -118,7 +119,7 @@ def floors(recs: list[dict]) -> None:
         for split in (None, "tune", "check"):
             s = [r for r in sel if split in (None, r["split"])]
             parts.append(f"ours {fmt(mean(s, 'ours'))} cleanlab {fmt(mean(s, 'cleanlab'))} "
-                         f"previous {fmt(mean(s, 'before'))} ({len(s)} sets)")
+                         f"sharpened only {fmt(mean(s, 'before'))} ({len(s)} sets)")
         print(f"  {group:17s} " + " | ".join(parts))
     rn = [r for r in recs if r["group"] == "real-noise"]
     if rn:

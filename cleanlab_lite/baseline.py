@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.errors import UserInputError
-from cleanlab_lite.io import atomic_path
-from cleanlab_lite.run import int_column
+from cleanlab_lite.io import atomic_path, int_column
 
 
 class BaselineError(UserInputError):
@@ -27,10 +26,13 @@ class BaselineError(UserInputError):
 
 def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
     """An accepted-rows CSV: an `id` column, or `row` and `given_label` columns (or all three)."""
+    from cleanlab_lite.io import check_input_file
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline file {path} not found; create one with "
                             f"`clean-labels check RUN --write-baseline {path}`")
+    check_input_file(path, "baseline file", BaselineError)    # a folder or a FIFO: refused
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError):
@@ -56,7 +58,7 @@ def _decisions_baseline(path: Path) -> pd.DataFrame:
     with a `status`: `accepted` for keep (with its given label) and for relabel with its new
     label (a run retrained on the exported manifest does not count it again); `confirmed` for
     relabel and drop with the label the reviewer saw (an error until the manifest changes)."""
-    from cleanlab_lite.run import read_decisions
+    from cleanlab_lite.decisions import read_decisions
 
     d = read_decisions(path)
     rel = d[d["decision"] == "relabel"]

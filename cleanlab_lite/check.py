@@ -35,8 +35,7 @@ from cleanlab_lite.baseline import baseline_mask, read_baseline, write_baseline
 from cleanlab_lite.errors import ConfigError, RunFolderError
 from cleanlab_lite.io import write_json, write_text
 from cleanlab_lite.run import Run
-
-
+from cleanlab_lite.text import markdown_text, shown
 
 # GitHub's $GITHUB_STEP_SUMMARY file has no extension; any other Markdown path ends in .md
 MARKDOWN_SUFFIXES = (".md", ".markdown", "")
@@ -234,7 +233,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
     head = ("class", "rows", "flagged", "accepted", "new", "rate", "limit", "status")
     body = []
     for c in _class_rows(result, max_classes)[0]:
-        body.append((c.name, str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
+        body.append((shown(c.name), str(c.rows), str(c.flagged), str(c.accepted), str(c.new),
                      f"{c.rate:.2%}", _limit_text(c.limit), "ok" if c.passed else "FAIL"))
     if result.reviewed:   # new = flagged and not reviewed + confirmed errors; say how many are which
         head = head[:5] + ("confirmed",) + head[5:]
@@ -268,7 +267,7 @@ def format_table(result: CheckResult, max_classes: int = 10) -> str:
 
 
 def verdict(result: CheckResult) -> str:
-    base = (f"; {result.accepted} flagged rows accepted by baseline {result.baseline} "
+    base = (f"; {result.accepted} flagged rows accepted by baseline {shown(result.baseline)} "
             f"(matched by {result.matched_by})" if result.baseline else "")
     what = "new issues"
     if result.reviewed:
@@ -284,10 +283,7 @@ def verdict(result: CheckResult) -> str:
 
 def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
     """A GitHub-flavoured Markdown summary (for $GITHUB_STEP_SUMMARY or a PR comment)."""
-    def esc(text: str) -> str:
-        return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                .replace("|", "\\|").replace("\n", " "))
-
+    esc = markdown_text      # labels and paths come from the data: inert Markdown
     status = "passed" if result.passed else "failed"
     mark = "✅" if result.passed else "❌"
     lines = [f"### {mark} clean-labels check {status}", "",
@@ -300,7 +296,7 @@ def to_markdown(result: CheckResult, max_classes: int = 20) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---|"]
     rows, hidden = _class_rows(result, max_classes)
     for c in rows:
-        lines.append(f"| {esc(c.name)} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
+        lines.append(f"| {esc(shown(c.name))} | {c.rows} | {c.flagged} | {c.accepted} | {c.new} | "
                      f"{c.rate:.2%} | {_limit_text(c.limit)} | {'ok' if c.passed else '**FAIL**'} |")
     if hidden:
         lines.append(f"| … {hidden} more classes within limits | | | | | | | |")

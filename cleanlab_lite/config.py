@@ -192,7 +192,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "folds": at_least(2, "5"),
         "repeats": at_least(1, "1"),
         "fold": at_least(0, "0"),
-        "seed": at_least(0, "0"),
+        "seed": within(0, 2**31 - 1, "0"),      # numpy and scikit-learn take 32-bit seeds
         "device": one_of(*DEVICES, extra=lambda v: v.startswith("cuda:") and v[5:].isdigit()),
         "model": Rule(bool, "a model name", "auto"),
         "epochs": at_least(1, "10"),
@@ -296,7 +296,6 @@ def check_values(cls, values: Mapping[str, Any], where: Mapping[str, str] | None
     """
     hints = typing.get_type_hints(cls)
     rules = RULES.get(cls, {})
-    section = SECTION_OF.get(cls, cls.__name__)
     out = {}
     for key, value in values.items():
         rule = rules.get(key)
@@ -313,6 +312,9 @@ def check_values(cls, values: Mapping[str, Any], where: Mapping[str, str] | None
         out[key] = v
     _check_together(cls, {**out})
     return out
+
+
+PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")   # rules that count per class
 
 
 def _check_together(cls, v: dict) -> None:
@@ -335,8 +337,12 @@ def _check_together(cls, v: dict) -> None:
             raise ConfigError("--adjust-pred-probs does not apply to --method "
                               "confidence_weighted_entropy; use self_confidence or "
                               "normalized_margin, or drop --adjust-pred-probs")
+        if v["min_examples_per_class"] != 1 and v["filter_by"] not in PRUNE_FILTERS:
+            raise ConfigError(f"--min-examples-per-class applies to --filter-by prune_by_class, "
+                              f"prune_by_noise_rate or both only, not {v['filter_by']}; pick one "
+                              "of those rules or drop --min-examples-per-class")
         if v["num_to_remove_per_class"] is not None:
-            if v["filter_by"] not in ("prune_by_noise_rate", "prune_by_class", "both"):
+            if v["filter_by"] not in PRUNE_FILTERS:
                 raise ConfigError("--num-to-remove-per-class works only with --filter-by "
                                   f"prune_by_class, prune_by_noise_rate or both, not {v['filter_by']}")
             if any(n < 0 for n in v["num_to_remove_per_class"]):
@@ -350,9 +356,12 @@ def load_yaml(path: str | Path | None) -> dict[str, dict[str, Any]]:
         return {}
     import yaml
 
+    from cleanlab_lite.io import check_input_file
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"config file {p} not found; pass an existing YAML file to --config")
+    check_input_file(p, "config file", ConfigError)      # a folder or a FIFO: refused
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:

@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
-                                         write_manifest)
 from cleanlab_lite.amounts import parse_share
 from cleanlab_lite.data.labels import like_column, unlabeled_mask
+from cleanlab_lite.data.manifest import (EXTENSIONS, FORMATS, manifest_format, read_manifest,
+                                         write_manifest)
+from cleanlab_lite.decisions import DECISION_VALUES
 from cleanlab_lite.errors import RunFolderError, UserInputError
 from cleanlab_lite.guards import check_output
 from cleanlab_lite.io import file_sha256
-from cleanlab_lite.run import DECISION_VALUES, Run
+from cleanlab_lite.run import Run
 
 MODES = ("drop_top", "drop_flagged", "relabel")
 MAX_CLASS_LOSS = 0.5        # --drop-flagged deletes at most this share of any class without
@@ -49,13 +50,20 @@ def _per_class_counts(per_class: pd.DataFrame, labels: pd.Series) -> pd.Series:
 
 def _source_table(run: Run, cfg: dict, fmt_out: str, notes: list[str]) -> tuple[pd.DataFrame, bool]:
     """(the original manifest's rows, all of them, in order; True), or (rows.parquet's rows on
-    their manifest positions; False) when the manifest changed since train."""
+    their manifest positions; False) when the manifest is gone. A manifest edited since train
+    is refused: the trained rows would undo the edits."""
     manifest = Path(cfg["manifest"])
-    if manifest.is_file() and file_sha256(manifest) == cfg.get("manifest_sha256"):
+    if manifest.is_file():
+        if file_sha256(manifest) != cfg.get("manifest_sha256"):
+            raise UserInputError(
+                f"manifest {manifest} changed since train (its sha256 is not the one in "
+                f"{run.config_path}), and exporting the trained rows would undo the edits; "
+                f"judge the edits with `clean-labels check {run} --manifest {manifest}`, or "
+                f"retrain (`clean-labels train {manifest} --out RUN2`) and rank before exporting")
         raw = fmt_out == "csv" and cfg["manifest_format"] == "csv"
         return read_manifest(manifest, raw=raw), True
-    notes.append(f"manifest {manifest} is missing or changed since train; exported from "
-                 f"{run.rows_path} instead (rows without a label are not in it)")
+    notes.append(f"manifest {manifest} is missing; exported from {run.rows_path} instead (rows "
+                 "without a label are not in it)")
     rows = run.read_rows()
     n = int(rows["row"].max()) + 1 if len(rows) else 0
     full = pd.DataFrame(index=pd.RangeIndex(n))
@@ -71,17 +79,24 @@ class _Plan:
     per_class: pd.DataFrame
 
 
-def _check_args(mode, decisions, min_confidence) -> None:
+def _check_args(mode, decisions, min_confidence) -> float:
+    """Refuse a mode that is not one, and --min-confidence where it does nothing; returns the
+    confidence floor (0 when not given)."""
     if mode is None and decisions is None:
         raise UserInputError("choose one of --drop-top N|P%, --drop-flagged, --relabel or --decisions FILE")
     if mode is not None and mode not in MODES:
         raise UserInputError(f"unknown export mode {mode!r}; use one of {', '.join(MODES)}")
+    if min_confidence is not None and mode != "relabel":
+        raise UserInputError("--min-confidence applies to --relabel only; add --relabel or drop "
+                             "--min-confidence")
+    min_confidence = 0.0 if min_confidence is None else float(min_confidence)
     if not 0.0 <= min_confidence <= 1.0:
         raise UserInputError(f"--min-confidence {min_confidence} must be between 0 and 1")
+    return min_confidence
 
 
 def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None,
-               min_confidence: float = 0.0, out: str | Path | None = None,
+               min_confidence: float | None = None, out: str | Path | None = None,
                fmt: str | None = None, decisions: str | Path | None = None,
                folders: str | Path | None = None, allow_class_loss: bool = False) -> ExportResult:
     """Write the cleaned or relabeled manifest. `mode` is one of MODES, or None with `decisions`
@@ -96,7 +111,7 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     `drop_flagged` refuses (UserInputError, nothing written) to delete more than half of any
     class's rows unless `allow_class_loss`."""
     run = Run(run)
-    _check_args(mode, decisions, min_confidence)
+    min_confidence = _check_args(mode, decisions, min_confidence)
     cfg = run.read_train_config()
     ranking = run.read_ranking()
     fmt = fmt or (manifest_format(out) if out else cfg["manifest_format"])
@@ -121,6 +136,9 @@ def export_run(run: str | Path, *, mode: str | None, drop_top: str | None = None
     if mode == "drop_flagged" and not allow_class_loss:
         check_class_loss(plan.per_class, str(run))
     keep = plan.keep | unlabeled
+    if not keep.any():
+        raise UserInputError(f"export would write no rows: {mode or 'decisions'} leaves none of "
+                             f"the {len(table)} rows; drop fewer (e.g. --drop-top 10%)")
     result = table.iloc[np.flatnonzero(keep)]
     if mode == "relabel" or len(plan.new_label):
         result = _apply_labels(result, plan.new_label, label_col, classes,
@@ -261,8 +279,7 @@ def _reviewed(decisions, ranking: pd.DataFrame, classes: list[str], notes: list[
     file; stale ones go to `notes`."""
     if decisions is None:
         return None
-    from cleanlab_lite.decisions import match_decisions, stale_note
-    from cleanlab_lite.run import read_decisions
+    from cleanlab_lite.decisions import match_decisions, read_decisions, stale_note
 
     matched = match_decisions(read_decisions(decisions), ranking, classes, str(decisions))
     if len(matched.stale):

@@ -27,17 +27,25 @@ def assign_folds(labels: np.ndarray, n_folds: int, *, seed: int = 0,
     if len(small):
         c = int(small[0])
         name = classes[c] if classes is not None else str(c)
+        if counts[c] < 2:
+            raise DataError(f"class {name!r} has 1 row, and k-fold needs at least 2 rows of every "
+                            "class (one to train on, one to judge); add rows of that class or "
+                            "remove it")
         raise DataError(f"class {name!r} has {counts[c]} rows, fewer than --folds {n_folds}; "
-                        f"use --folds {max(2, int(counts[c]))} or fewer, or remove that class")
+                        f"use --folds {int(counts[c])} or fewer, or remove that class")
     folds = np.empty(n, dtype=np.int64)
     if groups is None:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         splits = splitter.split(np.zeros(n), labels)
     else:
         n_groups = len(np.unique(groups))
+        if n_groups < 2:
+            raise DataError(f"--group-col has {n_groups} distinct group, and k-fold needs at "
+                            "least 2 (rows of one group stay in one fold); use a column with "
+                            "more groups or drop --group-col")
         if n_groups < n_folds:
             raise DataError(f"--group-col has {n_groups} distinct groups, fewer than --folds "
-                            f"{n_folds}; use --folds {max(2, n_groups)} or fewer")
+                            f"{n_folds}; use --folds {n_groups} or fewer")
         splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         splits = splitter.split(np.zeros(n), labels, groups)
     for i, (_, test) in enumerate(splits):

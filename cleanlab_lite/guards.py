@@ -40,6 +40,25 @@ def same_file(a, b) -> bool:
         return False
 
 
+def _hardlinked_to(path: Path, others) -> bool:
+    """Whether `path` is an existing file with several names, one of them among `others` (the
+    others are only looked at when it has several names)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_nlink < 2:
+        return False
+    for q in others:
+        try:
+            sq = os.stat(q)
+        except OSError:
+            continue
+        if (sq.st_dev, sq.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
 def writable_parent(path, option: str, folder=None) -> None:
     """OutputError unless `folder` (default: the folder of `path`), or the nearest existing
     folder above it, is a folder we can write."""
@@ -72,15 +91,28 @@ def check_output(path, option: str, *, run: Run | None = None, inputs: Inputs = 
         if same_file(p, q):
             raise OutputError(f"{option} {p} is {what} ({q}); no command writes over its input: "
                               "choose another path")
+    for folder in [run] * (run is not None) + _run_folders_around(p):
+        if folder.owns(p, own=own):
+            raise OutputError(f"{option} {p} is a file of run folder {folder.path}, which "
+                              "clean-labels writes itself; choose a path outside it or a new name")
     if run is not None:
-        if run.owns(p, own=own):
-            raise OutputError(f"{option} {p} is a file of run folder {run.path}, which clean-labels "
-                              "writes itself; choose a path outside it or a new name")
-        if os.path.realpath(p) in run.image_paths():
+        images = run.image_paths()
+        if os.path.realpath(p) in images or _hardlinked_to(p, images):
             raise OutputError(f"{option} {p} is an image of this run; no command writes over its "
                               "input: choose another path")
     writable_parent(p, option)
     return p
+
+
+def _run_folders_around(path: Path) -> list[Run]:
+    """The run folders `path` lies in (its folder, or up to three more up: folds/repeat-r/fold-i/),
+    known by the config.yaml of a train or the summary.json of a rank."""
+    out = []
+    for folder in list(Path(os.path.realpath(path)).parents)[:4]:
+        r = Run(folder)
+        if r.config_path.is_file() or r.summary_path.is_file():
+            out.append(r)
+    return out
 
 
 def check_out_folder(out, option: str = "--out", *, inputs: Inputs = (), what: str = "the run") -> Path:

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -137,3 +137,34 @@ def available_ram() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 1 << 62
+
+
+# ---- provenance ------------------------------------------------------------------------------
+# A file's record is {"sha256", "bytes", "mtime_ns"}. A file matches a record when its size and
+# mtime are unchanged (no hashing: every writer renames a new file into place, so a rewrite
+# always changes them), or else when its sha256 is the recorded one (a copied run folder).
+def file_record(path: Path, sha256: str | None = None) -> dict:
+    """The provenance record of a file (its sha256 computed unless given)."""
+    st = os.stat(path)
+    return {"sha256": sha256 or file_sha256(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def record_matches(path: Path, rec: Any) -> bool:
+    """Whether the file at `path` still holds the content `rec` was made from."""
+    if not isinstance(rec, dict) or not path.is_file():
+        return False
+    st = os.stat(path)
+    if st.st_size != rec.get("bytes"):
+        return False
+    return st.st_mtime_ns == rec.get("mtime_ns") or file_sha256(path) == rec.get("sha256")
+
+
+def int_column(df, col: str, where: str, error: type, fix: str):
+    """df[col] as int64, or `error` naming the first cell that is not an integer."""
+    import pandas as pd
+
+    values = pd.to_numeric(df[col], errors="coerce")
+    if values.isna().any():
+        i = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise error(f"{where}: column {col} holds {df[col].iloc[i]!r} at line {i + 2}; {fix}")
+    return values.astype(np.int64)

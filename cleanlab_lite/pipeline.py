@@ -13,10 +13,10 @@ import numpy as np
 from cleanlab_lite import __version__
 from cleanlab_lite.config import DataConfig, TrainConfig, to_dict
 from cleanlab_lite.data.features import spec_record
-from cleanlab_lite.data.load import Loaded, load_dataset
+from cleanlab_lite.data.load import Loaded, Table, load_dataset, read_table
 from cleanlab_lite.data.folders import folder_config
 from cleanlab_lite.data.manifest import manifest_format, write_manifest
-from cleanlab_lite.errors import UserInputError
+from cleanlab_lite.errors import ConfigError, DataError, UserInputError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.guards import check_out_folder
 from cleanlab_lite.io import file_sha256
@@ -163,6 +163,37 @@ def _embed(loaded: Loaded, train_cfg: TrainConfig, run: Run, log):
     return embedded
 
 
+NOMINAL_IMAGE = (3, 224, 224)       # a size every image model takes, for checking a name alone
+
+
+def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: TrainConfig) -> None:
+    """The checks that need the labels but not the decoded images or parsed features, run before
+    anything is written or decoded: at least two classes, classes and groups that fit --folds,
+    and for image runs the model name and the weights (the backbone and the device were checked
+    by check_machine_options)."""
+    if len(table.class_values) < 2:
+        shown = ", ".join(repr(str(c)) for c in table.class_values) or "none"
+        raise DataError(f"manifest {manifest}: column {label_col!r} (--label-col) holds one "
+                        f"class ({shown}); finding wrong labels needs at least 2 classes, so "
+                        "add the other classes' rows or check --label-col")
+    assign_repeats(table.labels, cfg.folds, cfg.repeats, seed=cfg.seed, groups=table.groups,
+                   classes=[str(c) for c in table.class_values])
+    if table.kind != "image":
+        if cfg.pretrained:
+            raise ConfigError(f"--pretrained {cfg.pretrained} loads weights into an image model, "
+                              f"and {manifest} holds {table.kind} data; drop --pretrained")
+        return
+    from cleanlab_lite.train import models, weights
+
+    model = cfg.backbone or str(cfg.model).lower()
+    if not cfg.backbone and model != "auto":    # the name and kind only: the size comes later
+        models.resolve_model_name(model, "image", NOMINAL_IMAGE)
+    if cfg.pretrained and not weights.is_name(cfg.pretrained):
+        weights.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
+    elif cfg.pretrained and model != "auto":
+        weights.weights_enum_member(model, cfg.pretrained)
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
@@ -180,8 +211,11 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     check_machine_options(train_cfg, data_cfg)
     t0 = time.perf_counter()
-    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir,
-                                  df=scanned.table if scanned is not None else None,
+    table = read_table(manifest, data_cfg, scanned.table if scanned is not None else None)
+    if table.image_paths:            # no run file over an image, before any is written
+        check_out_folder(out, "--out", inputs=[(p, "the image") for p in table.image_paths])
+    _check_before_decode(table, manifest, data_cfg.label_col, train_cfg)
+    loaded: Loaded = load_dataset(manifest, data_cfg, cache_dir=run.cache_dir, df=table.df,
                                   allow_nan=str(train_cfg.model).lower() in NAN_OK)
     t_load = time.perf_counter() - t0
     ds = loaded.dataset

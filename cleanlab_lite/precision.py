@@ -138,7 +138,7 @@ def run_estimate(folder, ranking: pd.DataFrame | None = None) -> Estimate | None
     decision (a decisions file that cannot be read is left to the commands that apply it)."""
     from cleanlab_lite.decisions import match_decisions
     from cleanlab_lite.errors import UserInputError
-    from cleanlab_lite.run import read_decisions
+    from cleanlab_lite.decisions import read_decisions
 
     path = folder.decisions_path
     if not path.is_file():

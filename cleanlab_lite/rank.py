@@ -18,14 +18,18 @@ import numpy as np
 
 from cleanlab_lite.config import RankConfig, to_dict
 from cleanlab_lite.device import resolve_device
-from cleanlab_lite.errors import ConfigError, LabelsError, PredProbsError, RunFolderError
-from cleanlab_lite.io import check_input_file
-from cleanlab_lite.run import Run, file_record
+from cleanlab_lite.errors import (
+    ConfigError,
+    LabelsError,
+    PredProbsError,
+    RunFolderError,
+)
+from cleanlab_lite.io import check_input_file, file_record
+from cleanlab_lite.run import Run
 from cleanlab_lite.scoring import count as cl_count
 from cleanlab_lite.scoring.api import issues_from, scores_from
 from cleanlab_lite.scoring.engine import Engine, check_labels
 from cleanlab_lite.scoring.trust import flag_warnings
-
 
 
 # ---- the computation -----------------------------------------------------------------------
@@ -106,8 +110,9 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
     out.update({k: a[k] for k in ("temperature_fit", "sharpen", "temperature", "order",
                                   "sharpened_count", "low_noise", "sample_rows",
                                   "candidate_sample_rows", "exact")})
-    if "posterior_count" in a:
-        out["posterior_count"] = a["posterior_count"]
+    for key in ("posterior_count", "weak_model_added", "cleanlab_cap"):
+        if a.get(key) is not None:
+            out[key] = a[key]
     sampled = "" if a["exact"] else (f" (T_fit and thresholds from {a['sample_rows']} evenly "
                                      f"spaced rows, the count from {a['candidate_sample_rows']} "
                                      "of the candidates)")
@@ -115,7 +120,12 @@ def explain_count(eng: Engine, filter_by: str, num_flagged: int) -> dict:
              if a["order"] == "noise_posterior" else "with the lowest self-confidence")
     cap = "" if not a["low_noise"] else (
         f"; few are counted among many disagreements, so most of these are the model's own "
-        f"mistakes: capped at the {a['posterior_count']} more likely mislabeled than not at T_fit")
+        f"mistakes: capped at the {a['posterior_count']} most likely mislabeled at T_fit")
+    if a["weak_model_added"]:
+        cap += (f"; the model is weak, so {a['weak_model_added']} of the uncounted candidates "
+                f"are added at the estimated noise rate")
+    if a["cleanlab_cap"] is not None:
+        cap += f"; at most cleanlab's default count, {a['cleanlab_cap']}"
     out["how"] = (f"the {num_flagged} rows {which} among the {a['candidates']} predicted as "
                   f"another class; {a['sharpened_count']} of those are off the confident joint's "
                   f"diagonal after temperature scaling to T = {a['sharpen']} x T_fit = "

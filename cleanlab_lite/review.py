@@ -40,10 +40,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from cleanlab_lite.decisions import match_decisions
+from cleanlab_lite.decisions import DECISION_VALUES as DECISIONS
+from cleanlab_lite.decisions import match_decisions, read_decisions, write_decisions
 from cleanlab_lite.errors import UserInputError
-from cleanlab_lite.run import DECISION_VALUES as DECISIONS
-from cleanlab_lite.run import Run, read_decisions, write_decisions
+from cleanlab_lite.io import unwritable
+from cleanlab_lite.run import Run
 
 DEFAULT_TOP = 50         # rows shown when nothing is flagged
 MAX_BODY = 1024 * 1024   # bytes: a decision is ~50, a batch of 10,000 about 500 KB
@@ -97,6 +98,8 @@ def acquire_lock(run: Path) -> Path:
                     "if no review is running") from None
             lock.unlink(missing_ok=True)  # left by a review that died: take it over
             continue
+        except OSError as e:         # a read-only or missing folder: the user's to fix
+            raise unwritable(lock, e) from None
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
         return lock
@@ -390,7 +393,11 @@ class ReviewServer:
                                     **({"page_size": page_size} if page_size else {}))
             self.csp = server_csp()
             handler = type("Handler", (_Handler,), {"review": self, "timeout": timeout})
-            self.httpd = _Server((self.host, port), handler)
+            try:
+                self.httpd = _Server((self.host, port), handler)
+            except OSError as e:
+                raise UserInputError(f"cannot serve on {self.host}:{port} ({e.strerror}); pass "
+                                     "another --port, or --port 0 for a free one") from None
         except BaseException:
             self.lock.unlink(missing_ok=True)
             raise

@@ -40,7 +40,14 @@ from typing import Any, Callable
 import numpy as np
 
 from cleanlab_lite.errors import RunFolderError
-from cleanlab_lite.io import atomic_path, write_json, write_npy, write_yaml
+from cleanlab_lite.io import (
+    atomic_path,
+    file_record,
+    record_matches,
+    write_json,
+    write_npy,
+    write_yaml,
+)
 
 CONFIG = "config.yaml"
 ROWS = "rows.parquet"
@@ -64,9 +71,6 @@ BUILT_MANIFEST = "dataset.csv"  # the manifest train built from a class-folder d
 NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, RANKING_TABLE,
          SUMMARY, DECISIONS, REVIEW_LOCK, REPORT, BUILT_MANIFEST)
 
-# decisions.csv
-DECISION_VALUES = ("keep", "relabel", "drop")
-DECISION_COLUMNS = ("row", "id", "given_label", "decision", "label", "time", "sampled")
 
 # fold folders
 MODEL = "model.pt"
@@ -87,43 +91,9 @@ def read_json_file(path: Path, fix: str) -> Any:
         raise RunFolderError(f"{path} is not valid JSON; {fix}") from None
 
 
-def int_column(df, col: str, where: str, error: type, fix: str):
-    """df[col] as int64, or `error` naming the first cell that is not an integer."""
-    import pandas as pd
-
-    values = pd.to_numeric(df[col], errors="coerce")
-    if values.isna().any():
-        i = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise error(f"{where}: column {col} holds {df[col].iloc[i]!r} at line {i + 2}; {fix}")
-    return values.astype(np.int64)
-
-
-# ---- provenance ------------------------------------------------------------------------------
-# A file's record is {"sha256", "bytes", "mtime_ns"}. A file matches a record when its size and
-# mtime are unchanged (no hashing: every writer here renames a new file into place, so a rewrite
-# always changes them), or else when its sha256 is the recorded one (a copied run folder).
+# ---- provenance (records: io.file_record) ----------------------------------------------------
 TRAIN_OUTPUTS = (ROWS, CLASSES, LABELS, PRED_PROBS)   # recorded in config.yaml by a finished train
 RANKED_INPUTS = (PRED_PROBS, LABELS, ROWS, CLASSES)   # recorded in summary.json by rank
-
-
-def file_record(path: Path, sha256: str | None = None) -> dict:
-    """The provenance record of a file (its sha256 computed unless given)."""
-    from cleanlab_lite.io import file_sha256
-
-    st = os.stat(path)
-    return {"sha256": sha256 or file_sha256(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def record_matches(path: Path, rec: Any) -> bool:
-    """Whether the file at `path` still holds the content `rec` was made from."""
-    from cleanlab_lite.io import file_sha256
-
-    if not isinstance(rec, dict) or not path.is_file():
-        return False
-    st = os.stat(path)
-    if st.st_size != rec.get("bytes"):
-        return False
-    return st.st_mtime_ns == rec.get("mtime_ns") or file_sha256(path) == rec.get("sha256")
 
 
 class Run:
@@ -392,14 +362,14 @@ class Run:
         if not self.rows_path.is_file():
             return None
         import pyarrow.parquet as pq
-        return pq.read_schema(self.rows_path).names
+        return self._parquet(lambda: pq.read_schema(self.rows_path).names)
 
     def read_rows_table(self, columns: list[str] | None = None):
         """RUN/rows.parquet as a pyarrow Table (only `columns` when given), or None when absent."""
         if not self.rows_path.is_file():
             return None
         import pyarrow.parquet as pq
-        return pq.read_table(self.rows_path, columns=columns)
+        return self._parquet(lambda: pq.read_table(self.rows_path, columns=columns))
 
     def read_rows(self, columns: list[str] | None = None):
         """RUN/rows.parquet as a DataFrame (with `row` added when an old file lacks it), or None."""
@@ -407,10 +377,20 @@ class Run:
             return None
         import pandas as pd
 
-        rows = pd.read_parquet(self.rows_path, columns=columns)
+        rows = self._parquet(lambda: pd.read_parquet(self.rows_path, columns=columns))
         if "row" not in rows.columns and columns is None:
             rows = rows.assign(row=np.arange(len(rows)))
         return rows
+
+    def _parquet(self, read: Callable[[], Any]):
+        """read() of rows.parquet; RunFolderError naming the file when it is not readable."""
+        import pyarrow as pa
+
+        try:
+            return read()
+        except (pa.ArrowException, OSError) as e:
+            raise RunFolderError(f"{self.rows_path} cannot be read ({type(e).__name__}); rerun "
+                                 f"`clean-labels train MANIFEST --out {self.path}`") from None
 
     def write_rows(self, table, folds: np.ndarray) -> None:
         """rows.parquet: the input rows as read (a DataFrame with `row`), plus `fold`."""
@@ -538,74 +518,6 @@ class Run:
                 if best is None or data.stat().st_mtime > best[0].stat().st_mtime:
                     best = (data, shape)
         return None if best is None else np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
-
-
-def read_decisions(path: str | os.PathLike):
-    """A decisions CSV (RUN/decisions.csv from `review`, or one made in a spreadsheet) as a
-    DataFrame: row (int64, when the file has it), id, given_label, decision, label, time,
-    sampled ("true" for a row of `review --sample`'s random sample) (strings) and line (its line in the file). Lines whose decision is empty or `skip` are left
-    out; anything else that is not keep | relabel | drop is a DecisionsError naming the line."""
-    import pandas as pd
-
-    from cleanlab_lite.errors import DecisionsError
-    from cleanlab_lite.io import check_input_file
-
-    path = Path(path)
-    if not path.exists():
-        raise DecisionsError(f"decisions file {path} not found; write it with `clean-labels review "
-                             "RUN` or as a CSV with columns row, given_label, decision, label")
-    check_input_file(path, "decisions file", DecisionsError)  # a folder or a FIFO: refused
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=["row", "given_label", "decision", "label"])
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DecisionsError(f"decisions file {path} is not a readable CSV ({type(e).__name__}); "
-                             "save it as UTF-8 CSV") from None
-    if not ({"given_label", "decision"} <= set(df.columns) and {"row", "id"} & set(df.columns)):
-        raise DecisionsError(f"decisions file {path} has columns {', '.join(df.columns) or '(none)'}; "
-                             "it needs given_label, decision and row (or id) columns")
-    for col in ("label", "time", "sampled"):
-        if col not in df.columns:
-            df[col] = ""
-    df["line"] = np.arange(2, len(df) + 2)
-    df["decision"] = df["decision"].str.strip().str.lower()
-    df = df[~df["decision"].isin(["", "skip"])].copy()
-    bad = ~df["decision"].isin(DECISION_VALUES)
-    if bad.any():
-        r = df[bad].iloc[0]
-        raise DecisionsError(f"decisions file {path} line {r['line']}: decision {r['decision']!r} "
-                             "is not keep, relabel, drop or skip; fix that cell")
-    empty = (df["decision"] == "relabel") & (df["label"].str.strip() == "")
-    if empty.any():
-        raise DecisionsError(f"decisions file {path} line {df[empty].iloc[0]['line']}: relabel needs "
-                             "the new class in column label; fill it in or choose keep or drop")
-    key = "row" if "row" in df.columns else "id"
-    if key == "row":
-        rows = pd.to_numeric(df["row"], errors="coerce")
-        nonint = rows.isna() | (rows != rows.round())
-        if nonint.any():
-            r = df[nonint].iloc[0]
-            raise DecisionsError(f"decisions file {path} line {r['line']}: row {r['row']!r} is not "
-                                 "a row number; use the row column of ranking.csv")
-        df["row"] = rows.astype(np.int64)
-    dup = df[key].duplicated(keep=False)
-    if dup.any():
-        first = df.loc[dup, key].iloc[0]
-        lines = df.loc[dup & (df[key] == first), "line"].tolist()
-        raise DecisionsError(f"decisions file {path}: {key} {first} has decisions on lines "
-                             f"{', '.join(map(str, lines))}; keep one of them")
-    return df.reset_index(drop=True)
-
-
-def write_decisions(path: str | os.PathLike, decisions, *, with_id: bool) -> None:
-    """Write decisions (a DataFrame with DECISION_COLUMNS) sorted by row, atomically; the id
-    column only `with_id`, the sampled column only when some decision is on a sampled row."""
-    sampled = "sampled" in decisions.columns and (decisions["sampled"].fillna("") != "").any()
-    cols = [c for c in DECISION_COLUMNS if (with_id or c != "id") and (sampled or c != "sampled")]
-    out = decisions.reindex(columns=cols).astype(object).fillna("").sort_values("row", kind="stable")
-    with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False)
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,23 @@ def make_export_run(tmp_path, fmt="csv", n=40, suspects=(3, 7, 11, 20)):
                             is_issue=flagged, suggested_confidence=conf, ids=df["id"].to_numpy())
     folder.write_summary({"n": n, "k": 2}, inputs=folder.input_records(), ranking=ranking)
     return run, manifest, df
+
+
+def make_trained_run(root: Path, *, n_per_class: int = 30) -> Path:
+    """`root`/in.csv (blob_table: ids, features f0..f3, classes cat/dog/eel, 4 labels flipped) and
+    `root`/run, trained through the CLI (logreg, 3 folds, --id-col id) and ranked. Returns root."""
+    from click.testing import CliRunner
+
+    from cleanlab_lite.cli import main
+    from tests.conftest import blob_table
+
+    df = blob_table(n_per_class=n_per_class, k=3)
+    flips = [0, 1, n_per_class, 2 * n_per_class]
+    df.loc[flips, "label"] = ["dog", "eel", "cat", "dog"]
+    df.to_csv(root / "in.csv", index=False)
+    for args in (["train", root / "in.csv", "--out", root / "run", "--id-col", "id", "--model",
+                  "logreg", "--folds", "3", "--feature-cols", "f0,f1,f2,f3", "-q"],
+                 ["rank", root / "run", "-q"]):
+        r = CliRunner().invoke(main, [str(a) for a in args])
+        assert r.exit_code == 0, r.output
+    return root

@@ -85,11 +85,15 @@ def test_needs_ranking(tmp_path):
         export_run(run, mode="drop_flagged")
 
 
-def test_changed_manifest_falls_back_to_rows(tmp_path):
+def test_missing_manifest_falls_back_to_rows_and_an_edited_one_is_refused(tmp_path):
     run, manifest, _ = make_run(tmp_path)
     manifest.write_text("id,label\n")
+    with pytest.raises(UserInputError, match=r"changed since train .*--manifest .*retrain"):
+        export_run(run, mode="drop_flagged", out=tmp_path / "o.csv")
+    assert not (tmp_path / "o.csv").exists()
+    manifest.unlink()
     res = export_run(run, mode="drop_flagged", out=tmp_path / "o.csv")
-    assert res.n_out == 36 and res.notes and "changed since train" in res.notes[0]
+    assert res.n_out == 36 and res.notes and "is missing" in res.notes[0]
 
 
 def test_drop_flagged_refuses_to_wipe_out_a_class(tmp_path):

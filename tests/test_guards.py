@@ -256,7 +256,8 @@ def test_a_read_only_run_folder_is_one_line_exit_2_for_every_writer(tmp_path, ta
     try:
         before = hashes(tmp_path)
         for args in (["rank", run], ["report", run], ["export", run, "--drop-top", "10%"],
-                     ["train", tabular_csv, "--out", run, "--model", "logreg", "-q"]):
+                     ["train", tabular_csv, "--out", run, "--model", "logreg", "-q"],
+                     ["review", run, "--no-browser"]):
             r = cli(*args)
             assert r.exit_code == 2, (args, r.output)
             assert r.output.startswith("Error: cannot write ") and r.output.count("\n") == 1, r.output

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
 from tests.conftest import blob_table
+from tests.runs import make_trained_run
 
 
 def cli(*args, cwd=None):
@@ -32,15 +33,7 @@ def sha(*paths) -> dict:
 @pytest.fixture(scope="module")
 def ranked(tmp_path_factory):
     """A tabular run (logreg, 3 folds) trained with --id-col and ranked, with 4 labels flipped."""
-    tmp = tmp_path_factory.mktemp("kept")
-    df = blob_table(n_per_class=30, k=3)
-    df.loc[[0, 1, 30, 60], "label"] = ["dog", "eel", "cat", "dog"]
-    df.to_csv(tmp / "in.csv", index=False)
-    r = cli("train", tmp / "in.csv", "--out", tmp / "run", "--id-col", "id", "--model", "logreg",
-            "--folds", "3", "--feature-cols", "f0,f1,f2,f3", "-q")
-    assert r.exit_code == 0, r.output
-    assert cli("rank", tmp / "run", "-q").exit_code == 0
-    return tmp
+    return make_trained_run(tmp_path_factory.mktemp("kept"))
 
 
 def test_train_never_writes_over_its_config_file(tmp_path):

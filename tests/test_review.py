@@ -18,12 +18,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cleanlab_lite.cli import main
+from cleanlab_lite.decisions import read_decisions
 from cleanlab_lite.export import export_run
 from cleanlab_lite.review import ReviewLockedError, ReviewServer
-from cleanlab_lite.run import read_decisions
-
-from tests.runs import make_ranked_run
-from tests.runs import make_export_run
+from tests.runs import make_export_run, make_ranked_run
 
 EVIL = "<img src=x onerror=alert(1)>"
 CLASSES = ("cat", "dog", EVIL)

@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import sys
+import warnings
 
 import click
 from click.core import ParameterSource
@@ -30,12 +31,13 @@ class FailureError(click.ClickException):
     exit_code = 3
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# terminal controls, bidi overrides, and zero-width characters (which make two labels look alike)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def printable(text) -> str:
     """`text` with terminal control characters (escape sequences, carriage returns, bidi
-    overrides) written as escapes like \\x1b; newlines and tabs are kept."""
+    overrides, zero-width characters) written as escapes like \\x1b; newlines and tabs are kept."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
 
 
@@ -61,14 +63,23 @@ def _unexpected(e: Exception) -> FailureError:
         f"for the traceback and report it"))
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning (matplotlib, scikit-learn...) as one escaped line on stderr: its text can
+    carry a label, and a label can carry terminal controls."""
+    text = printable(message).replace("\n", "\\n")
+    echo(f"{category.__name__}: {text}", err=True)
+
+
 def handle_errors(fn):
     """Turn library exceptions into one-line click errors with the contract's exit codes:
     UserInputError 2, RuntimeFailure and any unexpected exception 3 (never 1, which is the
-    gate's)."""
+    gate's). Python warnings raised meanwhile print as one escaped line each."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
         except UserInputError as e:
             raise UserError(printable(e)) from None
         except RuntimeFailure as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from cleanlab_lite.commands.common import UserError, echo, handle_errors
+from cleanlab_lite.text import shown
 
 
 def print_export(res) -> None:
@@ -11,7 +12,7 @@ def print_export(res) -> None:
     cols = [c for c in res.per_class.columns if c not in ("class", "rows")]
     echo(f"  {'class':<16}{'rows':>8}" + "".join(f"{c:>16}" for c in cols))
     for d in res.per_class.to_dict(orient="records"):
-        echo(f"  {str(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
+        echo(f"  {shown(d['class'])[:15]:<16}{d['rows']:>8}" + "".join(f"{d[c]:>16}" for c in cols))
     if res.unreadable_dropped:
         echo(f"  also left out {res.unreadable_dropped} unreadable row(s) skipped at train time")
     if res.unlabeled_kept:
@@ -32,7 +33,7 @@ def print_export(res) -> None:
 @click.option("--drop-flagged", is_flag=True, help="Drop every row flagged as a label issue.")
 @click.option("--relabel", is_flag=True, help="Replace flagged rows' labels with the suggested "
               "label; the old one goes to column original_label.")
-@click.option("--min-confidence", type=float, default=0.0, show_default=True,
+@click.option("--min-confidence", type=float, default=None,
               help="With --relabel: only where the model gives the suggestion at least this "
                    "probability.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,

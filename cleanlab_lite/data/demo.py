@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cleanlab_lite.data.manifest import write_manifest
-from cleanlab_lite.io import atomic_path
+from cleanlab_lite.io import atomic_path, unwritable
 from cleanlab_lite.noise import inject_noise
 
 
@@ -22,7 +22,10 @@ def write_digits(folder: str | Path, *, noise: float = 0.10, seed: int = 0) -> P
 
     folder = Path(folder)
     img_dir = folder / "images"
-    img_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        img_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unwritable(img_dir, e) from None
     d = load_digits()
     pixels = np.clip(d.images * (255.0 / 16.0), 0, 255).round().astype(np.uint8)
     ids, paths = [], []

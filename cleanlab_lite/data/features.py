@@ -137,11 +137,24 @@ def feature_matrix(df: pd.DataFrame, spec: FeatureSpec, manifest, skip_bad: bool
         parts[c] = num
         bad_any |= bad
     kept = np.flatnonzero(~bad_any)
-    X = pd.DataFrame(parts).to_numpy(dtype=np.float32)
+    X = pd.DataFrame(parts).to_numpy(dtype=np.float64)
     if bad_any.any():
         X = X[kept]
+    _check_float32(X, df, kept, spec.columns, manifest)
+    X = X.astype(np.float32)
     _check_finite(X, df, kept, spec.columns, manifest, allow_nan)
     return X, kept, sorted(skipped)
+
+
+def _check_float32(X, df, kept, cols, manifest) -> None:
+    """A finite value beyond float32's range would become inf when the models read it."""
+    huge = np.isfinite(X) & (np.abs(X) > np.finfo(np.float32).max)
+    if huge.any():
+        r, j = map(int, np.argwhere(huge)[0])
+        raise DataError(f"manifest {manifest}, row {int(df['row'].iloc[kept[r]])}: feature "
+                        f"{cols[j]!r} is {X[r, j]:g}, beyond the float32 range models train in "
+                        "(about 3.4e38); rescale the column (e.g. a log) or leave it out of "
+                        "--feature-cols")
 
 
 def _check_finite(X, df, kept, cols, manifest, allow_nan: bool) -> None:

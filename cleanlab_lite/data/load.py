@@ -120,6 +120,54 @@ def _labelled(df: pd.DataFrame, cfg: DataConfig, manifest: Path) -> tuple[pd.Dat
     return df[~empty].reset_index(drop=True), df["row"].to_numpy()[empty]
 
 
+@dataclass
+class Table:
+    """A manifest read and checked before any image is decoded or feature parsed: the rows as
+    read (`df`, for load_dataset), the data kind, and the labelled rows' labels and groups."""
+    df: pd.DataFrame
+    kind: str
+    labels: np.ndarray
+    class_values: list
+    groups: np.ndarray | None
+    image_paths: list[str]      # image runs: the image files named (not images stored inline)
+
+
+def read_table(manifest: str | Path, cfg: DataConfig, df: pd.DataFrame | None = None) -> Table:
+    """Read `manifest` and check columns, ids, labels, weights (per class too) and groups, so
+    bad input is refused before the slow steps (image decoding) write anything."""
+    manifest = Path(manifest)
+    raw = df if df is not None else read_manifest(
+        manifest, text_cols=(cfg.label_col, cfg.id_col, cfg.group_col))
+    t, _ = _labelled(_table(manifest, cfg, raw), cfg, manifest)
+    labels, classes = encode_labels(t[cfg.label_col],
+                                    where=f"manifest {manifest} column {cfg.label_col!r}")
+    _class_weights_given(t, cfg, manifest, labels, classes)
+    stored = stored_image_column(t, cfg)
+    col = stored or cfg.path_col
+    kind = "embedding" if cfg.embeddings else ("image" if col in t.columns else "tabular")
+    paths = []
+    if kind == "image" and stored is None:
+        root = Path(cfg.data_root) if cfg.data_root else manifest.parent
+        paths = [p for p in _image_sources(t[col].dropna(), root) if isinstance(p, str)]
+    return Table(raw, kind, labels, classes, _groups(t, cfg, manifest), paths)
+
+
+def _class_weights_given(df: pd.DataFrame, cfg: DataConfig, manifest: Path, labels: np.ndarray,
+                         classes: list) -> np.ndarray | None:
+    """--weight-col checked (see _weights), and > 0 somewhere in every class: a class whose rows
+    all weigh 0 is never learned, and all its rows would be flagged. Returns the weights."""
+    w = _weights(df, cfg, manifest)
+    if w is None:
+        return None
+    zero = np.flatnonzero(np.bincount(labels, weights=w, minlength=len(classes)) == 0)
+    if len(zero):
+        raise DataError(f"manifest {manifest}: weight column {cfg.weight_col!r} is 0 on every row "
+                        f"of class {str(classes[int(zero[0])])!r}, so no model can learn that "
+                        "class and all its rows would be flagged; give some of its rows a "
+                        "weight > 0, or leave the class out of the manifest")
+    return w
+
+
 def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path | None = None,
                  df: pd.DataFrame | None = None, allow_nan: bool = False,
                  spec: FeatureSpec | None = None) -> Loaded:
@@ -152,7 +200,9 @@ def load_dataset(manifest: str | Path, cfg: DataConfig, *, cache_dir: str | Path
         df[cfg.label_col], where=f"manifest {manifest} column {cfg.label_col!r}")
     loaded.dataset = Dataset(kind=kind, X=X, labels=labels,
                              classes=[str(c) for c in loaded.class_values],
-                             weights=_weights(df, cfg, manifest), groups=_groups(df, cfg, manifest),
+                             weights=_class_weights_given(df, cfg, manifest, labels,
+                                                          loaded.class_values),
+                             groups=_groups(df, cfg, manifest),
                              feature_names=loaded.spec.columns if loaded.spec else None,
                              levels=loaded.spec.levels() if loaded.spec else None)
     return loaded

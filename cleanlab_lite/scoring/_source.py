@@ -41,8 +41,11 @@ class NpyFileSource:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.name = str(path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise PredProbsError(f"pred_probs file {path} not found; pass an existing .npy file")
+        from cleanlab_lite.io import check_input_file
+
+        check_input_file(self.path, "pred_probs file", PredProbsError)   # a folder or a FIFO
         try:
             with open(self.path, "rb") as f:
                 version = np.lib.format.read_magic(f)

@@ -14,7 +14,16 @@ near 1). The rule here keeps the count but changes the probabilities it is taken
   4. near-clean data: when the model disagrees with more than MODEL_MISTAKES of the rows but the
      sharpened count is under LOW_NOISE of them, most disagreements are the model's own mistakes;
      the count is capped by the candidates whose label is more likely wrong than right at T_fit
-     (error_posterior, below).
+     (error_posterior, below): more likely wrong than right (posterior > 0.5) with the
+     self-confidence order, above POSTERIOR_CUT with the noise-posterior order;
+  5. a weak model (the count is at least WEAK_RATIO x the accuracy, trust.py) on at least
+     LARGE_ROWS_PER_CLASS rows per class: a candidate the sharpened joint leaves out is still
+     mislabeled with about the estimated noise rate r = count / N, so r x (candidates - count)
+     is added;
+  6. cleanlab's default count on the same rows (prune_by_noise_rate with its argmax rule) caps
+     the count where the sharpened count over-flags: near-clean data (step 4), fewer than
+     SMALL_ROWS_PER_CLASS rows per class, and a weak model on fewer than LARGE_ROWS_PER_CLASS
+     rows per class; never with fewer than CAP_MIN_ROWS_PER_CLASS rows per class. Human label noise on enough rows per class keeps the higher count.
 
 Which rows: with at least NOISE_ORDER_MIN_ROWS rows per class, the `count` candidates with the
 highest P(label wrong | row) under class-conditional noise, N[g, t] q_t normalized over t, with N
@@ -30,9 +39,12 @@ an evenly spaced sample of the candidate rows; below that size everything is exa
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from cleanlab_lite.scoring import count
+from cleanlab_lite.scoring.trust import WEAK_RATIO
 from cleanlab_lite.scoring._source import concat, map_chunks
 
 SHARPEN = 0.45              # T = SHARPEN * T_fit (tuned on the resnet50d real-noise sets)
@@ -48,6 +60,13 @@ NOISE_ORDER_MIN_ROWS = 500  # rows per class (N / K) from which the flags are or
 MODEL_MISTAKES = 0.02       # when the model disagrees with more than this share of rows and
 LOW_NOISE = 0.06            # fewer than this share is counted at T, the count is capped by the
                             # rows more likely mislabeled than not at T_fit (posterior count)
+POSTERIOR_CUT = 0.7         # the near-clean cap's posterior cut with the noise-posterior order
+SMALL_ROWS_PER_CLASS = 200  # below this many rows per class cleanlab's count caps the count
+CAP_MIN_ROWS_PER_CLASS = 50  # ... but never below this many: cleanlab's thresholds are then means
+                            # of a handful of rows and it often counts nothing (one clearly wrong
+                            # row among 30 per class)
+LARGE_ROWS_PER_CLASS = 1000  # a weak model: below, cleanlab's count caps; from here, the
+                            # uncounted candidates are added at the estimated noise rate
 TERM_CUT = 1e-2             # error_posterior leaves out classes whose tempered probability is
                             # below this share of the row's largest
 
@@ -187,7 +206,9 @@ def adaptive_count(eng) -> dict:
     "candidates" (rows whose given label is not the argmax), "counted" (candidates off the
     diagonal at T in the candidate sample), "temperature_fit", "sharpen", "temperature",
     "order" ("noise_posterior" or "self_confidence"), "low_noise", "posterior_count" (low
-    noise only), "noise_matrix" (K, K), "sample_rows", "candidate_sample_rows", "exact"}."""
+    noise only), "weak_model", "weak_model_added" (step 5), "cleanlab_cap" (cleanlab's default
+    count where step 6 applies, else None), "noise_matrix" (K, K), "sample_rows",
+    "candidate_sample_rows", "exact"}."""
     if "adaptive" in eng.stats:
         return dict(eng.stats["adaptive"])
     eng.ensure_a()
@@ -221,13 +242,44 @@ def adaptive_count(eng) -> dict:
             "exact": bool(len(sample) == n and len(cand_s) == len(cand))}
     if len(cand) > MODEL_MISTAKES * n and num < LOW_NOISE * n:
         # few errors among many disagreements: most are the model's own mistakes; count the
-        # candidates whose label is more likely wrong than right at the calibrated T_fit
-        post = int(round((posterior_of(eng, cand_s, noise, t_fit) > 0.5).sum() * scale))
+        # candidates whose label is most likely wrong at the calibrated T_fit
+        cut = 0.5 if info["order"] == "self_confidence" else POSTERIOR_CUT
+        post = int(round((posterior_of(eng, cand_s, noise, t_fit) > cut).sum() * scale))
         info["posterior_count"] = post
         info["low_noise"] = True
     info["num_issues"] = min(num, info["posterior_count"]) if info["low_noise"] else num
+    _weak_model_and_cap(eng, info)
     eng.stats["adaptive"] = info
     return dict(info)
+
+
+def _weak_model_and_cap(eng, info: dict) -> None:
+    """Steps 5 and 6 of the rule on info (adaptive_count's dict): adds "weak_model",
+    "weak_model_added" and "cleanlab_cap" (None where no cap applies), updates "num_issues"."""
+    n, k, num, cand = eng.n, eng.k, info["num_issues"], info["candidates"]
+    weak = n > 0 and num >= WEAK_RATIO * (1 - cand / n) * n
+    large = n >= LARGE_ROWS_PER_CLASS * k
+    added = int(round(num / n * (cand - num))) if weak and large else 0
+    info["weak_model"], info["weak_model_added"] = bool(weak), added
+    info["num_issues"] = num + added
+    capped = n >= CAP_MIN_ROWS_PER_CLASS * k and (
+        info["low_noise"] or n < SMALL_ROWS_PER_CLASS * k or (weak and not large))
+    info["cleanlab_cap"] = cleanlab_count(eng) if capped else None
+    if capped:
+        info["num_issues"] = min(info["num_issues"], info["cleanlab_cap"])
+
+
+def cleanlab_count(eng) -> int:
+    """cleanlab's default number of flags on the engine's rows: prune_by_noise_rate on the
+    calibrated confident joint taken with cleanlab's argmax rule, less the rows whose given label
+    is the argmax (one more pass over the rows that need it, on a copy of the engine)."""
+    shared = {key: eng.stats[key] for key in ("given", "argmax", "maxp", "thresholds", "reduce")
+              if key in eng.stats}
+    twin = replace(eng, cj_argmax="cleanlab", stats=shared)
+    counts = twin.label_counts
+    prune = count.keep_at_least_n_per_class(twin.calibrated_joint().T, 1).T * (counts > 1)[:, None]
+    np.fill_diagonal(prune, 0)
+    return int((twin.margin_candidates(prune) & ~twin.reduce_mask).sum())
 
 
 def flag_scores(eng) -> np.ndarray:

@@ -155,5 +155,8 @@ def test_weights_all_zero_refused_before_training(tmp_path):
     with pytest.raises(DataError, match=r"weight column 'w' is 0 on every row, so no model can "
                                         r"learn from it"):
         load_dataset(p, DataConfig(weight_col="w"))
-    df.loc[3, "w"] = 0.5
-    assert load_dataset(write_manifest(df, tmp_path / "m2.csv"), DataConfig(weight_col="w")).dataset.n == 120
+    df.loc[3, "w"] = 0.5           # one class learnable, the other two not
+    with pytest.raises(DataError, match=r"weight column 'w' is 0 on every row of class 'dog'"):
+        load_dataset(write_manifest(df, tmp_path / "m2.csv"), DataConfig(weight_col="w"))
+    df.loc[[43, 83], "w"] = 0.5
+    assert load_dataset(write_manifest(df, tmp_path / "m3.csv"), DataConfig(weight_col="w")).dataset.n == 120

@@ -225,3 +225,37 @@ def test_large_sets_are_ordered_by_the_noise_matrix_posterior():
     def f1(m):
         return 2 * (m & truth).sum() / (m.sum() + truth.sum())
     assert f1(flags) >= 0.7 and f1(flags) > f1(by_confidence) + 0.2
+
+
+def uniform_flips(n, k, rate, lo, hi, seed=3):
+    """`rate` of the labels flipped uniformly; the model puts lo-hi on the true class."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, int(rate * n), replace=False)
+    given[f] = (true[f] + rng.integers(1, k, len(f))) % k
+    return given, _probs(true, rng.uniform(lo, hi, n), k, rng), given != true
+
+
+@pytest.mark.parametrize("n, k, rate, lo, hi, weak", [
+    (600, 5, 0.1, 0.2, 0.9, False),       # 120 rows per class
+    (2000, 4, 0.08, 0.2, 0.6, True),      # a weak model on 500 rows per class
+])
+def test_small_or_weak_sets_flag_no_more_than_cleanlab(n, k, rate, lo, hi, weak):
+    y, p, truth = uniform_flips(n, k, rate, lo, hi)
+    info = adaptive.adaptive_count(Engine.create(y, p))
+    cleanlab_default = S.find_label_issues(y, p, filter_by="prune_by_noise_rate",
+                                           cj_argmax="cleanlab")
+    assert info["weak_model"] == weak and info["weak_model_added"] == 0
+    assert info["sharpened_count"] > cleanlab_default.sum()          # the cap is what holds it
+    assert info["cleanlab_cap"] == cleanlab_default.sum()
+    assert S.find_label_issues(y, p).sum() == cleanlab_default.sum()
+
+
+def test_weak_model_on_many_rows_per_class_adds_uncounted_candidates_at_the_noise_rate():
+    y, p, truth = uniform_flips(8000, 4, 0.3, 0.2, 0.6)            # 2,000 rows per class
+    info = adaptive.adaptive_count(Engine.create(y, p))
+    m, c = info["sharpened_count"], info["candidates"]
+    assert info["weak_model"] and info["cleanlab_cap"] is None
+    assert info["weak_model_added"] == round(m / 8000 * (c - m)) > 0
+    assert S.find_label_issues(y, p).sum() == m + info["weak_model_added"]
