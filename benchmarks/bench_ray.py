@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# cleanlab_lite.train first: it sets OMP_WAIT_POLICY=PASSIVE before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as clean-labels does, before torch loads OpenMP
 from cleanlab_lite.train import train_folds  # noqa: E402
 from cleanlab_lite.config import DataConfig, TrainConfig  # noqa: E402
 from cleanlab_lite.data.load import load_dataset  # noqa: E402

@@ -11,7 +11,7 @@ without injected noise):
   * scikit-learn's HistGradientBoostingClassifier and StandardScaler + LogisticRegression with
     their default settings (what cleanlab's tutorials use) are fit by `cross_val_predict` on the
     very same folds, and their out-of-fold probabilities get the same flagging rule. They run
-    under the tool's thread rule (`sklearn_models.cpu_threads`: one OpenMP/BLAS thread when
+    under the tool's thread rule (`train.threads.cpu_threads`: one OpenMP/BLAS thread when
     rows x features <= SMALL_TABLE_ELEMENTS, else every core); the threads column says how many.
 
 Real label noise as "embeddings" (`--tables real-noise --real-noise DIR`, DIR a folder like the
@@ -71,7 +71,7 @@ from cleanlab_lite import find_label_issues  # noqa: E402
 from cleanlab_lite.config import RankConfig, TrainConfig  # noqa: E402
 from cleanlab_lite.noise import inject_noise  # noqa: E402
 from cleanlab_lite.run import Run  # noqa: E402
-from cleanlab_lite.train.sklearn_models import cpu_threads  # noqa: E402
+from cleanlab_lite.train.threads import cpu_threads  # noqa: E402
 
 CLI = [sys.executable, "-m", "cleanlab_lite"]
 SIZES = (500, 2000, 10_000, 50_000)
@@ -161,7 +161,7 @@ def sklearn_baselines(X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> dict[s
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
-    threads = cpu_threads(TrainConfig(), X)
+    threads = cpu_threads(TrainConfig(), X, torch_model=False)
     out = {}
     for name, est in (("sklearn HistGB", HistGradientBoostingClassifier(random_state=0)),
                       ("sklearn logreg", make_pipeline(StandardScaler(),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# cleanlab_lite.train first: it sets OMP_WAIT_POLICY=PASSIVE before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as clean-labels does, before torch loads OpenMP
 from cleanlab_lite.device import resolve_device  # noqa: E402
 from cleanlab_lite.train import train_folds  # noqa: E402
 from cleanlab_lite.config import TrainConfig  # noqa: E402

@@ -79,7 +79,8 @@ class TrainConfig(_Checked):
     hidden: int = 128                   # MLP hidden width (as accurate as 256 in tests, 2x faster)
     loss: str = "ce"                    # ce | gce | sce | focal | bootstrap
     class_weight: str = "none"          # none | inverse | sqrt_inverse | effective_number | w1,w2,..
-    label_smoothing: str = "0"          # one epsilon, or per-class "e1,e2,.."
+    label_smoothing: str = "auto"       # one epsilon, or per-class "e1,e2,.."; auto: the
+                                        # error-finding recipe's 0.1 for images (loss ce), else 0
     gce_q: float = 0.7                  # generalized cross entropy exponent, 0 < q <= 1
     sce_alpha: float = 0.1              # symmetric CE: weight of CE
     sce_beta: float = 1.0               # symmetric CE: weight of reverse CE
@@ -89,6 +90,11 @@ class TrainConfig(_Checked):
     effective_number_beta: float = 0.999
     balance: str = "none"               # none | oversample | undersample (re-drawn each epoch)
     tta: bool = True                    # average predictions with the horizontal flip (images)
+    snapshots: int | None = None        # torch models: average the held-out predictions of this
+                                        # many epochs spread over the second half of training;
+                                        # None: the error-finding recipe's 4 for images, else 1
+    knn: int = 0                        # torch models: average the held-out probabilities with the
+                                        # votes of this many nearest training rows in feature space
     compile: bool = False               # torch.compile once, re-initialise weights per fold
     channels_last: bool = True
     precision: str = "auto"             # auto (bf16 on GPUs with native bf16, else fp32) | bf16 | fp32
@@ -96,7 +102,9 @@ class TrainConfig(_Checked):
     flip: str = "auto"                  # auto (RGB images only) | on | off; also gates flip TTA
     translate: int | None = None        # max random shift in pixels; None: side/16, at least 1
     widths: str | None = None           # cnn block widths "64,256,256"; None: per device
-    threads: int = 0                    # CPU training threads; 0: 1 for small inputs, else all
+    threads: int = 0                    # CPU threads per fold; 0: 1 for small inputs, else the fold's cores
+    parallel_folds: int = 0             # folds trained at once (local backend); 0: auto (CPU images:
+                                        # one per core), 1: one after another
     # -- where the folds run (docs/scale.md); none of these changes what a fold learns --
     backend: str = "local"              # local (one after another here) | ray (one Ray task per fold)
     ray_address: str | None = None      # None: start a local Ray; "auto" | "ray://host:port": a cluster
@@ -204,8 +212,8 @@ RULES: dict[type, dict[str, Rule]] = {
         "class_weight": number_list(f"one of {', '.join(CLASS_WEIGHTS)} or comma-separated "
                                     "weights >= 0, one per class", "inverse",
                                     lambda x: x >= 0, names=CLASS_WEIGHTS),
-        "label_smoothing": number_list("one epsilon in [0, 1) or one per class (e1,e2,...)",
-                                       "0.1", lambda x: 0 <= x < 1),
+        "label_smoothing": number_list("auto, one epsilon in [0, 1) or one per class (e1,e2,...)",
+                                       "0.1", lambda x: 0 <= x < 1, names=("auto",)),
         "gce_q": within(0, 1, "0.7", open_lo=True),
         "sce_alpha": at_least(0, "0.1"),
         "sce_beta": at_least(0, "1.0"),
@@ -220,6 +228,9 @@ RULES: dict[type, dict[str, Rule]] = {
         "widths": number_list("comma-separated block widths >= 1", "64,256,256",
                               lambda x: x >= 1, whole=True),
         "threads": at_least(0, "0"),
+        "parallel_folds": at_least(0, "2"),
+        "snapshots": at_least(1, "4"),
+        "knn": at_least(0, "10"),
         "backend": one_of(*BACKENDS),
         "gpus_per_fold": at_least(0, "1"),
         "cpus_per_fold": above(0, "1"),
@@ -323,7 +334,8 @@ def _check_together(cls, v: dict) -> None:
         if v["fold"] is not None and v["fold"] >= v["folds"]:
             raise ConfigError(f"--fold {v['fold']} is out of range; use 0..{v['folds'] - 1} "
                               f"with --folds {v['folds']}")
-        if v["loss"] != "ce" and any(x > 0 for x in _numbers(v["label_smoothing"])):
+        if (v["loss"] != "ce" and v["label_smoothing"] != "auto"
+                and any(x > 0 for x in _numbers(v["label_smoothing"]))):
             raise ConfigError(f"--label-smoothing applies to --loss ce only (got --loss "
                               f"{v['loss']}); drop --label-smoothing or use --loss ce")
     elif cls is DataConfig:

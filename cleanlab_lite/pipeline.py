@@ -183,23 +183,23 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
             raise ConfigError(f"--pretrained {cfg.pretrained} loads weights into an image model, "
                               f"and {manifest} holds {table.kind} data; drop --pretrained")
         return
-    from cleanlab_lite.train import models, weights
+    from cleanlab_lite.train import models, pretrained
 
     model = cfg.backbone or str(cfg.model).lower()
     if not cfg.backbone and model != "auto":    # the name and kind only: the size comes later
         models.resolve_model_name(model, "image", NOMINAL_IMAGE)
-    if cfg.pretrained and not weights.is_name(cfg.pretrained):
-        weights.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
+    if cfg.pretrained and not pretrained.is_name(cfg.pretrained):
+        pretrained.load_state_dict(model, cfg.pretrained)     # a missing or unreadable file
     elif cfg.pretrained and model != "auto":
-        weights.weights_enum_member(model, cfg.pretrained)
+        pretrained.weights_enum_member(model, cfg.pretrained)
 
 
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
     config_path: the --config file the options came from (never written over)."""
-    from cleanlab_lite.train import check_backend, train_folds  # first: sets OMP_WAIT_POLICY
-    from cleanlab_lite.train.choose import fold_config
+    from cleanlab_lite.train import check_backend, train_folds
+    from cleanlab_lite.train.choose import check_concurrency, fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
@@ -229,6 +229,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
         models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
     _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
                         fold_cfg)
+    if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start
+        check_concurrency(ds, folds, fold_cfg)
     out.mkdir(parents=True, exist_ok=True)
     _write_inputs(run, scanned, manifest, loaded, data_cfg, log)
     resolved = _resolved_config(manifest, fmt, data_cfg, train_cfg, loaded)

@@ -56,7 +56,6 @@ class FoldEnsemble:
     @classmethod
     def load(cls, run: str | Path) -> "FoldEnsemble":
         """The run's fold models; a missing or unfinished one is a RunFolderError (exit 2)."""
-        import cleanlab_lite.train  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
         from cleanlab_lite.train.choose import fold_config
 
         run = Path(run)
@@ -85,14 +84,14 @@ class FoldEnsemble:
 
         from cleanlab_lite.device import resolve_device
         from cleanlab_lite.train.data import DeviceData
-        from cleanlab_lite.train.loop import _threads, cpu_threads
+        from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
         n = X.shape[0]
         total = np.zeros((n, self.num_classes), dtype=np.float64)
         if n == 0:
             return total.astype(np.float32)
         dev = torch.device(resolve_device(device))
-        with _threads(cpu_threads(self.cfg, X) if dev.type == "cpu" else None):
+        with limit_threads(cpu_threads(self.cfg, X) if dev.type == "cpu" else None):
             if self.cfg.backbone:
                 X = self._embed(X, dev)
             data = None

@@ -64,6 +64,7 @@ REVIEW_LOCK = "review.lock"  # held by a running `clean-labels review`
 REPORT = "report.html"
 FOLDS = "folds"
 CACHE = "cache"
+SHARED_DATA = "fold-data.npy"   # in cache/: the data the fold processes map (train.parallel)
 DELTA = "delta"
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
 BUILT_MANIFEST = "dataset.csv"  # the manifest train built from a class-folder dataset
@@ -79,7 +80,6 @@ EMBED_PREFIX = "embed-"          # cache/embed-<key>.npy: backbone embeddings (t
 OOF_PROBS = "oof_probs.npy"
 OOF_ROWS = "oof_rows.npy"
 DONE = "done.json"           # written last: its presence means the fold is complete
-FAULT_MARKER = ".fault-injected"   # left by a test-injected fault's first attempt (train.loop)
 
 
 def read_json_file(path: Path, fix: str) -> Any:
@@ -128,6 +128,8 @@ class Run:
     delta_ranking_path = property(lambda self: self.path / DELTA / RANKING)
     delta_summary_path = property(lambda self: self.path / DELTA / SUMMARY)
     delta_cache_dir = property(lambda self: self.path / DELTA / CACHE)
+    # the training data written once for the fold processes to map (removed after training)
+    shared_data_path = property(lambda self: self.cache_dir / SHARED_DATA)
 
     def embedding_path(self, key: str) -> Path:
         """RUN/cache/embed-<key>.npy: float32 (N, D) image embeddings, reused by reruns."""
@@ -531,7 +533,6 @@ class FoldFiles:
     probs_path = property(lambda self: self.dir / OOF_PROBS)
     rows_path = property(lambda self: self.dir / OOF_ROWS)
     done_path = property(lambda self: self.dir / DONE)
-    fault_marker_path = property(lambda self: self.dir / FAULT_MARKER)
 
     def read_sklearn_model(self):
         """The fold's fitted scikit-learn estimator (model.joblib)."""

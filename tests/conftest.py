@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
-# As `clean-labels` does (cleanlab_lite.train sets it before any OpenMP runtime loads): OpenMP
+# As `clean-labels` does (cli.main sets it before any OpenMP runtime loads): OpenMP
 # threads of torch and scikit-learn sleep instead of spinning while waiting. Test modules import
 # scikit-learn early, so set it here, first; spinning threads made hgb folds 100x slower on a
 # busy 2-core machine.
@@ -77,3 +78,52 @@ def image_manifest(tmp_path) -> Path:
     p = tmp_path / "images.csv"
     df.to_csv(p, index=False)
     return p
+
+
+@pytest.fixture
+def inject_faults(monkeypatch, tmp_path):
+    """inject_faults({fold: mode}) -> the folder where first attempts leave their marker: every
+    trainer's run_fold (the function Ray tasks and fold processes run) becomes `faulty_fold`."""
+    import functools
+
+    from cleanlab_lite.train import loop, sklearn_models
+    from tests.faults import FAULT_MODES, faulty_fold
+
+    seen = tmp_path / "faults-seen"
+    seen.mkdir()
+    module = sys.modules[faulty_fold.__module__]
+    try:    # Ray workers cannot import this file: send the wrapper to them by value
+        from ray import cloudpickle
+    except ImportError:
+        cloudpickle = None
+    if cloudpickle is not None:
+        cloudpickle.register_pickle_by_value(module)
+
+    def apply(faults: dict) -> Path:
+        assert set(faults.values()) <= set(FAULT_MODES), faults
+        for module in (loop, sklearn_models):
+            monkeypatch.setattr(module, "_run_fold_before_faults", module.run_fold, raising=False)
+            monkeypatch.setattr(module, "run_fold", functools.partial(
+                faulty_fold, inner=module.__name__, faults=faults, seen=str(seen)))
+        return seen
+
+    yield apply
+    if cloudpickle is not None:
+        cloudpickle.unregister_pickle_by_value(module)
+
+
+def interrupt_when_folds_are_done(run: Path, folds: tuple, timeout_s: float = 900) -> None:
+    """In a thread: send this process a real SIGINT once every fold in `folds` of `run` has its
+    done.json (give up after timeout_s)."""
+    import signal
+    import threading
+
+    def wait_then_interrupt():
+        deadline = time.monotonic() + timeout_s
+        while not all((run / "folds" / f"fold-{i}" / "done.json").is_file() for i in folds):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=wait_then_interrupt, daemon=True).start()

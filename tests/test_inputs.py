@@ -230,7 +230,7 @@ def test_a_semicolon_csv_is_read_and_written_back_with_semicolons(tmp_path):
 
 
 @pytest.mark.slow
-def test_noise_and_predict_read_a_class_folder(tmp_path):
+def test_noise_predict_and_check_read_a_class_folder(tmp_path):
     data = class_folders(tmp_path)
     before = tree_hashes(data)
     r = cli("noise", data, "--rate", "0.25", "--out", tmp_path / "noisy.csv")
@@ -243,6 +243,10 @@ def test_noise_and_predict_read_a_class_folder(tmp_path):
     r = cli("predict", run, data, "--out", tmp_path / "p.npy")
     assert r.exit_code == 0, r.output
     assert np.load(tmp_path / "p.npy").shape == (24, 2)
+    assert cli("rank", run).exit_code == 0
+    r = cli("check", run, "--manifest", data)          # unchanged folder: nothing to judge
+    assert r.exit_code == 0, r.output
+    assert "0 new issues in 0 rows" in r.output
     assert tree_hashes(data) == before
 
 

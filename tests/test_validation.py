@@ -72,8 +72,8 @@ def refused(tmp_path, inputs: list[Path], *args) -> str:
     ("--class-weight", "bogus", "Error: --class-weight 'bogus' must be one of none, inverse, "
      "sqrt_inverse, effective_number or comma-separated weights >= 0, one per class; "
      "use e.g. inverse"),
-    ("--label-smoothing", "1.5", "Error: --label-smoothing '1.5' must be one epsilon in [0, 1) "
-     "or one per class (e1,e2,...); use e.g. 0.1"),
+    ("--label-smoothing", "1.5", "Error: --label-smoothing '1.5' must be auto, one epsilon in "
+     "[0, 1) or one per class (e1,e2,...); use e.g. 0.1"),
 ])
 def test_bad_train_flag_writes_nothing(tmp_path, tab, flag, value, expected):
     assert refused(tmp_path, [tab], "train", tab, "--out", tmp_path / "run", flag, value) == expected

@@ -13,7 +13,8 @@ DATA_OPTIONS = ("label_col", "path_col", "id_col", "feature_cols", "embeddings",
 TRAIN_OPTIONS = ("folds", "repeats", "fold", "seed", "device", "model", "pretrained", "backbone",
                  "head", "epochs", "batch_size", "lr", "weight_decay", "loss", "class_weight",
                  "label_smoothing", "gce_q", "focal_gamma", "bootstrap", "bootstrap_beta", "balance",
-                 "tta", "compile", "quiet", "hidden", "precision", "threads", "backend",
+                 "tta", "snapshots", "knn", "compile", "quiet", "hidden", "precision", "threads",
+                 "parallel_folds", "backend",
                  "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 
 
@@ -85,12 +86,22 @@ def train_options(fn):
                      help="Re-draw the classes balanced each epoch."),
         field_option(t, "tta", "--tta/--no-tta",
                      help="Average predictions with the flipped image."),
+        field_option(t, "snapshots", type=int,
+                     help="Average the held-out predictions of this many epochs over the second "
+                          "half of training (torch models)."),
+        field_option(t, "knn", type=int,
+                     help="Average the held-out probabilities with the votes of this many nearest "
+                          "training rows in the model's feature space; 0: off (torch models)."),
         field_option(t, "compile", is_flag=True, help="torch.compile once for all folds."),
         field_option(t, "precision", type=click.Choice(PRECISIONS),
                      help="auto: bf16 autocast on CUDA, fp32 on CPU."),
         field_option(t, "hidden", type=int, help="MLP hidden width (tabular data, embeddings)."),
         field_option(t, "threads", type=int,
-                     help="CPU training threads; 0: one for small inputs, else all cores."),
+                     help="CPU threads per fold; 0: one for small inputs, else the fold's share "
+                          "of the cores."),
+        field_option(t, "parallel_folds", type=int,
+                     help="Folds trained at once, each in its own process; 0: auto (on the CPU, "
+                          "image data: one per core, memory permitting), 1: one after another."),
         field_option(t, "backend", type=click.Choice(BACKENDS),
                      help="local: folds here; ray: one Ray task per fold (docs/scale.md; needs "
                           "clean-labels[ray])."),

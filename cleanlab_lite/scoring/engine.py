@@ -11,7 +11,6 @@ the same result. `device="cuda"` runs the per-chunk kernels in torch (`_torch`) 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,6 +271,3 @@ class Engine:
         mask = np.zeros(self.n, dtype=bool)
         mask[row] = True
         return mask
-
-def cpu_threads() -> int:
-    return os.cpu_count() or 1

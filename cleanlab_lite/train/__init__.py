@@ -6,20 +6,14 @@
 Modules, in the order data flows: choose (which model: `auto`, dispatch), foldplan (folds,
 fingerprints, resume, merge), data (placement, batches, augmentation), models, losses,
 weighting and sampling (class weights, balance), defaults (hyperparameters per model), loop (the
-torch fold loop), sklearn_models (hgb, logreg), metrics. Importing this package does not import
+torch fold loop), sklearn_models (hgb, logreg), metrics, threads (CPU threads per fold),
+progress (messages and bars). Importing this package does not import
 torch; training a torch model does.
 """
 from __future__ import annotations
 
-import os
-
-# When torch is first imported here, let its OpenMP threads sleep rather than spin while they
-# wait: on a machine busy with other processes, spinning threads made CPU training steps up to
-# 100x slower (measured on 2 cores). Only a default; an OMP_WAIT_POLICY already set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from cleanlab_lite.train.choose import train_folds  # noqa: E402
-from cleanlab_lite.train.foldplan import (FoldJob, FoldResult, TrainResult,  # noqa: E402
+from cleanlab_lite.train.choose import train_folds
+from cleanlab_lite.train.foldplan import (FoldJob, FoldResult, TrainResult,
                                           check_backend, fold_dir)
 
 __all__ = ["TrainResult", "train_folds", "fold_dir", "check_backend", "FoldJob",

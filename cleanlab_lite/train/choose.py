@@ -15,13 +15,15 @@ missing values. Embeddings (dense, already informative features) go to
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.features import one_hot
 from cleanlab_lite.errors import ConfigError, DataError
-from cleanlab_lite.train.foldplan import TrainResult
+from cleanlab_lite.train import foldplan
+from cleanlab_lite.train.foldplan import TrainResult, check_backend
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS, check_options, torch_only_options
 
 TORCH_TABULAR = ("mlp", "linear")
@@ -68,16 +70,34 @@ def check_missing(ds, name: str) -> None:
                         f"use; fill or drop such rows, or use --model hgb (handles missing values)")
 
 
+IMAGE_RECIPE = {"snapshots": 4, "label_smoothing": "0.1"}   # auto for images (docs/training.md)
+OTHER_RECIPE = {"snapshots": 1, "label_smoothing": "0"}
+
+
+def recipe(cfg: TrainConfig, kind: str) -> TrainConfig:
+    """cfg with the training recipe's `auto` values made concrete for `kind`: for image data the
+    recipe measured best at finding flipped labels (`benchmarks/bench_recipe.py`: the mean of 4
+    snapshots of the held-out predictions, label smoothing 0.1 with --loss ce), else none."""
+    rec = IMAGE_RECIPE if kind == "image" else OTHER_RECIPE
+    changes = {}
+    if cfg.snapshots is None:
+        changes["snapshots"] = rec["snapshots"]
+    if str(cfg.label_smoothing).strip().lower() == "auto":
+        changes["label_smoothing"] = rec["label_smoothing"] if cfg.loss == "ce" else "0"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
 def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
     """The config the folds train with, checked before anything is written: with --backbone,
-    --head on the embeddings (the weights belong to the backbone); otherwise cfg itself."""
+    --head on the embeddings (the weights belong to the backbone); otherwise cfg itself; the
+    recipe's auto values made concrete (`recipe`)."""
     head = str(cfg.head).lower()
     target = cfg.backbone or str(cfg.model).lower()
     if cfg.pretrained and target != "auto" and kind == "image":
-        from cleanlab_lite.train import weights
+        from cleanlab_lite.train import pretrained
 
-        if weights.is_name(cfg.pretrained):     # fetch (or fail offline) before writing anything
-            weights.named_state_dict(target, cfg.pretrained)
+        if pretrained.is_name(cfg.pretrained):     # fetch (or fail offline) before writing anything
+            pretrained.named_state_dict(target, cfg.pretrained)
     if cfg.backbone:
         if kind != "image":
             raise ConfigError(f"--backbone {cfg.backbone} needs image data (a path column); for "
@@ -91,6 +111,7 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
     elif head != "auto":
         raise ConfigError(f"--head {cfg.head} applies only with --backbone NAME (embed the "
                           f"images once, then train the head); use --model without --backbone")
+    cfg = recipe(cfg, kind)
     name = str(cfg.model).lower()
     if kind != "image" and name not in TABULAR_CHOICES:
         raise ConfigError(f"--model {cfg.model} does not fit {kind} data; use one of "
@@ -101,18 +122,69 @@ def fold_config(cfg: TrainConfig, kind: str) -> TrainConfig:
 
 
 def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir) -> TrainResult:
-    """Out-of-fold probabilities for every row (see `loop.train_folds` for the arguments, the
-    run-folder layout and the metrics), with the model `cfg.model` resolves to."""
+    """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics, with
+    the model `cfg.model` resolves to (the torch loop or a scikit-learn model).
+
+    ds:    cleanlab_lite.data.dataset.Dataset (images uint8 (N, C, H, W); tabular float32 (N, D))
+    folds: int (R, N) (or (N,) when R == 1), fold index of each row per repeat, 0..cfg.folds-1
+    run_dir: results go to run_dir/folds/... (`foldplan`, `cleanlab_lite.run`); finished folds
+           with the same fingerprint are reused.
+
+    With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
+    call without cfg.fold trains what is missing and merges. cfg.backend "ray" runs the folds as
+    Ray tasks (`train.ray_backend`); the files written are the same.
+
+    metrics: backend, model, device, epochs, batch_size, lr, loss, folds, repeats; timings
+    (prepare_s, train_s, predict_s, total_s for the work done in this call); per_fold: list of
+    per-fold records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train,
+    n_val, train_s, predict_s, node, device, threads, reused); oof: the same measures over all
+    rows against the given labels.
+    """
+    t0 = time.perf_counter()
+    try:
+        trainer = fold_trainer(ds, folds, cfg)
+        if trainer.torch_model:
+            ds = torch_view(ds)
+        return foldplan.train(ds, folds, run_dir, trainer, t0)
+    finally:
+        if cfg.backend == "ray":    # a connection `worker_device` made and no job used
+            from cleanlab_lite.train import ray_backend
+
+            ray_backend.close()
+
+
+def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> foldplan.Trainer:
+    """The trainer of the model `cfg.model` resolves to for `ds` (options checked)."""
+    cfg = recipe(cfg, ds.kind)
     name = choose_model(cfg.model, ds, cfg)
     check_missing(ds, name)
     if ds.kind != "image":
         cfg = dataclasses.replace(cfg, model=name)     # the fingerprint names the model trained
+    check_backend(cfg)
     if name in SKLEARN_MODELS:
         from cleanlab_lite.train import sklearn_models
 
-        return sklearn_models.train_folds(ds, folds, cfg, run_dir, name)
+        return sklearn_models.fold_trainer(ds, cfg, name)
     from cleanlab_lite.train import loop
 
-    if ds.levels:               # torch models take category codes one-hot
-        ds = dataclasses.replace(ds, X=one_hot(ds.X, ds.levels), levels=None, feature_names=None)
-    return loop.train_folds(ds, folds, cfg, run_dir)
+    return loop.fold_trainer(torch_view(ds), folds, cfg)
+
+
+def torch_view(ds):
+    """ds as torch models take it: category codes one-hot (scikit-learn models take the codes)."""
+    if getattr(ds, "levels", None):
+        return dataclasses.replace(ds, X=one_hot(ds.X, ds.levels), levels=None, feature_names=None)
+    return ds
+
+
+def check_concurrency(ds, folds: np.ndarray, cfg: TrainConfig) -> None:
+    """Refuse (exit 2), before anything is written, --parallel-folds N that the memory cannot hold
+    (`parallel.concurrency`)."""
+    if cfg.backend != "local" or cfg.parallel_folds == 1:
+        return
+    from cleanlab_lite.train import parallel
+
+    trainer = fold_trainer(ds, folds, cfg)
+    jobs = cfg.repeats * (1 if cfg.fold is not None else cfg.folds)
+    parallel.concurrency(ds, trainer.cfg, jobs, trainer.device, trainer.torch_model,
+                         (trainer.resolved or {}).get("batch_size"))

@@ -29,7 +29,7 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.device import resolve_device
 from cleanlab_lite.run import Run
-from cleanlab_lite.train import defaults, infer, models, weights
+from cleanlab_lite.train import defaults, infer, models, pretrained
 from cleanlab_lite.train.data import DeviceData, image_stats
 from cleanlab_lite.train.runtime import autocast, autocast_dtype, halving_batches, oom_as_failure
 
@@ -46,7 +46,7 @@ class Embedded:
 def _weights_id(spec: str | None) -> str:
     if spec is None:
         return "random-init"
-    if weights.is_name(spec):
+    if pretrained.is_name(spec):
         return f"name:{spec.lower()}"
     p = Path(spec)
     st = p.stat() if p.is_file() else None
@@ -57,8 +57,8 @@ def input_stats(X: np.ndarray, backbone: str, spec: str | None) -> tuple[np.ndar
     """Per-channel mean/std on the 0..255 scale: the published weights' own (torchvision's
     transforms) for weights by name, else the images' (all rows: no labels are involved)."""
     c = X.shape[1]
-    if spec is not None and weights.is_name(spec):
-        t = weights.weights_enum_member(backbone, spec).transforms()
+    if spec is not None and pretrained.is_name(spec):
+        t = pretrained.weights_enum_member(backbone, spec).transforms()
         mean, std = np.asarray(t.mean) * 255.0, np.asarray(t.std) * 255.0
         if c != 3:
             mean, std = np.full(c, mean.mean()), np.full(c, std.mean())
@@ -135,7 +135,7 @@ def _features(model, data: DeviceData, batch_size: int, r: Recipe) -> np.ndarray
 def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str | None) -> Embedded:
     """The images of `ds` as embeddings from cfg.backbone with cfg.pretrained, from the run
     folder's cache when an earlier run computed the same (image_key: the decode cache's key)."""
-    from cleanlab_lite.train.loop import cpu_threads, _threads
+    from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
     models.check_backbone(cfg.backbone, tuple(ds.X.shape[1:]), cfg.pretrained)
     t0 = time.perf_counter()
@@ -151,7 +151,7 @@ def embed_dataset(ds: Dataset, cfg: TrainConfig, run: Run | None, image_key: str
                     return Embedded(_as_dataset(ds, E), path, True, time.perf_counter() - t0, E.shape[1])
             except (OSError, ValueError):
                 pass                                # unreadable: compute it again
-    with _threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
+    with limit_threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
         E = embed_images(ds.X, r)
     if path is not None:
         io.write_npy(path, E)

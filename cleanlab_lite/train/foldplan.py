@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,11 +27,12 @@ from cleanlab_lite.config import BACKENDS, TrainConfig, to_dict  # BACKENDS re-e
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train import progress
+from cleanlab_lite.train.progress import say
 
 # Options that do not change what a fold learns; a fold trained with other values is reused.
-NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "backend",
-                     "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
-FAULT_ENV = "CLEAN_LABELS_FAULT"   # test hook: "FOLD:MODE[,...]", see `_inject_fault`
+NOT_FINGERPRINTED = ("fold", "quiet", "device", "compile", "repeats", "threads", "parallel_folds",
+                     "backend", "ray_address", "gpus_per_fold", "cpus_per_fold", "max_retries")
 PER_CLASS_FOLD_MAX_K = 100     # per-class metrics per fold only up to this many classes
 HASH_FULL_BYTES = 1 << 29      # hash all of X below this size, else a fixed sample of rows
 
@@ -59,7 +58,6 @@ class FoldJob:
     val_rows: np.ndarray      # int64 (n_val,), the held-out rows it predicts
     seed: int
     desc: str                 # "fold 2/5" (", repeat 1/3" with repeats)
-    fault: str | None = None  # test hook from $CLEAN_LABELS_FAULT (see `_inject_fault`)
     resolved: dict = field(default_factory=dict)   # the trainer's resolved model and
                                                    # hyperparameters (in the fingerprint)
 
@@ -150,13 +148,6 @@ def _load_finished(d: FoldFiles, fingerprint: str, val_rows: np.ndarray) -> dict
     return rec
 
 
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet:
-        from tqdm.auto import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-
-
 def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: dict | None = None
               ) -> tuple[list[tuple[FoldJob, dict | None]], list[FoldJob]]:
     """Every (repeat, fold) this call covers (only cfg.fold when set) as (job, finished record or
@@ -167,7 +158,6 @@ def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: 
     R, k = cfg.repeats, cfg.folds
     wanted = [int(cfg.fold)] if cfg.fold is not None else list(range(k))
     dhash = data_hash(ds)
-    faults = _parse_faults(os.environ.get(FAULT_ENV))
 
     plan: list[tuple[FoldJob, dict | None]] = []    # (job, finished record or None)
     for r in range(R):
@@ -180,12 +170,45 @@ def make_plan(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path, resolved: 
             fp = _fingerprint(cfg, dhash, folds[r], i, resolved)
             d = run.fold(r, i, R)
             desc = f"fold {i + 1}/{k}" + (f" repeat {r + 1}/{R}" if R > 1 else "")
-            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc,
-                          faults.get((r, i), faults.get((None, i))), dict(resolved or {}))
+            job = FoldJob(r, i, d, fp, train, val, _seed(cfg, r, i), desc, dict(resolved or {}))
             plan.append((job, _load_finished(d, fp, val)))
     todo = [job for job, rec in plan if rec is None]
     return plan, todo
 
+
+
+def _train(ds, todo: list[FoldJob], trainer: Trainer, finish, run_dir: Path) -> float:
+    """Train `todo`: with --backend ray one Ray task per job (trainer.run_fold); locally in fold
+    processes when more than one fold runs at once (`parallel`), else one after another here
+    (trainer.run_local). Says what will run in one line first. Returns the preparation seconds
+    and the number of folds trained at once (0 on Ray)."""
+    cfg = trainer.cfg
+    epochs = (trainer.resolved or {}).get("epochs")
+    model = (trainer.resolved or {}).get("model") or cfg.model
+    if cfg.backend == "ray":
+        say(f"Training {model}: {len(todo)} of {cfg.folds * cfg.repeats} folds as Ray tasks, "
+            f"{epochs or '-'} epochs each, --cpus-per-fold {cfg.cpus_per_fold:g}", cfg.quiet)
+        from cleanlab_lite.train import ray_backend
+
+        return ray_backend.run_jobs(ds, cfg, todo, finish, trainer.run_fold), 0
+    from cleanlab_lite.train import parallel
+
+    batch = (trainer.resolved or {}).get("batch_size")
+    conc = parallel.concurrency(ds, cfg, len(todo), trainer.device, trainer.torch_model, batch)
+    say(f"Training {model}: {len(todo)} of {cfg.folds * cfg.repeats} folds, {conc.n} at once, "
+        f"{epochs or '-'} epochs each, on {trainer.device}, {conc.threads} CPU "
+        f"thread{'s' if conc.threads > 1 else ''} per fold", cfg.quiet)
+    total, unit = (len(todo) * epochs, "epoch") if epochs else (len(todo), "fold")
+    with progress.board(total, f"{len(todo)} folds", cfg.quiet, unit) as board:
+        def done(job: FoldJob, result: FoldResult) -> None:
+            finish(job, result)
+            if not epochs:       # no epoch bars (scikit-learn): the overall bar counts folds
+                board.overall.update(1)
+
+        if conc.n > 1:
+            return parallel.run_jobs(ds, cfg, todo, done, trainer.run_fold, conc,
+                                     Run(run_dir).shared_data_path), conc.n
+        return trainer.run_local(ds, replace(cfg, threads=conc.threads), todo, done), 1
 
 
 def check_backend(cfg: TrainConfig) -> None:
@@ -201,36 +224,60 @@ def check_backend(cfg: TrainConfig) -> None:
     ray_backend.check_options(cfg)
 
 
-def run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float,
-             run_local: Callable, write: Callable[[FoldJob, FoldResult], dict],
-             ray_fold: Callable[..., FoldResult]) -> TrainResult:
-    """Train the jobs in `todo` (run_local(ds, cfg, todo, finish) -> preparation seconds; with
-    --backend ray, one Ray task per job running ray_fold(ds, job, cfg) -> FoldResult), writing
-    each result with write(job, result) as it arrives; reuse the finished ones in `plan`
-    ((job, record or None) pairs); merge everything into out-of-fold probabilities and metrics."""
+@dataclass
+class Trainer:
+    """How one kind of model trains its folds (`loop.fold_trainer` for torch models,
+    `sklearn_models.fold_trainer` for scikit-learn ones); every backend runs jobs through it.
+
+    cfg:       the config the folds train with
+    resolved:  settings resolved for every job (JSON-able), carried by the jobs and fingerprinted
+    run_fold:  run_fold(ds, job, cfg) -> FoldResult, one job on its own: a module-level function
+               (or a functools.partial of one) that pickles by reference, for Ray tasks and fold
+               processes; it sets its own thread count from cfg
+    run_local: run_local(ds, cfg, todo, finish) -> preparation seconds: the jobs one after
+               another in this process (finish(job, result) after each)
+    write:     write(job, result) -> the fold's record (with 'probs'), after writing its files
+    device:    the device type the folds train on ('cpu' | 'cuda')
+    torch_model: a torch model (else scikit-learn): picks the thread rule and the memory estimate
+    """
+    cfg: TrainConfig
+    resolved: dict | None
+    run_fold: Callable[..., FoldResult]
+    run_local: Callable[..., float]
+    write: Callable[[FoldJob, FoldResult], dict]
+    device: str = "cpu"
+    torch_model: bool = True
+
+
+def train(ds, folds: np.ndarray, run_dir: Path, trainer: Trainer, t0: float) -> TrainResult:
+    """Plan the jobs, reuse the finished ones, train the rest with `trainer` on cfg.backend, and
+    merge (see `choose.train_folds`)."""
+    plan, todo = make_plan(ds, folds, trainer.cfg, run_dir, trainer.resolved)
+    return run_plan(ds, plan, todo, t0, trainer, Path(run_dir))
+
+
+def run_plan(ds, plan: list, todo: list[FoldJob], t0: float, trainer: Trainer,
+             run_dir: Path) -> TrainResult:
+    """Train the jobs in `todo` (`_train`), writing each result with trainer.write as it
+    arrives; reuse the finished ones in `plan` ((job, record or None) pairs); merge everything
+    into out-of-fold probabilities and metrics."""
+    cfg = trainer.cfg
     R, k = cfg.repeats, cfg.folds
     records: dict[tuple[int, int], dict] = {}
 
     def finish(job: FoldJob, result: FoldResult) -> None:
-        records[job.repeat, job.fold] = write(job, result)
+        records[job.repeat, job.fold] = trainer.write(job, result)
 
     for job, rec in plan:
         if rec is not None:
             rec["reused"] = True
             records[job.repeat, job.fold] = rec
-            _say(f"{job.desc}: reusing finished fold in {job.files.dir}", cfg.quiet)
+            say(f"{job.desc}: reusing finished fold in {job.files.dir}", cfg.quiet)
     for job in todo:
         if job.files.is_done():   # stale: drop the marker first so a crash cannot revive it
-            _say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
+            say(f"{job.files.dir}: trained with other settings or data; training it again", cfg.quiet)
             job.files.clear_done()
-    prepare_s = 0.0
-    if todo:
-        if cfg.backend == "ray":
-            from cleanlab_lite.train import ray_backend
-
-            prepare_s = ray_backend.run_jobs(ds, cfg, todo, finish, ray_fold)
-        else:
-            prepare_s = run_local(ds, cfg, todo, finish)
+    prepare_s, parallel = _train(ds, todo, trainer, finish, run_dir) if todo else (0.0, 0)
 
     per_fold, probs_sum = [], None
     if cfg.fold is None:
@@ -244,15 +291,12 @@ def run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float,
     first = trained[0] if trained else per_fold[0]
     devices = sorted({str(f["device"]) for f in (trained or per_fold) if f.get("device")})
     metrics = {
-        "backend": cfg.backend,
-        "model": first.get("model"),
-        "device": ",".join(devices) or None,
-        "threads": first.get("threads"),
-        "epochs": first.get("epochs"),
-        "batch_size": first.get("batch_size"),
-        "lr": first.get("lr"),
+        "backend": cfg.backend, "model": first.get("model"), "device": ",".join(devices) or None,
+        "threads": first.get("threads"), "epochs": first.get("epochs"),
+        "batch_size": first.get("batch_size"), "lr": first.get("lr"),
         "loss": cfg.loss, "class_weight": cfg.class_weight, "balance": cfg.balance,
-        "folds": k, "repeats": R,
+        "snapshots": cfg.snapshots, "label_smoothing": cfg.label_smoothing,
+        "folds": k, "repeats": R, "parallel_folds": parallel,
         "trained_folds": len(todo), "reused_folds": len(plan) - len(todo),
         "timings": {"prepare_s": prepare_s, "train_s": sum(f["train_s"] for f in trained),
                     "predict_s": sum(f["predict_s"] for f in trained)},
@@ -271,44 +315,3 @@ def run_plan(ds, cfg: TrainConfig, plan: list, todo: list[FoldJob], t0: float,
     metrics["oof"] = classification_metrics(ds.labels, pred.argmax(axis=1), ds.classes)
     metrics["timings"]["total_s"] = time.perf_counter() - t0
     return TrainResult(pred, metrics, "", dirs)
-
-
-# -- fault injection (tests): real failures in the task path, on any backend -------------------
-
-FAULT_MODES = ("raise", "raise-once", "exit-once", "sleep")
-
-
-def _parse_faults(spec: str | None) -> dict[tuple[int | None, int], str]:
-    """$CLEAN_LABELS_FAULT "FOLD:MODE" or "REPEAT/FOLD:MODE", comma separated, e.g.
-    "0:raise-once,2:raise" -> {(None, 0): "raise-once", (None, 2): "raise"}."""
-    out: dict[tuple[int | None, int], str] = {}
-    for item in filter(None, (p.strip() for p in (spec or "").split(","))):
-        where, _, mode = item.partition(":")
-        rep, _, fold = where.rpartition("/")
-        if mode not in FAULT_MODES or not fold.isdigit() or (rep and not rep.isdigit()):
-            raise ConfigError(f"${FAULT_ENV} item {item!r} is not FOLD:MODE with MODE one of "
-                              f"{', '.join(FAULT_MODES)}; fix or unset it")
-        out[(int(rep) if rep else None, int(fold))] = mode
-    return out
-
-
-def _inject_fault(job: FoldJob) -> None:
-    """raise: the fold always fails; raise-once / exit-once: the first attempt raises / kills its
-    process (a dying worker), a retry succeeds; sleep: the fold hangs for a minute first (to
-    interrupt a run mid-fold). "Once" is remembered by a file in the fold folder (so it needs the
-    driver's file system: a test hook, not a feature)."""
-    if not job.fault:
-        return
-    if job.fault == "raise":
-        raise RuntimeError(f"injected fault in {job.desc}")
-    if job.fault == "sleep":
-        time.sleep(60)
-        return
-    seen = job.files.fault_marker_path
-    if seen.exists():
-        return
-    seen.parent.mkdir(parents=True, exist_ok=True)
-    seen.touch()
-    if job.fault == "exit-once":
-        os._exit(17)
-    raise RuntimeError(f"injected fault in {job.desc} (first attempt)")

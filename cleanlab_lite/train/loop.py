@@ -1,27 +1,21 @@
 """The fold loop: place the data once, then for every (repeat, fold) re-initialise one model,
 train it on the other folds, predict the held-out fold and write that fold's results atomically.
 
-Layout in the run folder (R = cfg.repeats):
-    folds/fold-<i>/              when R == 1
-    folds/repeat-<r>/fold-<i>/   when R > 1
-each holding model.pt (state_dict), oof_probs.npy (float32 (n_i, K)), oof_rows.npy (int64 (n_i,))
-and, written last, done.json with the fold's metrics and a fingerprint of the config, the data and
-the fold assignment. A rerun reuses a fold only when its fingerprint matches.
+The files each fold writes, and when a finished fold is reused: `train.foldplan` and
+`cleanlab_lite.run`.
 
 One (repeat, fold) job is the plain function `train_fold(ds, job, cfg) -> FoldResult`; a backend
-runs the jobs (here one after another with one shared model; `train.ray_backend`: as Ray tasks)
-and hands each result to `write_fold`, so every backend writes the same files. The plan, the
-fingerprints and the merge are in `train.foldplan`, shared with `train.sklearn_models`.
+runs the jobs (`_run_local`: one after another with one shared model; `run_fold`: one job on its
+own, in a Ray task or a fold process) and hands each result to `write_fold`, so every backend
+writes the same files. `fold_trainer` bundles these for `foldplan`, which plans, fingerprints and
+merges for every model kind.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import socket
-import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,15 +23,14 @@ import torch
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.device import resolve_device
 from cleanlab_lite.errors import RuntimeFailure
-from cleanlab_lite.train import defaults, infer, losses, models
+from cleanlab_lite.train import defaults, infer, losses, models, progress
 from cleanlab_lite.train.runtime import (autocast, autocast_dtype, backend_flags, backend_settings,
                                          halving_batches, oom_as_failure, synchronize)
 from cleanlab_lite.train.data import DeviceData, augment, feature_stats, image_stats
 from cleanlab_lite.train.metrics import classification_metrics
-from cleanlab_lite.train.foldplan import (  # noqa: F401 - re-exported for backends and tests
-    BACKENDS, FAULT_ENV, NOT_FINGERPRINTED, PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, TrainResult,
-    _inject_fault, _say, check_backend, data_hash, fold_dir, make_plan, run_plan)
+from cleanlab_lite.train.foldplan import PER_CLASS_FOLD_MAX_K, FoldJob, FoldResult, Trainer
 from cleanlab_lite.train.sampling import EpochSampler
+from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
 PREDICT_BATCH_FACTOR = 2       # prediction batch = this x the training batch (halved on OOM)
 
@@ -88,8 +81,10 @@ class _Trainer:
 
     # -- one fold -----------------------------------------------------------------------------
 
-    def fit(self, train_rows: np.ndarray, seed: int, desc: str) -> tuple[float, int]:
-        """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps)."""
+    def fit(self, train_rows: np.ndarray, seed: int, desc: str,
+            val_rows: np.ndarray | None = None) -> tuple[float, int, np.ndarray | None]:
+        """Train the shared model from scratch on `train_rows`; returns (last epoch loss, steps,
+        the mean of the predictions for `val_rows` at the `snapshot_epochs`, or None)."""
         cfg, hp, dev = self.cfg, self.hp, self.device
         self.reinitialise(seed)
         stats = (image_stats(self.ds.X, train_rows, seed=seed) if self.image
@@ -114,9 +109,11 @@ class _Trainer:
         warm = max(1, int(hp.warmup * total))
         self.model.train()
         step, last = 0, float("nan")
-        bar = _progress(hp.epochs, desc, cfg.quiet)
+        snaps = snapshot_epochs(hp.epochs, cfg.snapshots or 1) if val_rows is not None else ()
+        snap_sum = None
+        bar = progress.bar(hp.epochs, desc, cfg.quiet)
         try:
-            for _ in range(hp.epochs):
+            for epoch in range(1, hp.epochs + 1):
                 running = torch.zeros((), device=dev)
                 for x, idx in self.data.batches(sampler.epoch(), bs, steps_per_epoch):
                     lr = hp.lr * (step + 1) / warm if step < warm else hp.lr * (total - step) / max(1, total - warm)
@@ -128,12 +125,17 @@ class _Trainer:
                 last = float(running) / steps_per_epoch
                 bar.set_postfix(loss=f"{last:.3f}", refresh=False)
                 bar.update(1)
+                if epoch in snaps:
+                    p = self.predict(val_rows)
+                    snap_sum = p.astype(np.float64) if snap_sum is None else snap_sum + p
+                    self.model.train()
         finally:
             bar.close()
         if not math.isfinite(last):
             raise RuntimeFailure(f"training diverged ({desc}: loss is {last}); lower --lr "
                                  f"(it was {hp.lr:g}) or use --precision fp32")
-        return last, total
+        mean = None if snap_sum is None else (snap_sum / len(snaps)).astype(np.float32)
+        return last, total, mean
 
     def _optimizer(self) -> torch.optim.Optimizer:
         hp = self.hp
@@ -192,39 +194,6 @@ def gpu_share(cfg: TrainConfig) -> float:
     return float(share) if share and 0 < share < 1 else 1.0
 
 
-SMALL_ROW_ELEMENTS = 1024     # rows up to this many values (28x28 images, tabular) train on 1 thread
-
-
-def cpu_threads(cfg: TrainConfig, X: np.ndarray) -> int | None:
-    """Threads for CPU training: cfg.threads when set; else 1 for small rows, where a second
-    thread gains little (about 15% for the digits CNN) and an oversubscribed machine makes
-    OpenMP threads wait on each other (100x slower steps measured); else None (torch default)."""
-    if cfg.threads:                      # >= 0: checked by config.RULES
-        return int(cfg.threads)
-    per_row = int(np.prod(X.shape[1:]))
-    return 1 if per_row <= SMALL_ROW_ELEMENTS else None
-
-
-@contextlib.contextmanager
-def _threads(n: int | None):
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _progress(total: int, desc: str, quiet: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr, disable=quiet, leave=False,
-                dynamic_ncols=True)
-
-
 def planned_device_type(cfg: TrainConfig) -> str:
     """The device type ('cpu' | 'cuda') the folds will train on, known before any training
     because it picks the default hyperparameters: local, the resolved --device; ray, the
@@ -253,54 +222,43 @@ def job_hyper(job: FoldJob) -> tuple[str, defaults.Hyper]:
     return name, defaults.Hyper(**{**r, "widths": tuple(r["widths"])})
 
 
-def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir: Path) -> TrainResult:
-    """Train one model per (repeat, fold) and return out-of-fold probabilities and metrics.
+def snapshot_epochs(epochs: int, snapshots: int) -> tuple[int, ...]:
+    """The epochs (1-based) after which the held-out rows are predicted for a snapshot ensemble:
+    `snapshots` of them evenly spaced over the second half of training, the last epoch included
+    (one snapshot: the last epoch only)."""
+    n = max(1, min(int(snapshots), epochs))
+    first = max(1, epochs - (epochs // 2) * (n > 1))
+    return tuple(sorted({int(round(e)) for e in np.linspace(first, epochs, n)}))
 
-    ds:    cleanlab_lite.data.dataset.Dataset (images uint8 (N, C, H, W); tabular float32 (N, D))
-    folds: int (R, N) (or (N,) when R == 1), fold index of each row per repeat, 0..cfg.folds-1
-    run_dir: results go to run_dir/folds/... (see module docstring); finished folds are reused.
 
-    With cfg.fold = i only fold i (of every repeat) is trained and pred_probs is None; a later
-    call without cfg.fold trains what is missing and merges. cfg.backend "ray" runs the folds as
-    Ray tasks (`train.ray_backend`); the files written are the same.
-
-    metrics: backend, model, device, epochs, batch_size, lr, loss, folds, repeats; timings
-    (prepare_s, train_s, predict_s, total_s for the work done in this call); per_fold: list of
-    per-fold records (accuracy, balanced_accuracy, macro_f1, per_class when K <= 100, n_train,
-    n_val, train_s, predict_s, node, device, reused); oof: the same measures over all rows
-    against the given labels.
-    """
-    t0 = time.perf_counter()
-    check_backend(cfg)
+def fold_trainer(ds, folds: np.ndarray, cfg: TrainConfig) -> Trainer:
+    """The torch trainer for `ds` (see `choose.train_folds` for the arguments, the run-folder
+    layout and the metrics): the model name and hyperparameters every fold trains with are
+    resolved here, once, for the device the folds will run on."""
     if cfg.backend == "local":
         resolve_device(cfg.device)      # --device cuda without a GPU fails before any work
-    try:
-        model_name, hyper = resolve_hyper(ds, cfg, folds, planned_device_type(cfg))
-        plan, todo = make_plan(ds, folds, cfg, run_dir, resolved={"model": model_name, **asdict(hyper)})
-        return run_plan(ds, cfg, plan, todo, t0, _run_local, write_fold, ray_fold)
-    finally:
-        if cfg.backend == "ray":    # a connection `planned_device_type` made and no job used
-            from cleanlab_lite.train import ray_backend
-
-            ray_backend.close()
+    device_type = planned_device_type(cfg)
+    model_name, hyper = resolve_hyper(ds, cfg, folds, device_type)
+    return Trainer(cfg, {"model": model_name, **asdict(hyper)}, run_fold, _run_local, write_fold,
+                   device=device_type)
 
 
 def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish) -> float:
     """The local backend: the jobs one after another in this process, on one shared model
     (compiled at most once). Returns the data/model preparation time in seconds."""
     device = torch.device(resolve_device(cfg.device))
-    threads = cpu_threads(cfg, ds.X) if device.type == "cpu" else None
-    with _threads(threads):
+    with limit_threads(cpu_threads(cfg, ds.X) if device.type == "cpu" else None):
         trainer = make_trainer(ds, cfg, device, todo[0])
         for job in todo:
             finish(job, train_fold(ds, job, cfg, trainer))
     return trainer.prepare_s
 
 
-def ray_fold(ds, job: FoldJob, cfg: TrainConfig) -> FoldResult:
-    """One job in a Ray task (`train.ray_backend`): `train_fold` with the local backend's thread
-    count, or --cpus-per-fold threads where the local backend uses all cores."""
-    with _threads(cpu_threads(cfg, ds.X) or max(1, int(cfg.cpus_per_fold))):
+def run_fold(ds, job: FoldJob, cfg: TrainConfig) -> FoldResult:
+    """One job on its own (a Ray task, a fold process): `train_fold` with `cpu_threads` threads
+    (on Ray, --cpus-per-fold cores)."""
+    cores = max(1, int(cfg.cpus_per_fold)) if cfg.backend == "ray" else None
+    with limit_threads(cpu_threads(cfg, ds.X, cores=cores)):
         return train_fold(ds, job, cfg)
 
 
@@ -315,7 +273,6 @@ def make_trainer(ds, cfg: TrainConfig, device: torch.device, job: FoldJob) -> _T
 def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = None) -> FoldResult:
     """Train job's model on its training rows and predict its held-out rows. A plain function of
     (data, fold indices, config): `trainer` (data and model already placed) is only a cache."""
-    _inject_fault(job)
     if trainer is None:
         trainer = make_trainer(ds, cfg, torch.device(resolve_device(cfg.device)), job)
     dev = trainer.device
@@ -324,13 +281,18 @@ def train_fold(ds, job: FoldJob, cfg: TrainConfig, trainer: _Trainer | None = No
                             batch_size=trainer.hp.batch_size, image=trainer.image):
             synchronize(dev)
             t = time.perf_counter()
-            last_loss, steps = trainer.fit(job.train_rows, job.seed, job.desc)
+            snap_rows = job.val_rows if (cfg.snapshots or 1) > 1 else None
+            last_loss, steps, snap = trainer.fit(job.train_rows, job.seed, job.desc, snap_rows)
             synchronize(dev)
         t_train = time.perf_counter() - t
         t = time.perf_counter()
         # predict halves its batch on out-of-memory; what is left is out of memory at 1 row
         with oom_as_failure(f"predicting {job.desc} one row at a time", dev, image=trainer.image):
-            probs = trainer.predict(job.val_rows)
+            probs = trainer.predict(job.val_rows) if snap is None else snap
+            if cfg.knn:
+                from cleanlab_lite.train import feature_knn
+
+                probs = feature_knn.blend(trainer, job.train_rows, job.val_rows, probs, cfg.knn)
         t_pred = time.perf_counter() - t
     K = ds.num_classes
     fm = classification_metrics(ds.labels[job.val_rows], probs.argmax(axis=1), ds.classes,

@@ -27,7 +27,10 @@ PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def smoothing_vector(spec, num_classes: int) -> np.ndarray:
-    """Label smoothing epsilon per class (K,): one value for all, or one per class."""
+    """Label smoothing epsilon per class (K,): one value for all, or one per class; `auto` not
+    made concrete by `choose.recipe` is none."""
+    if str(spec).strip().lower() == "auto":
+        spec = "0"
     eps = np.asarray(parse_floats(spec, "--label-smoothing"), dtype=np.float32)
     if eps.shape[0] == 1:
         eps = np.full(num_classes, eps[0], dtype=np.float32)

@@ -226,7 +226,7 @@ def _torchvision_model(name: str, shape: tuple[int, ...], num_classes: int,
 def _load_pretrained(net: nn.Module, name: str, spec: str) -> None:
     """Load weights by name (torchvision's published weights, via torch's cache) or from a local
     file (see `weights`); keeps the tensors whose names and shapes match `net`."""
-    from cleanlab_lite.train.weights import load_state_dict
+    from cleanlab_lite.train.pretrained import load_state_dict
 
     state = load_state_dict(name, spec)
     own = net.state_dict()

@@ -2,8 +2,9 @@
 
 The dataset (the decoded uint8 image cache, or the tabular/embedding matrix) goes to the object
 store once (`ray.put`); every task reads it from there (zero-copy on the same node), runs the
-trainer's per-fold function (`loop.ray_fold` for torch models, `sklearn_models.ray_fold` for the
-scikit-learn ones: the local backend's `train_fold` under its thread rule) and returns the fold's
+trainer's per-fold function (`Trainer.run_fold`: `loop.run_fold` for torch models,
+`sklearn_models.run_fold` for the scikit-learn ones: the local backend's `train_fold` with the
+fold's threads from `threads.cpu_threads`) and returns the fold's
 probabilities, model and metrics. The driver writes each result with the trainer's `write_fold` as
 it arrives, so a run trained on Ray and one trained locally are interchangeable (resume, merge,
 rank, check --manifest). Workers never read the driver's files. Nothing here imports torch, so a
@@ -36,7 +37,7 @@ import numpy as np
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, RuntimeFailure, UserInputError
-from cleanlab_lite.train.foldplan import _say
+from cleanlab_lite.train.progress import say
 
 INSTALL = "pip install 'clean-labels[ray]'"
 _owned = False      # True while this module holds a Ray connection it made (and must close)
@@ -78,7 +79,7 @@ class FoldFailure:
 
 def _fold_task(ds: Dataset, job, cfg: TrainConfig, run_fold: Callable):
     """Body of the Ray task: run_fold(ds, job, cfg) -> FoldResult in a worker (the trainer's
-    `ray_fold`, which sets the fold's thread count from cfg.cpus_per_fold)."""
+    `run_fold`; the task's cfg.cpus_per_fold are the cores its threads may use)."""
     import ray
 
     t = time.perf_counter()
@@ -232,12 +233,12 @@ def _collect(ray, refs: dict, finish, cfg: TrainConfig, tqdm) -> list:
                 result = FoldFailure(type(cause).__name__, _first_line(cause), cfg.max_retries + 1)
             if isinstance(result, FoldFailure):
                 failures.append((job, result))
-                _say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
+                say(f"{job.desc} failed: {result.kind}: {result.message}", cfg.quiet)
             else:
                 finish(job, result)
                 rec = result.record
-                _say(f"{job.desc} done on {rec['node']} ({rec['device']}, "
-                          f"{rec['train_s'] + rec['predict_s']:.1f} s)", cfg.quiet)
+                say(f"{job.desc} done on {rec['node']} ({rec['device']}, "
+                    f"{rec['train_s'] + rec['predict_s']:.1f} s)", cfg.quiet)
             bar.update(1)
     except KeyboardInterrupt:   # a running task gets KeyboardInterrupt; its worker survives
         for ref in pending:

@@ -10,7 +10,7 @@ get out-of-fold probabilities for tables:
 
 Same fold plan, fingerprints, resume, --fold, metrics and run-folder layout as the torch loop
 (see `foldplan`); each fold's fitted estimator is saved as model.joblib. The folds run in this
-process, or with `--backend ray` one Ray task per fold (`ray_fold`, on CPUs). Class weights and
+process, or with `--backend ray` one Ray task per fold (`run_fold`, on CPUs). Class weights and
 --weight-col become `sample_weight`; --balance resamples the training rows once per fold.
 Nothing here imports torch, in this process or in the Ray tasks.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import socket
 import time
 
@@ -29,8 +28,9 @@ from cleanlab_lite.data.features import feature_levels, scaler
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.run import SKLEARN_MODEL
 from cleanlab_lite.train import foldplan, weighting
-from cleanlab_lite.train.foldplan import FoldJob, FoldResult, TrainResult
+from cleanlab_lite.train.foldplan import FoldJob, FoldResult, Trainer
 from cleanlab_lite.train.metrics import classification_metrics
+from cleanlab_lite.train.threads import cpu_threads, limit_threads
 
 SKLEARN_MODELS = ("hgb", "logreg", "knn", "hgb+logreg", "hgb+logreg+knn")
 # hgb: scikit-learn's defaults (boosting rounds / learning rate; --epochs / --lr override them).
@@ -70,11 +70,13 @@ class MeanProba:
 def torch_only_options(cfg: TrainConfig, name: str) -> list[str]:
     """The options set in cfg that only mean something for torch training (for model `name`)."""
     torch_only = {"--loss": cfg.loss != "ce",
-                  "--label-smoothing": str(cfg.label_smoothing).strip() not in ("0", "0.0"),
+                  "--label-smoothing": str(cfg.label_smoothing).strip() not in ("0", "0.0", "auto"),
                   "--batch-size": cfg.batch_size is not None,
                   "--weight-decay": cfg.weight_decay is not None,
                   "--pretrained": cfg.pretrained is not None,
-                  "--gpus-per-fold": bool(cfg.gpus_per_fold)}
+                  "--gpus-per-fold": bool(cfg.gpus_per_fold),
+                  "--snapshots": cfg.snapshots not in (None, 1),
+                  "--knn": cfg.knn != TrainConfig.knn}
     if name != "hgb":
         torch_only.update({"--epochs": cfg.epochs is not None, "--lr": cfg.lr is not None})
     return [flag for flag, set_ in torch_only.items() if set_]
@@ -193,60 +195,36 @@ def predict_proba(est, X: np.ndarray, num_classes: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-SMALL_TABLE_ELEMENTS = 5_000_000  # rows x features below which hgb runs on one thread
-
-
-def cpu_threads(cfg: TrainConfig, X: np.ndarray | None = None) -> int:
-    """OpenMP threads for hgb: cfg.threads when set; else one for small tables, every core
-    otherwise. On small tables the threads mostly wait on each other: digits (1,797 x 64) with
-    --model auto took 37.9 s wall on 2 threads against 5.2 s on one, on an idle 2-core machine."""
-    if cfg.threads:                      # >= 0: checked by config.RULES
-        return int(cfg.threads)
-    if X is not None and X.size <= SMALL_TABLE_ELEMENTS:
-        return 1
-    return os.cpu_count() or 1
-
-
-def train_folds(ds, folds: np.ndarray, cfg: TrainConfig, run_dir, name: str) -> TrainResult:
-    """Out-of-fold probabilities from scikit-learn model `name` (see `loop.train_folds` for the
-    arguments, the run-folder layout and the metrics). The folds run one after another in this
-    process, or as Ray tasks with cfg.backend "ray" (`ray_fold`); hgb uses `cpu_threads(cfg)`
-    OpenMP threads."""
-    t0 = time.perf_counter()
+def fold_trainer(ds, cfg: TrainConfig, name: str) -> Trainer:
+    """The trainer for scikit-learn model `name` (see `choose.train_folds` for the arguments, the
+    run-folder layout and the metrics). The folds run one after another in this process, as Ray
+    tasks (cfg.backend "ray") or in fold processes, each with `cpu_threads` OpenMP/BLAS threads."""
     if name not in SKLEARN_MODELS:
         build_estimator(name, cfg, 0)       # raises the error naming the valid models
     check_options(cfg, name)
-    foldplan.check_backend(cfg)
     weighting.class_weights(ds.labels, ds.num_classes, cfg.class_weight, cfg.effective_number_beta)
-    plan, todo = foldplan.make_plan(ds, folds, cfg, run_dir)
-
-    def run_local(ds, cfg, todo, finish) -> float:
-        from threadpoolctl import threadpool_limits
-
-        X = np.asarray(ds.X, dtype=np.float32)
-        with threadpool_limits(limits=cpu_threads(cfg, X)):
-            for job in todo:
-                finish(job, train_fold(ds, X, job, cfg, name))
-        return 0.0
-
     # --device only picks where torch trains: on Ray these folds reserve CPUs, never a GPU
-    return foldplan.run_plan(ds, dataclasses.replace(cfg, device="cpu"), plan, todo, t0, run_local,
-                             write_fold, functools.partial(ray_fold, name=name))
+    return Trainer(dataclasses.replace(cfg, device="cpu"), None,
+                   functools.partial(run_fold, name=name), functools.partial(_run_local, name=name),
+                   write_fold, device="cpu", torch_model=False)
 
 
-def ray_fold(ds, job: FoldJob, cfg: TrainConfig, name: str) -> FoldResult:
-    """One job in a Ray task (`train.ray_backend`): `train_fold` under the local thread rule
-    (`cpu_threads`), capped at --cpus-per-fold unless --threads is given."""
-    from threadpoolctl import threadpool_limits
-
+def _run_local(ds, cfg: TrainConfig, todo: list[FoldJob], finish, name: str) -> float:
+    """The folds one after another in this process."""
     X = np.asarray(ds.X, dtype=np.float32)
-    threads = cpu_threads(cfg, X)
-    if not cfg.threads:
-        threads = min(threads, max(1, int(cfg.cpus_per_fold)))
-    with threadpool_limits(limits=threads):
-        result = train_fold(ds, X, job, cfg, name)
-    result.record["threads"] = threads
-    return result
+    with limit_threads(cpu_threads(cfg, X, torch_model=False)):
+        for job in todo:
+            finish(job, train_fold(ds, X, job, cfg, name))
+    return 0.0
+
+
+def run_fold(ds, job: FoldJob, cfg: TrainConfig, name: str) -> FoldResult:
+    """One job on its own (a Ray task, a fold process): `train_fold` with `cpu_threads` threads
+    (on Ray, --cpus-per-fold cores)."""
+    X = np.asarray(ds.X, dtype=np.float32)
+    cores = max(1, int(cfg.cpus_per_fold)) if cfg.backend == "ray" else None
+    with limit_threads(cpu_threads(cfg, X, torch_model=False, cores=cores)):
+        return train_fold(ds, X, job, cfg, name)
 
 
 def _sample_weight(ds, cfg: TrainConfig, rows: np.ndarray) -> np.ndarray | None:
@@ -265,7 +243,6 @@ def _sample_weight(ds, cfg: TrainConfig, rows: np.ndarray) -> np.ndarray | None:
 def train_fold(ds, X: np.ndarray, job: FoldJob, cfg: TrainConfig, name: str) -> FoldResult:
     """Fit `name` on the job's training rows (resampled by --balance) and predict its held-out
     rows. X: ds.X as float32 (N, D)."""
-    foldplan._inject_fault(job)
     rng = np.random.default_rng(job.seed)
     rows = weighting.balanced_rows(job.train_rows, ds.labels[job.train_rows], cfg.balance, rng)
     t = time.perf_counter()
@@ -281,7 +258,7 @@ def train_fold(ds, X: np.ndarray, job: FoldJob, cfg: TrainConfig, name: str) -> 
                                 per_class=K <= foldplan.PER_CLASS_FOLD_MAX_K)
     rec = {"repeat": job.repeat, "fold": job.fold, "fingerprint": job.fingerprint,
            "model": name, "device": "cpu", "node": socket.gethostname(),
-           "threads": cpu_threads(cfg, X), "epochs": n_iter if "hgb" in name else None,
+           "threads": _threads_in_use(), "epochs": n_iter if "hgb" in name else None,
            "n_iter": n_iter, "batch_size": None,
            "lr": _hgb_lr(name, cfg),
            "n_train": int(rows.size), "n_val": int(job.val_rows.size), "train_s": t_train,
@@ -296,6 +273,14 @@ def write_fold(job: FoldJob, result: FoldResult) -> dict:
     job.files.write(lambda tmp: joblib.dump(result.state, tmp), result.probs, job.val_rows,
                     result.record, model_file=SKLEARN_MODEL)
     return {**result.record, "probs": result.probs}
+
+
+def _threads_in_use() -> int:
+    """The OpenMP threads this fold ran with (set by `limit_threads` around it)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "openmp"]
+    return max(counts) if counts else 1
 
 
 def _hgb_lr(name: str, cfg: TrainConfig) -> float | None:

@@ -12,7 +12,7 @@ import torchvision
 from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
-from cleanlab_lite.train import models, weights
+from cleanlab_lite.train import models, pretrained
 from tests.conftest import write_pngs
 
 R18_FILE = "resnet18-f37072fd.pth"      # the file name in ResNet18_Weights.IMAGENET1K_V1's URL
@@ -34,7 +34,7 @@ def r18_state():
 def torch_home(tmp_path, monkeypatch):
     home = tmp_path / "torch-home"
     monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
+    monkeypatch.setenv(pretrained.OFFLINE_ENV, "1")
     return home
 
 
@@ -84,9 +84,9 @@ def test_backbone_needs_images_and_no_model(tmp_path, images):
 
 
 def test_weights_by_name_from_a_preseeded_torch_cache(torch_home, r18_state):
-    member = weights.weights_enum_member("resnet18", "imagenet")
+    member = pretrained.weights_enum_member("resnet18", "imagenet")
     assert str(member) == "ResNet18_Weights.IMAGENET1K_V1"
-    path = weights.cache_file(member)
+    path = pretrained.cache_file(member)
     assert path == torch_home / "hub" / "checkpoints" / R18_FILE
     path.parent.mkdir(parents=True)
     torch.save(r18_state, path)

@@ -11,7 +11,7 @@ from cleanlab_lite.run import FoldFiles
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, DataError, UserInputError
-from cleanlab_lite.train import foldplan, loop, models, train_folds
+from cleanlab_lite.train import choose, foldplan, loop, models, train_folds
 
 FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 
@@ -213,13 +213,20 @@ def test_reinitialise_keeps_the_live_parameters_so_compile_happens_once():
     assert all(torch.equal(x, p) for x, p in zip(a, trainer.model.parameters()))
 
 
-def test_cpu_thread_policy():
+def test_cpu_thread_policy(monkeypatch):
+    from cleanlab_lite.train.threads import cpu_threads
+
+    monkeypatch.setattr("cleanlab_lite.train.threads.available_cores", lambda: 8)
     small, large = np.zeros((2, 1, 28, 28), np.uint8), np.zeros((2, 3, 64, 64), np.uint8)
-    assert loop.cpu_threads(TrainConfig(), small) == 1
-    assert loop.cpu_threads(TrainConfig(), large) is None
-    assert loop.cpu_threads(TrainConfig(threads=3), small) == 3
+    assert cpu_threads(TrainConfig(), small) == 1
+    assert cpu_threads(TrainConfig(), large) == 8
+    assert cpu_threads(TrainConfig(), large, cores=3) == 3        # a share of the cores
+    assert cpu_threads(TrainConfig(threads=3), small) == 3
+    table = np.zeros((100, 64), np.float32)
+    assert cpu_threads(TrainConfig(), table, torch_model=False) == 1
+    assert cpu_threads(TrainConfig(), np.zeros((200_000, 64), np.float32), torch_model=False) == 8
     with pytest.raises(ConfigError, match="--threads -1"):
-        loop.cpu_threads(TrainConfig(threads=-1), small)
+        cpu_threads(TrainConfig(threads=-1), small)
 
 
 def test_cnn_learns_and_flipped_labels_get_low_probability(tmp_path):
@@ -241,6 +248,7 @@ def test_fingerprint_holds_the_resolved_hyperparameters_not_the_device(tmp_path)
     done = FoldFiles(tmp_path / "folds" / "fold-0").read_done()
 
     def fingerprint(c, device_type):
+        c = choose.recipe(c, "image")                      # as train_folds trains it
         name, hp = loop.resolve_hyper(ds, c, folds, device_type)
         return foldplan._fingerprint(c, foldplan.data_hash(ds), folds[0], 0, {"model": name, **asdict(hp)})
 
@@ -288,7 +296,7 @@ vm = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
 resource.setrlimit(resource.RLIMIT_AS, (vm + (150 << 20), resource.RLIM_INFINITY))
 try:
     train_folds(ds, folds, TrainConfig(folds=2, epochs=1, batch_size=8, widths="4,4,4", quiet=True,
-                                       device="cpu"), sys.argv[1] + "/run")
+                                       device="cpu", parallel_folds=1), sys.argv[1] + "/run")
 except RuntimeFailure as e:
     print("RuntimeFailure:", e)
 """

@@ -15,7 +15,7 @@ K = 3
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Tiny batches: a second thread only adds waiting (see loop.cpu_threads)."""
+    """Tiny batches: a second thread only adds waiting (see train.threads.cpu_threads)."""
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -2,17 +2,13 @@
 the local backend (torch and scikit-learn models), interchangeable run folders, retries, a failing
 fold, Ctrl-C and resume.
 
-Faults are injected by $CLEAN_LABELS_FAULT, read by the driver and acted on inside the task
-(`loop._inject_fault`): a raised exception or a worker process that really exits."""
+Faults are injected by the `inject_faults` fixture (tests/conftest.py), which wraps the function
+the tasks run: a raised exception or a worker process that really exits."""
 from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +19,11 @@ from click.testing import CliRunner
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
-from cleanlab_lite.train import choose, loop, train_folds
+from cleanlab_lite.train import choose, train_folds
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
 from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
 from test_sklearn_models import FLIPPED, noisy_manifest
-from tests.conftest import blob_table, run_python
+from tests.conftest import blob_table, interrupt_when_folds_are_done, run_python
 
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
@@ -132,14 +128,15 @@ def test_sklearn_on_ray_imports_torch_neither_in_the_driver_nor_in_the_tasks(tmp
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["backend"] == "ray"
 
 
-def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, tmp_path, monkeypatch):
+def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, tmp_path,
+                                                     inject_faults):
     # fold 0 raises on its first attempt; fold 1's worker process dies (os._exit) on its first.
-    monkeypatch.setenv(loop.FAULT_ENV, "0:raise-once,1:exit-once")
+    seen = inject_faults({0: "raise-once", 1: "exit-once"})
     run = tmp_path / "run"
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
     assert res.exit_code == 0, res.output
     for i in (0, 1):     # the marker each first attempt left before failing
-        assert (run / "folds" / f"fold-{i}" / ".fault-injected").is_file()
+        assert (seen / f"fold-{i}").is_file()
     assert all(done(run, i) for i in range(3))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["backend"] == "ray" and metrics["trained_folds"] == 3
@@ -150,8 +147,8 @@ def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, t
 
 
 def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabular_csv, tmp_path,
-                                                                 monkeypatch):
-    monkeypatch.setenv(loop.FAULT_ENV, "2:raise")
+                                                                 inject_faults):
+    inject_faults({2: "raise"})
     run = tmp_path / "run"
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
     assert res.exit_code == 3, res.output
@@ -165,28 +162,21 @@ def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabu
 
 
 def test_ctrl_c_keeps_finished_folds_and_a_rerun_trains_only_the_rest(ray_cluster, tabular_csv,
-                                                                        tmp_path, monkeypatch):
+                                                                        tmp_path, monkeypatch,
+                                                                        inject_faults):
     """A real SIGINT reaches this process while fold 2 hangs (folds 0 and 1 written): the run
     exits 130 keeping folds 0 and 1, and the rerun trains fold 2 only."""
     run = tmp_path / "run"
-    monkeypatch.setenv(loop.FAULT_ENV, "2:sleep")
+    inject_faults({2: "sleep"})
 
-    def interrupt_when_two_folds_are_done():
-        deadline = time.monotonic() + 60
-        while not (done(run, 0) and done(run, 1)):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_two_folds_are_done, daemon=True).start()
+    interrupt_when_folds_are_done(run, (0, 1))
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
     assert res.exit_code == 130, res.output
     assert "Interrupted; finished work is kept" in res.output
     assert done(run, 0) and done(run, 1) and not done(run, 2)
     assert not (run / "pred_probs.npy").exists()
 
-    monkeypatch.delenv(loop.FAULT_ENV)
+    monkeypatch.undo()                                  # no faults for the rerun
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *TAB])
     assert res.exit_code == 0, res.output
     metrics = json.loads((run / "metrics.json").read_text())

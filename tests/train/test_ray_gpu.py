@@ -35,7 +35,7 @@ def gpu_cluster():
 
 
 def report_fold(ds, job, cfg) -> FoldResult:
-    """A stand-in for the trainer's ray_fold: which process, GPU and device the task got."""
+    """A stand-in for the trainer's run_fold: which process, GPU and device the task got."""
     rec = {"fold": job.fold, "pid": os.getpid(), "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
            "device": cfg.device, "node": "here", "train_s": 0.0, "predict_s": 0.0}
     return FoldResult(rec, np.zeros((job.val_rows.size, ds.num_classes), np.float32), None)

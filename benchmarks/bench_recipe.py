@@ -1,0 +1,194 @@
+"""The tool's own training for finding label errors: recipes compared on injected confusable noise,
+and folds at once against one after another. Every figure is printed next to its baseline,
+measured in the same run on the same data and folds.
+
+Confusable noise: a logistic regression on the pixels, trained out-of-fold on the clean labels,
+gives every image its most likely wrong class; `--noise` of the images (chosen at random) get
+that class as their label, so the flips are the mistakes an annotator plausibly makes (a 4 that
+looks like a 9), not uniform ones.
+
+    # every recipe (the first is the baseline of the gains), 2,000 MNIST images, 5% confusable flips
+    python benchmarks/bench_recipe.py recipe mnist ../shared/data/mnist-test --limit 2000
+    python benchmarks/bench_recipe.py recipe digits --recipes none,default
+    # folds at once against one after another (default recipe), the same images and folds
+    python benchmarks/bench_recipe.py concurrency mnist ../shared/data/mnist-test --limit 10000
+
+Figures per recipe: train wall seconds (5 folds), out-of-fold accuracy against the given
+(noisy) labels and against the true ones, recall of the flips among the k lowest label-quality
+scores (k = number of flips), the number of rows flagged by `find_label_issues` (default rule)
+and their precision.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as clean-labels does, before torch loads
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_train import load_mnist, stratified_folds  # noqa: E402
+from cleanlab_lite import find_label_issues, label_quality_scores  # noqa: E402
+from cleanlab_lite.config import TrainConfig  # noqa: E402
+from cleanlab_lite.data.dataset import Dataset  # noqa: E402
+from cleanlab_lite.train import train_folds  # noqa: E402
+
+# name -> TrainConfig options; "none" trains without the error-finding recipe (no snapshots,
+# no label smoothing), "default" is the tool's default for images now (4 snapshots + 0.1)
+BASE = {"snapshots": 1, "label_smoothing": "0"}
+RECIPES = {
+    "none": BASE,
+    "default": {},
+    "epochs6": {**BASE, "epochs": 6},
+    "ls0.1": {**BASE, "label_smoothing": "0.1"},
+    "gce": {**BASE, "loss": "gce"},
+    "sce": {**BASE, "loss": "sce"},
+    "snap4": {**BASE, "snapshots": 4},
+    "snap4-epochs8": {**BASE, "snapshots": 4, "epochs": 8},
+    "epochs6-ls0.1": {**BASE, "epochs": 6, "label_smoothing": "0.1"},
+    "knn10": {**BASE, "knn": 10},
+    "snap4-knn10": {**BASE, "snapshots": 4, "knn": 10},
+    "snap4-ls0.1": {"snapshots": 4, "label_smoothing": "0.1"},
+}
+
+
+def load(args) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (N, 1, H, W) and their clean labels."""
+    if args.data == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        X = np.clip(d.images * (255.0 / 16.0), 0, 255).round().astype(np.uint8)[:, None]
+        y = d.target.astype(np.int64)
+    else:
+        X, y = load_mnist(Path(args.folder), None)
+    if args.limit and args.limit < len(y):
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(y), args.limit, replace=False))
+        X, y = X[keep], y[keep]
+    return np.ascontiguousarray(X), y
+
+
+def confusable_flips(X: np.ndarray, y: np.ndarray, rate: float, seed: int) -> np.ndarray:
+    """Labels with round(rate * N) random rows moved to their most likely wrong class under an
+    out-of-fold logistic regression on the pixels (trained on the clean labels)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    flat = X.reshape(len(X), -1).astype(np.float32) / 255.0
+    p = cross_val_predict(LogisticRegression(C=0.1, max_iter=300), flat, y, cv=5,
+                          method="predict_proba")
+    p[np.arange(len(y)), y] = -1.0
+    wrong = p.argmax(axis=1)
+    rng = np.random.default_rng(seed + 1)
+    rows = rng.choice(len(y), int(round(rate * len(y))), replace=False)
+    noisy = y.copy()
+    noisy[rows] = wrong[rows]
+    return noisy
+
+
+def train(X, labels, folds, cfg: TrainConfig) -> tuple[float, np.ndarray, dict]:
+    ds = Dataset("image", X, labels, [str(c) for c in range(int(labels.max()) + 1)])
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        res = train_folds(ds, folds[None], cfg, Path(tmp))
+        return time.perf_counter() - t0, res.pred_probs, res.metrics
+
+
+def judge(pred: np.ndarray, noisy: np.ndarray, truth: np.ndarray) -> dict:
+    flipped = noisy != truth
+    k = int(flipped.sum())
+    order = np.argsort(label_quality_scores(noisy, pred), kind="stable")
+    flags = find_label_issues(noisy, pred)
+    return {"acc_given": float((pred.argmax(1) == noisy).mean()),
+            "acc_true": float((pred.argmax(1) == truth).mean()),
+            "recall_at_k": float(flipped[order[:k]].mean()) if k else float("nan"),
+            "flagged": int(flags.sum()), "flips": k,
+            "precision": float(flipped[flags].mean()) if flags.any() else float("nan")}
+
+
+def load_line() -> str:
+    try:
+        return "load average %.2f %.2f %.2f" % os.getloadavg() + f", {os.cpu_count()} cores"
+    except OSError:
+        return ""
+
+
+def cmd_recipe(args) -> None:
+    X, y = load(args)
+    noisy = confusable_flips(X, y, args.noise, args.seed)
+    folds = stratified_folds(noisy, args.folds, args.seed)
+    print(f"# {args.data}: {len(y)} images, {int((noisy != y).sum())} confusable flips "
+          f"({args.noise:.0%}), {args.folds} folds; {load_line()}")
+    print("| recipe | train s | s/image | OOF acc (given) | OOF acc (true) | recall@k | flagged "
+          "(flips) | precision |")
+    print("|---|---|---|---|---|---|---|---|")
+    base = None
+    for name in args.recipes.split(","):
+        opts = {**RECIPES[name], **({"epochs": args.epochs} if args.epochs and "epochs" not in RECIPES[name] else {})}
+        cfg = TrainConfig(folds=args.folds, seed=args.seed, device="cpu", quiet=True,
+                          parallel_folds=args.parallel_folds, **opts)
+        wall, pred, _ = train(X, noisy, folds, cfg)
+        j = judge(pred, noisy, y)
+        base = base or (wall, j)
+        gain = j["recall_at_k"] - base[1]["recall_at_k"]
+        print(f"| {name} | {wall:.1f} ({wall / base[0]:.2f}x) | {wall / len(y) * 1e3:.1f} ms | "
+              f"{j['acc_given']:.4f} | {j['acc_true']:.4f} | {j['recall_at_k']:.3f} "
+              f"({gain:+.3f}) | {j['flagged']} ({j['flips']}) | {j['precision']:.3f} |", flush=True)
+    print(f"# after: {load_line()}")
+
+
+def cmd_concurrency(args) -> None:
+    X, y = load(args)
+    folds = stratified_folds(y, args.folds, args.seed)
+    print(f"# {args.data}: {len(y)} images, {args.folds} folds, default recipe"
+          f"{f', {args.epochs} epochs' if args.epochs else ''}; {load_line()}")
+    opts = {"epochs": args.epochs} if args.epochs else {}
+    runs = {}
+    for n in (1, args.parallel_folds):
+        cfg = TrainConfig(folds=args.folds, seed=args.seed, device="cpu", quiet=True,
+                          parallel_folds=n, **opts)
+        wall, pred, m = train(X, y, folds, cfg)
+        runs[n] = (wall, pred, m)
+        print(f"parallel_folds={n} ({m['parallel_folds']} at once, {m['threads']} threads each): "
+              f"wall {wall:.1f} s, OOF accuracy {m['oof']['accuracy']:.4f}  [{load_line()}]",
+              flush=True)
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024   # KiB -> MiB
+    print(f"peak resident memory of one fold process: {peak:.0f} MiB")
+    (w1, p1, m1), (wn, pn, mn) = runs[1], runs[args.parallel_folds]
+    print(f"folds at once: wall {wn / w1:.3f}x the one-after-another run ({wn:.1f} s vs {w1:.1f} s), "
+          f"OOF accuracy {mn['oof']['accuracy'] - m1['oof']['accuracy']:+.4f}; pred_probs "
+          f"bit-identical: {np.array_equal(p1, pn)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("recipe", "concurrency"):
+        p = sub.add_parser(name)
+        p.add_argument("data", choices=["mnist", "digits"])
+        p.add_argument("folder", nargs="?", help="MNIST idx folder (mnist)")
+        p.add_argument("--limit", type=int, default=None, help="a random subset of this many images")
+        p.add_argument("--folds", type=int, default=5)
+        p.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--parallel-folds", type=int, default=0 if name == "recipe" else 2)
+        if name == "recipe":
+            p.add_argument("--noise", type=float, default=0.05)
+            p.add_argument("--recipes", default=",".join(RECIPES))
+    args = ap.parse_args()
+    if args.data == "mnist" and not args.folder:
+        ap.error("mnist needs the folder of the idx files")
+    (cmd_recipe if args.cmd == "recipe" else cmd_concurrency)(args)
+
+
+if __name__ == "__main__":
+    main()
