@@ -16,7 +16,7 @@ from cleanlab_lite.data.features import spec_record
 from cleanlab_lite.data.load import Loaded, Table, load_dataset, read_table
 from cleanlab_lite.data.folders import folder_config
 from cleanlab_lite.data.manifest import manifest_format, write_manifest
-from cleanlab_lite.errors import ConfigError, DataError, UserInputError
+from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.folds import assign_repeats
 from cleanlab_lite.guards import check_out_folder
 from cleanlab_lite.io import file_sha256

@@ -1,23 +1,12 @@
 """The run folder: the one module that knows its file names, reads and writes them, and says in
 one line what to do when a file is missing or unreadable. No other module opens a run file by name.
 
-    from cleanlab_lite.run import Run
-    run = Run("run1")
-    run.read_config()             # RUN/config.yaml as a dict (RunFolderError when missing)
-    run.read_classes()            # RUN/classes.json: class names in index order
-    run.read_labels()             # RUN/labels.npy: int64 (N,)
-    run.pred_probs_path           # RUN/pred_probs.npy, read in chunks by the scoring engine
-    run.read_ranking()            # RUN/ranking.parquet as a ranking.Ranking (typed columns)
-    run.write_ranking(table)      # ranking.parquet and its CSV view ranking.csv, most suspect first
-    run.fold(repeat, fold, R)     # a FoldFiles for folds/fold-<i>/ (or folds/repeat-<r>/fold-<i>/)
-
+Usage: `Run("run1").read_ranking()`; `.fold(repeat, fold, R)` is a fold_files.FoldFiles.
 Layout (docs/architecture.md draws the stages that write each file):
 
     config.yaml   rows.parquet   classes.json   labels.npy   pred_probs.npy   metrics.json
     skipped.csv   ranking.parquet   ranking.csv   summary.json   decisions.csv   review.lock
-    report.html
-    cleaned.<ext>
-    dataset.csv   the manifest built from a class-folder dataset
+    report.html   cleaned.<ext>   dataset.csv (the manifest built from a class-folder dataset)
     folds/fold-<i>/{model.pt, oof_probs.npy, oof_rows.npy, done.json}
     cache/        the decoded-image cache
     delta/        outputs of `check --manifest`
@@ -33,21 +22,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from cleanlab_lite.errors import RunFolderError
-from cleanlab_lite.io import (
-    atomic_path,
-    file_record,
-    record_matches,
-    write_json,
-    write_npy,
-    write_yaml,
-)
+from cleanlab_lite.fold_files import FoldFiles
+from cleanlab_lite.io import (atomic_path, file_record, record_matches, write_json, write_npy,
+                              write_yaml)
 
 CONFIG = "config.yaml"
 ROWS = "rows.parquet"
@@ -62,24 +45,17 @@ SUMMARY = "summary.json"
 DECISIONS = "decisions.csv"
 REVIEW_LOCK = "review.lock"  # held by a running `clean-labels review`
 REPORT = "report.html"
-FOLDS = "folds"
+FOLDS = "folds"              # folds/fold-<i>/: fold_files.FoldFiles
 CACHE = "cache"
 SHARED_DATA = "fold-data.npy"   # in cache/: the data the fold processes map (train.parallel)
 DELTA = "delta"
+EMBED_PREFIX = "embed-"       # cache/embed-<key>.npy: backbone embeddings (train.embed)
 CLEANED = "cleaned"          # cleaned.<ext>: export's default output
 BUILT_MANIFEST = "dataset.csv"  # the manifest train built from a class-folder dataset
 # the files this module owns at the top of a run folder
 NAMES = (CONFIG, ROWS, CLASSES, LABELS, PRED_PROBS, METRICS, SKIPPED, RANKING, RANKING_TABLE,
          SUMMARY, DECISIONS, REVIEW_LOCK, REPORT, BUILT_MANIFEST)
 
-
-# fold folders
-MODEL = "model.pt"
-SKLEARN_MODEL = "model.joblib"   # a fitted scikit-learn estimator (train.sklearn_models)
-EMBED_PREFIX = "embed-"          # cache/embed-<key>.npy: backbone embeddings (train.embed)
-OOF_PROBS = "oof_probs.npy"
-OOF_ROWS = "oof_rows.npy"
-DONE = "done.json"           # written last: its presence means the fold is complete
 
 
 def read_json_file(path: Path, fix: str) -> Any:
@@ -520,59 +496,3 @@ class Run:
                 if best is None or data.stat().st_mtime > best[0].stat().st_mtime:
                     best = (data, shape)
         return None if best is None else np.memmap(best[0], dtype=np.uint8, mode="r", shape=best[1])
-
-
-@dataclass(frozen=True)
-class FoldFiles:
-    """One fold's folder: model.pt (state_dict), oof_probs.npy (float32 (n_i, K)),
-    oof_rows.npy (int64 (n_i,)) and, written last, done.json (the fold's record)."""
-    dir: Path
-
-    model_path = property(lambda self: self.dir / MODEL)
-    sklearn_model_path = property(lambda self: self.dir / SKLEARN_MODEL)
-    probs_path = property(lambda self: self.dir / OOF_PROBS)
-    rows_path = property(lambda self: self.dir / OOF_ROWS)
-    done_path = property(lambda self: self.dir / DONE)
-
-    def read_sklearn_model(self):
-        """The fold's fitted scikit-learn estimator (model.joblib)."""
-        import joblib
-
-        try:
-            return joblib.load(self.sklearn_model_path)
-        except Exception as e:  # noqa: BLE001 - any unreadable file: retrain that fold
-            raise RunFolderError(f"{self.sklearn_model_path} cannot be read ({type(e).__name__}); "
-                                 "retrain the run with `clean-labels train`") from None
-
-    def is_done(self) -> bool:
-        return self.done_path.is_file()
-
-    def read_done(self) -> dict | None:
-        """The fold's record if done.json is there and readable, else None (never raises)."""
-        try:
-            with open(self.done_path, encoding="utf-8") as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return rec if isinstance(rec, dict) else None
-
-    def read_oof(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, probs) of the held-out fold, or None when either is missing or unreadable."""
-        try:
-            return np.load(self.rows_path), np.load(self.probs_path)
-        except (OSError, ValueError):
-            return None
-
-    def clear_done(self) -> None:
-        """Remove done.json (before retraining a stale fold, so a crash cannot revive it)."""
-        self.done_path.unlink(missing_ok=True)
-
-    def write(self, save_model: Callable[[Path], None], probs: np.ndarray, rows: np.ndarray,
-              record: dict, model_file: str = MODEL) -> None:
-        """Write the model (via `save_model(tmp_path)`; model_file: MODEL or SKLEARN_MODEL),
-        probs and rows, then done.json last."""
-        with atomic_path(self.dir / model_file) as tmp:
-            save_model(tmp)
-        write_npy(self.probs_path, probs)
-        write_npy(self.rows_path, np.asarray(rows).astype(np.int64))
-        write_json(self.done_path, record)

@@ -40,7 +40,7 @@ def _run_file_literals(path: Path) -> list[str]:
 def test_no_module_but_run_py_names_a_run_file():
     hits = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path != PACKAGE / "run.py":
+        if path not in (PACKAGE / "run.py", PACKAGE / "fold_files.py"):
             hits += _run_file_literals(path)
     assert hits == []
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cleanlab_lite.config import BACKENDS, TrainConfig, to_dict  # BACKENDS re-exported for loop
+from cleanlab_lite.config import TrainConfig, to_dict  # BACKENDS re-exported for loop
 from cleanlab_lite.errors import ConfigError, DataError
 from cleanlab_lite.run import FoldFiles, Run
 from cleanlab_lite.train.metrics import classification_metrics

@@ -26,7 +26,7 @@ import numpy as np
 from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.features import feature_levels, scaler
 from cleanlab_lite.errors import ConfigError
-from cleanlab_lite.run import SKLEARN_MODEL
+from cleanlab_lite.fold_files import SKLEARN_MODEL
 from cleanlab_lite.train import foldplan, weighting
 from cleanlab_lite.train.foldplan import FoldJob, FoldResult, Trainer
 from cleanlab_lite.train.metrics import classification_metrics
