@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 import cleanlab_lite
+from cleanlab_lite import fold_files
 from cleanlab_lite import run as run_mod
 from cleanlab_lite.errors import RunFolderError
 from cleanlab_lite.run import Run
 from tests.runs import write_ranking
 
 PACKAGE = Path(cleanlab_lite.__file__).parent
-FILE_NAMES = set(run_mod.NAMES) | {run_mod.MODEL, run_mod.OOF_PROBS, run_mod.OOF_ROWS, run_mod.DONE}
+FILE_NAMES = set(run_mod.NAMES) | {fold_files.MODEL, fold_files.SKLEARN_MODEL, fold_files.OOF_PROBS,
+                                   fold_files.OOF_ROWS, fold_files.DONE}
 DIR_NAMES = {run_mod.FOLDS, run_mod.CACHE, run_mod.DELTA}
 PREFIXES = ("fold-", "repeat-", run_mod.CLEANED)
 

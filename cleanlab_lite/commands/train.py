@@ -25,8 +25,8 @@ def data_options(fn):
         field_option(d, "path_col", help="Image path column (relative to --data-root)."),
         field_option(d, "id_col", help="Stable row id column, carried into outputs."),
         click.option("--feature-cols", default=None,
-                     help="Comma-separated tabular feature columns (default: every numeric "
-                          "column except the label)."),
+                     help="Comma-separated table feature columns (default: every column but the "
+                          "label and id; text and categorical columns included)."),
         field_option(d, "embeddings", type=click.Path(dir_okay=False),
                      help="Precomputed embeddings .npy (N, D), one row per manifest row."),
         field_option(d, "data_root", type=click.Path(file_okay=False),
@@ -72,6 +72,13 @@ def train_options(fn):
         field_option(t, "batch_size", type=int, help="Batch size (default per model)."),
         field_option(t, "lr", type=float, help="Learning rate (default per model)."),
         field_option(t, "weight_decay", type=float, help="Weight decay (default per model)."),
+    ])
+
+
+def loss_options(fn):
+    """Losses for noisy and unbalanced labels, and where and how the folds run."""
+    t = TrainConfig
+    return apply(fn, [
         field_option(t, "loss", type=click.Choice(LOSSES), help="Training loss."),
         field_option(t, "class_weight",
                      help="none | inverse | sqrt_inverse | effective_number | w1,w2,..."),
@@ -173,6 +180,7 @@ def _print_metrics(summary: dict) -> None:
 @config_option
 @data_options
 @train_options
+@loss_options
 @click.pass_context
 @handle_errors
 def command(ctx, manifest, out, config_path, **_):
