@@ -14,6 +14,7 @@ then a number.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from dataclasses import dataclass
@@ -146,7 +147,8 @@ def _free_name(folder: Path, src: str, taken: set[str]) -> str:
     parts = Path(src).parts
     candidates = [parts[-1]] + ["__".join(parts[-k:]) for k in range(2, min(len(parts), 4) + 1)]
     stem, suffix = os.path.splitext(parts[-1])
-    for name in candidates + [f"{stem}-{n}{suffix}" for n in range(1, 1_000_000)]:
+    numbered = (f"{stem}-{n}{suffix}" for n in range(1, 1_000_000))   # made only when needed
+    for name in itertools.chain(candidates, numbered):
         key = str(folder / name)
         if key not in taken and not os.path.lexists(key):
             taken.add(key)
