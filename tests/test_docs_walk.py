@@ -39,7 +39,7 @@ def walks(doc: str) -> list[list[tuple[str, list[str]]]]:
 
 def normal(line: str) -> str:
     """A line with numbers masked and runs of spaces closed (exit=N kept)."""
-    line = " ".join(line.split())
+    line = re.sub(r"-{3,}", "---", " ".join(line.split()))     # table rules follow column widths
     return line if line.startswith("exit=") else _NUMBER.sub("#", line)
 
 
