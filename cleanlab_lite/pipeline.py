@@ -194,12 +194,27 @@ def _check_before_decode(table: Table, manifest: Path, label_col: str, cfg: Trai
         pretrained.weights_enum_member(model, cfg.pretrained)
 
 
+def _check_plan(ds, folds, fold_cfg, train_cfg) -> None:
+    """The checks that need the loaded data, before any run file is written. With --backbone
+    the folds train on embeddings (computed after the run files are written)."""
+    from cleanlab_lite.train.choose import check_concurrency
+
+    if train_cfg.backbone:
+        from cleanlab_lite.train import models
+
+        models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
+    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
+                        fold_cfg)
+    if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start
+        check_concurrency(ds, folds, fold_cfg)
+
+
 def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig, out: str | Path,
               *, log=print, config_path: str | Path | None = None) -> dict:
     """Train k-fold models on `manifest` and write the run folder `out`. Returns a summary dict.
     config_path: the --config file the options came from (never written over)."""
     from cleanlab_lite.train import check_backend, train_folds
-    from cleanlab_lite.train.choose import check_concurrency, fold_config
+    from cleanlab_lite.train.choose import fold_config
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
@@ -222,15 +237,7 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     fold_cfg = fold_config(train_cfg, ds.kind)
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
-    # with --backbone the folds train on embeddings (computed after the run files are written)
-    if train_cfg.backbone:
-        from cleanlab_lite.train import models
-
-        models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
-    _check_against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
-                        fold_cfg)
-    if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start
-        check_concurrency(ds, folds, fold_cfg)
+    _check_plan(ds, folds, fold_cfg, train_cfg)
     out.mkdir(parents=True, exist_ok=True)
     _write_inputs(run, scanned, manifest, loaded, data_cfg, log)
     resolved = _resolved_config(manifest, fmt, data_cfg, train_cfg, loaded)
