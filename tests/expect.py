@@ -21,11 +21,17 @@ def error_fragments(expected: str) -> list[str]:
     return [f.rstrip(".") for f in frags] or [body]
 
 
+def assert_fragments(message: str, expected: str) -> None:
+    """`message` (one line) holds every key fragment of `expected`."""
+    assert "\n" not in message.strip(), message
+    missing = [f for f in error_fragments(expected) if f not in message]
+    assert not missing, f"{message!r} lacks {missing}"
+
+
 def assert_error_line(line: str, expected: str) -> None:
     """`line` is an `Error:` line holding every key fragment of `expected`."""
     assert line.startswith("Error: "), line
-    missing = [f for f in error_fragments(expected) if f not in line]
-    assert not missing, f"{line!r} lacks {missing}"
+    assert_fragments(line, expected)
 
 
 def assert_refused(result, expected: str, code: int = 2) -> None:

@@ -52,6 +52,7 @@ def test_flag_and_score_metrics():
     assert U.flag_metrics(truth, np.zeros(6, bool))["f1"] == 0.0
 
 
+@pytest.mark.slow
 def test_bench_quality_cpu_tiny(capsys):
     import bench_quality
 
@@ -64,6 +65,7 @@ def test_bench_quality_cpu_tiny(capsys):
     assert auroc > 0.8   # even 3 epochs put the flipped labels on top
 
 
+@pytest.mark.slow
 def test_bench_quality_mnist_path_runs_on_cpu(tmp_path, capsys):
     import bench_quality
 
@@ -85,6 +87,7 @@ def test_minority_noise_keeps_balance():
     assert ((yn == 0) & (y == 1)).sum() == 4
 
 
+@pytest.mark.slow
 def test_fit_and_test_trains_on_pool_only(tmp_path):
     import bench_cleaning
 

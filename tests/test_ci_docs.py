@@ -101,6 +101,7 @@ def copy_repo(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_adoption_writes_report_and_baseline(adopted):
     assert (adopted / ".clean-labels/run/report.html").is_file()
     accepted = pd.read_csv(adopted / "data/accepted-labels.csv")
@@ -113,6 +114,7 @@ def cache_steps(job: dict) -> list[dict]:
     return [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache")]
 
 
+@pytest.mark.slow
 def test_main_job_retrains_only_without_a_run_on_schedule_or_when_the_gate_says_so(adopted,
                                                                                     tmp_path):
     repo = copy_repo(adopted, tmp_path / "repo")
@@ -144,6 +146,7 @@ def test_main_job_retrains_only_without_a_run_on_schedule_or_when_the_gate_says_
     assert all(code == 0 for _, code, _ in results), results
 
 
+@pytest.mark.slow
 def test_pull_request_job_judges_only_the_changed_rows(adopted, tmp_path):
     repo = copy_repo(adopted, tmp_path / "repo")
     workflow = yaml.safe_load(doc_block("workflow"))
@@ -179,6 +182,7 @@ def test_pull_request_job_judges_only_the_changed_rows(adopted, tmp_path):
     assert results[0][1] == 0 and "PASS: 0 new issues in 0 rows" in results[0][2], results
 
 
+@pytest.mark.slow
 def test_shell_step_fails_on_new_suspects(adopted, tmp_path):
     repo = copy_repo(adopted, tmp_path / "repo")
     # new suspects: rows taken out of the accepted list count again
@@ -198,6 +202,7 @@ def test_shell_step_fails_on_new_suspects(adopted, tmp_path):
     assert (repo / "label-report/report.html").is_file()
 
 
+@pytest.mark.slow
 def test_pred_probs_variant(tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
@@ -219,6 +224,7 @@ def test_pred_probs_variant(tmp_path):
     assert root.get("tests") == "4"
 
 
+@pytest.mark.slow
 def test_pr_shell_step_names_wrong_new_rows(adopted, tmp_path):
     repo = copy_repo(adopted, tmp_path / "repo")
     df = pd.read_csv(repo / "data/manifest.csv")

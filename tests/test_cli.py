@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cleanlab_lite.cli import main
-from tests.expect import assert_error_line
+from tests.expect import assert_error_line, assert_fragments
 from tests.conftest import blob_table
 
 
@@ -40,7 +40,7 @@ def test_python_m_entry_point():
 def test_missing_manifest(tmp_path):
     r = run("train", tmp_path / "none.csv", "--out", tmp_path / "run")
     assert r.exit_code == 2
-    assert error_line(r) == f"Error: manifest {tmp_path / 'none.csv'} not found; check the path"
+    assert_error_line(error_line(r), f"Error: manifest {tmp_path / 'none.csv'} not found; check the path")
     assert not (tmp_path / "run").exists()
 
 
@@ -110,9 +110,10 @@ def test_config_sections_are_the_ones_that_act(tmp_path):
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text("export:\n  drop_top: 10%\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: unknown section 'export' \(export takes its "
-                                          r"options as flags only\); use one of data, train, rank, check"):
+    with pytest.raises(ConfigError) as e:
         load_yaml(cfg)
+    assert_fragments(str(e.value), f"{cfg}: unknown section 'export' (export takes its options as "
+                     "flags only); use one of data, train, rank, check")
     # the rules table is complete when imported: nothing fills it later
     assert {"method", "filter_by", "cj_argmax", "estimation_method"} <= set(RULES[RankConfig])
     with pytest.raises(ConfigError, match="--filter-by .nope. is not valid; use one of adaptive"):

@@ -62,6 +62,7 @@ def tab(tab_base, tmp_path):
     return tmp_path / "run", pd.read_csv(tab_base / "base.csv")
 
 
+@pytest.mark.slow
 def test_flipped_edits_fail_the_gate_and_name_the_rows(tab, tmp_path):
     run, df = tab
     cur = df.copy()
@@ -179,6 +180,7 @@ def test_missing_label_column_or_fold_model_exits_2(tab, tmp_path):
         f"MANIFEST --out {run}`")
 
 
+@pytest.mark.slow
 def test_tabular_rows_without_ids_match_by_feature_values(tmp_path):
     df = blob_table(n_per_class=30, k=2).drop(columns=["id"])
     df.to_csv(tmp_path / "base.csv", index=False)
@@ -214,6 +216,7 @@ def img_base(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_new_images_are_predicted_by_the_fold_models_without_retraining(img_base, tmp_path):
     root = img_base
     shutil.copytree(root / "run", tmp_path / "run")
@@ -269,6 +272,7 @@ def test_predict_writes_the_fold_ensemble_probabilities(img_base, tmp_path):
 # ---- every kind of fold model in the package ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["hgb", "logreg", "mlp"])
 def test_tabular_models_of_every_kind_judge_new_rows(model, tmp_path):
     df = blob_table(n_per_class=30, k=3)
@@ -296,6 +300,7 @@ def test_tabular_models_of_every_kind_judge_new_rows(model, tmp_path):
     assert [["cat", "dog", "eel"][i] for i in p.argmax(axis=1)] == spare["label"].tolist()
 
 
+@pytest.mark.slow
 def test_embed_once_runs_embed_new_images_as_training_did(tmp_path):
     from cleanlab_lite.predict import FoldEnsemble
     from cleanlab_lite.data.like_run import run_rows

@@ -37,6 +37,7 @@ def tabular_run(tmp_path_factory):
     return tmp, manifest, run, df, truth
 
 
+@pytest.mark.slow
 def test_run_folder_contract(tabular_run):
     _, _, run, df, _ = tabular_run
     pp = np.load(run / "pred_probs.npy")
@@ -88,6 +89,7 @@ def test_rerun_skips_finished_folds(tabular_run):
     assert marker.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_images_end_to_end(tmp_path):
     df = write_pngs(tmp_path / "img", n_per_class=20, k=2)
     df.loc[[3, 20], "label"] = df.loc[[3, 20], "label"].map({"class0": "class1", "class1": "class0"})
@@ -105,6 +107,7 @@ def test_images_end_to_end(tmp_path):
     assert len(out) == 40 - len(flagged)
 
 
+@pytest.mark.slow
 def test_skip_bad_lists_rows_and_keeps_row_numbers(tmp_path):
     df = write_pngs(tmp_path / "img", n_per_class=10, k=2)
     (tmp_path / "img" / "c0_002.png").write_bytes(b"\x89PNG broken")

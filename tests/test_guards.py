@@ -95,6 +95,7 @@ def test_export_and_report_never_write_over_run_files(export_run):
     assert cli("export", run, "--drop-flagged").exit_code == 0       # and again, over its own file
 
 
+@pytest.mark.slow
 def test_report_pngs_stay_out_of_a_data_folder(tmp_path):
     run = make_ranked_run(tmp_path, images=True)
     images = tmp_path / "imgs"
@@ -215,6 +216,7 @@ def test_train_out_never_overwrites_the_manifest_or_the_embeddings(tmp_path, tab
     assert cli("train", tabular_csv, "--embeddings", emb, "--out", tmp_path / "ok", "-q").exit_code == 0
 
 
+@pytest.mark.slow
 def test_output_piped_into_a_reader_that_stops_ends_quietly(tmp_path, tabular_csv):
     """`clean-labels rank RUN | head`: the reader closes the pipe; no traceback, no `Error:` line,
     exit 141 (128 + SIGPIPE), and the files were written before the output."""
@@ -248,6 +250,7 @@ def _make_read_only(folder):
     return lambda: subprocess.run([chattr, "-i", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_a_read_only_run_folder_is_one_line_exit_2_for_every_writer(tmp_path, tabular_csv):
     run = tmp_path / "run"
     assert cli("train", tabular_csv, "--out", run, "--model", "logreg", "-q").exit_code == 0

@@ -143,6 +143,7 @@ def text_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
                          "label": label})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["auto", "logreg", "knn", "hgb"])
 def test_a_label_that_lives_in_a_text_column_is_learned(tmp_path, model):
     p = tmp_path / "t.csv"
@@ -165,6 +166,7 @@ def test_a_label_that_lives_in_a_text_column_is_learned(tmp_path, model):
     assert (np.array(classes)[probs.argmax(axis=1)][1:] == want).mean() > 0.9
 
 
+@pytest.mark.slow
 def test_unlabeled_rows_are_counted_and_passed_through(tmp_path):
     df = blob_table()
     df.loc[[3, 50, 77], "label"] = ""
@@ -190,6 +192,7 @@ def test_unlabeled_rows_are_counted_and_passed_through(tmp_path):
                                   src.loc[[3, 50, 77]].reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_labels_are_kept_as_the_text_in_the_file(tmp_path):
     df = blob_table()
     df["label"] = df["label"].map({"cat": "01", "dog": "1", "eel": "1.0"})
@@ -206,6 +209,7 @@ def test_labels_are_kept_as_the_text_in_the_file(tmp_path):
     assert set(got["label"]) == {"01", "1", "1.0"}
 
 
+@pytest.mark.slow
 def test_plain_integer_labels_stay_numbers(tmp_path):
     df = blob_table()
     df["label"] = df["label"].map({"cat": 10, "dog": 2, "eel": 1})
@@ -216,6 +220,7 @@ def test_plain_integer_labels_stay_numbers(tmp_path):
     assert json.loads((tmp_path / "run" / "classes.json").read_text()) == [1, 2, 10]
 
 
+@pytest.mark.slow
 def test_a_semicolon_csv_is_read_and_written_back_with_semicolons(tmp_path):
     df = blob_table()
     p = tmp_path / "m.csv"

@@ -113,6 +113,7 @@ def test_rank_run_uses_the_row_column_and_no_id_without_id_col(tmp_path):
     assert set(r["row"].head(len(flipped))) == set(rows[flipped])
 
 
+@pytest.mark.slow
 def test_every_method_and_filter_runs(tmp_path):
     y, p, flipped = make_problem()
     run = make_run(tmp_path / "run", y, p)

@@ -140,6 +140,7 @@ def test_check_and_export_tables_show_labels_escaped(hostile):
     assert "\x1b" not in r.output and "\u200b" not in r.output
 
 
+@pytest.mark.slow
 def test_report_warnings_reach_the_terminal_escaped(hostile):
     import subprocess
     import sys

@@ -52,6 +52,7 @@ def image_run(tmp_path):
     return make_run(tmp_path, classes=CLASSES, flagged=FLAGGED, images=True)
 
 
+@pytest.mark.slow
 def test_image_report_is_self_contained_and_escaped(image_run):
     res = CliRunner().invoke(main, ["report", str(image_run), "--top", "12"])
     assert res.exit_code == 0, res.output
@@ -90,6 +91,7 @@ def test_image_report_is_self_contained_and_escaped(image_run):
             assert im.format == "PNG" and im.size[0] > 200
 
 
+@pytest.mark.slow
 def test_per_class_rates_and_oof_accuracy(image_run):
     result = rep.build_report(image_run, top=5, progress=False)
     page = result.html_path.read_text(encoding="utf-8")
@@ -99,6 +101,7 @@ def test_per_class_rates_and_oof_accuracy(image_run):
     assert result.flagged == 7 and result.n == 60 and result.k == 3 and result.kind == "image"
 
 
+@pytest.mark.slow
 def test_tabular_report_shows_row_values(tmp_path):
     run = make_run(tmp_path, classes=CLASSES, flagged=FLAGGED, images=False)
     out = tmp_path / "site" / "index.html"
@@ -113,6 +116,7 @@ def test_tabular_report_shows_row_values(tmp_path):
     assert (tmp_path / "site" / "noise_matrix.png").is_file()
 
 
+@pytest.mark.slow
 def test_missing_image_is_noted_not_fatal(image_run):
     ranking = pd.read_csv(image_run / "ranking.csv")
     (image_run.parent / "imgs" / f"{ranking['row'].iloc[0]}.png").unlink()
@@ -123,6 +127,7 @@ def test_missing_image_is_noted_not_fatal(image_run):
     assert listed(page)["items"][0]["image_error"].startswith("cannot open")
 
 
+@pytest.mark.slow
 def test_report_from_ranking_only(tmp_path):
     """A run ranked from the user's own pred_probs may hold only ranking.csv and summary.json."""
     run = make_run(tmp_path, flagged={"cat": 3})
@@ -137,6 +142,7 @@ def test_report_from_ranking_only(tmp_path):
     assert "85.0%" in cat
 
 
+@pytest.mark.slow
 def test_many_classes_use_the_png_heatmap(tmp_path):
     classes = tuple(f"class {i:02d}" for i in range(rep.HEATMAP_TABLE_MAX_K + 5))
     run = make_run(tmp_path, classes=classes, per_class=2, flagged={"class 03": 2})
@@ -210,6 +216,7 @@ def open_in_chromium(url: str, tmp_path: Path, screenshot: Path) -> tuple[str, l
     return proc.stdout, console
 
 
+@pytest.mark.slow
 def test_report_in_headless_chromium(image_run, tmp_path):
     rep.build_report(image_run, top=12, progress=False)
     html_path = image_run / "report.html"
@@ -227,6 +234,7 @@ def test_report_in_headless_chromium(image_run, tmp_path):
         assert colours is None or len(colours) > 20  # not a blank page
 
 
+@pytest.mark.slow
 def test_report_filter_runs_in_chromium(tmp_path):
     run = make_run(tmp_path, flagged={"cat": 2, "dog": 4, "bird": 1})
     rep.build_report(run, top=10, progress=False)
@@ -242,6 +250,7 @@ def test_report_filter_runs_in_chromium(tmp_path):
     assert len(re.findall(r'<li class="rv-item', dom)) == expected
 
 
+@pytest.mark.slow
 def test_console_errors_are_detected(tmp_path):
     """The detector itself: a page with a script error must produce a console line."""
     page = tmp_path / "broken.html"

@@ -149,6 +149,7 @@ def test_tabular_rows_show_their_values_not_the_label(tmp_path):
                                   ["x2", str(rows.loc[item["row"], "x2"])]]
 
 
+@pytest.mark.slow
 def test_restart_resumes_and_second_review_refuses(tmp_path):
     run = make_ranked_run(tmp_path)
     with ReviewServer(run, port=0) as srv:
@@ -185,6 +186,7 @@ def test_a_dead_reviews_lock_is_taken_over(tmp_path):
         assert srv.port > 0
 
 
+@pytest.mark.slow
 def test_review_command_serves_until_interrupted(tmp_path):
     """The real command in a subprocess: prints the URL, serves, stops on SIGTERM (as `kill` or
     a CI runner sends it; Ctrl-C takes the same path), says what was decided and releases the

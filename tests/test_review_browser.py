@@ -84,6 +84,7 @@ def saved_decisions(run) -> dict[int, tuple[str, str]]:
     return {int(r["row"]): (r["decision"], r["label"]) for r in saved.to_dict("records")}
 
 
+@pytest.mark.slow
 def test_digit_keys_type_the_class_and_top_choices_get_letters(browser, digits_run, tmp_path):
     """Classes '0'..'9': the key `3` records class 3, never the model's third choice; the top
     choices are on letter keys printed on their buttons."""
@@ -166,6 +167,7 @@ def test_digit_keys_type_the_class_and_top_choices_get_letters(browser, digits_r
     (run / "decisions.csv").unlink()
 
 
+@pytest.mark.slow
 def test_grid_groups_pairs_largest_first_with_class_strips(browser, digits_run):
     run, _ = digits_run
     with ReviewServer(run, port=0) as srv:
@@ -216,6 +218,7 @@ def test_grid_groups_pairs_largest_first_with_class_strips(browser, digits_run):
         page.close()
 
 
+@pytest.mark.slow
 def test_batch_decision_applies_to_exactly_the_selected_cards(browser, digits_run):
     run, _ = digits_run
     if (run / "decisions.csv").exists():
@@ -251,6 +254,7 @@ def test_batch_decision_applies_to_exactly_the_selected_cards(browser, digits_ru
     (run / "decisions.csv").unlink()
 
 
+@pytest.mark.slow
 def test_sampled_estimate_holds_the_true_precision(browser, digits_run):
     """A simulated reviewer who knows the true labels decides a random sample of 40 flags with
     the keys; the interval the page (and check, export, report) prints holds the true share of
@@ -289,6 +293,7 @@ def test_sampled_estimate_holds_the_true_precision(browser, digits_run):
     (run / "decisions.csv").unlink()
 
 
+@pytest.mark.slow
 def test_report_lists_every_flagged_row(browser, tmp_path):
     from cleanlab_lite import report as rep
 
@@ -324,6 +329,7 @@ def test_report_lists_every_flagged_row(browser, tmp_path):
     page.close()
 
 
+@pytest.mark.slow
 def test_hostile_labels_are_text_in_the_served_page(browser, tmp_path):
     run = make_ranked_run(tmp_path, classes=("cat", "dog", EVIL), flagged={"cat": 1, EVIL: 2},
                           images=True)
@@ -352,6 +358,7 @@ def test_hostile_labels_are_text_in_the_served_page(browser, tmp_path):
     assert saved["row"].tolist() == [row]
 
 
+@pytest.mark.slow
 def test_static_report_keeps_decisions_in_the_browser(browser, tmp_path):
     from cleanlab_lite import report as rep
 
@@ -395,6 +402,7 @@ def test_static_report_keeps_decisions_in_the_browser(browser, tmp_path):
     assert res.exit_code == 0 and "2 confirmed errors" in res.output, res.output
 
 
+@pytest.mark.slow
 def test_tables_get_the_list_view_with_filters_and_batch(browser, tmp_path):
     run = make_ranked_run(tmp_path, flagged={"cat": 3, "dog": 4, "bird": 2})
     with ReviewServer(run, port=0) as srv:

@@ -64,6 +64,7 @@ def test_deeply_nested_json_is_a_400_not_a_traceback(served, capfd):
     assert not (served.run / "decisions.csv").exists()
 
 
+@pytest.mark.slow
 def test_reset_connections_print_nothing(served, capfd):
     for _ in range(20):
         s = socket.create_connection(("127.0.0.1", served.port))
@@ -82,6 +83,7 @@ def test_reset_connections_print_nothing(served, capfd):
                                  f"127.0.0.1:{served.port}\r\n\r\n".encode())) == 200
 
 
+@pytest.mark.slow
 def test_a_body_shorter_than_its_length_frees_the_connection(served, capfd):
     start = time.monotonic()
     answer = post(served, b'{"row": 1', length=1000)
@@ -98,6 +100,7 @@ def test_a_body_shorter_than_its_length_frees_the_connection(served, capfd):
     assert not (served.run / "decisions.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", ["Origin: https://evil.example\r\n", "Origin: null\r\n",
                                    "Origin: http://127.0.0.1:1\r\n",
                                    "Sec-Fetch-Site: cross-site\r\n"])
@@ -107,6 +110,7 @@ def test_another_sites_page_cannot_decide(served, extra):
     assert not (served.run / "decisions.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ctype", ["text/plain; charset=json", "text/plain", "application/jsonx",
                                    "application/x-www-form-urlencoded", "multipart/form-data",
                                    "application/json; boundary=x", ""])

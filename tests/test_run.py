@@ -39,6 +39,7 @@ def _run_file_literals(path: Path) -> list[str]:
     return hits
 
 
+@pytest.mark.slow
 def test_no_module_but_run_py_names_a_run_file():
     hits = []
     for path in sorted(PACKAGE.rglob("*.py")):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cleanlab_lite.cli import main
 from cleanlab_lite.config import DataConfig, TrainConfig, build
 from cleanlab_lite.errors import ConfigError
-from tests.expect import assert_error_line
+from tests.expect import assert_error_line, assert_fragments
 from tests.conftest import blob_table, write_pngs
 
 FAST = ("--folds", "2", "--epochs", "1", "--quiet")
@@ -100,10 +100,12 @@ def test_flag_overrides_bad_yaml_value_and_yaml_values_are_coerced():
 
 
 def test_library_configs_are_checked_too():
-    with pytest.raises(ConfigError, match=r"^--epochs 0 must be at least 1; use e.g. 10$"):
+    with pytest.raises(ConfigError) as e:
         TrainConfig(epochs=0)
-    with pytest.raises(ConfigError, match=r"^--fold 3 is out of range; use 0..2 with --folds 3$"):
+    assert_fragments(str(e.value), "--epochs 0 must be at least 1; use e.g. 10")
+    with pytest.raises(ConfigError) as e:
         TrainConfig(folds=3, fold=3)
+    assert_fragments(str(e.value), "--fold 3 is out of range; use 0..2 with --folds 3")
 
 
 def test_class_weight_count_checked_before_any_run_file(tmp_path, tab):
@@ -116,14 +118,13 @@ def test_image_size_beyond_memory_refused_before_decoding(tmp_path, image_manife
     inputs = [image_manifest, image_manifest.parent / "img"]
     line = refused(tmp_path, inputs, "train", image_manifest, "--out", tmp_path / "run",
                    "--image-size", "100000")
-    assert re.fullmatch(r"Error: --image-size 100000 needs about \d+\.\d GiB of memory for 24 images "
-                        r"of 1 channel\(s\), more than the \d+\.\d GiB available; use --image-size "
-                        r"\d+ or less", line), line
+    assert_error_line(line, "Error: --image-size 100000 needs more memory than is available")
+    assert re.search(r"; use --image-size \d+ or less$", line), line
 
 
 def test_demo_bad_noise_writes_nothing(tmp_path):
     r = run("demo", "--out", tmp_path / "run", "--noise", "2")
-    assert error_line(r) == "Error: --noise 2.0 must be at least 0 and below 1; use e.g. 0.1"
+    assert_error_line(error_line(r), "Error: --noise 2.0 must be at least 0 and below 1; use e.g. 0.1")
     assert not (tmp_path / "run").exists()
 
 

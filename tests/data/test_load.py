@@ -8,6 +8,7 @@ from cleanlab_lite.data.load import load_dataset
 from cleanlab_lite.data.manifest import read_manifest, write_manifest
 from cleanlab_lite.errors import ColumnError, DataError, ImageError, ManifestError
 from tests.conftest import blob_table
+from tests.expect import assert_fragments
 
 
 @pytest.mark.parametrize("ext", [".csv", ".parquet", ".jsonl"])
@@ -47,8 +48,8 @@ def test_unknown_extension(tmp_path):
 def test_wrong_label_col_names_the_columns(tabular_csv):
     with pytest.raises(ColumnError) as e:
         load_dataset(tabular_csv, DataConfig(label_col="lbl"))
-    assert str(e.value) == (f"manifest {tabular_csv} has no column 'lbl' (--label-col); "
-                            "its columns are: id, f0, f1, f2, f3, label")
+    assert_fragments(str(e.value), f"manifest {tabular_csv} has no column 'lbl' (--label-col); "
+                     "its columns are: id, f0, f1, f2, f3, label")
 
 
 def test_unknown_feature_col(tabular_csv):
@@ -62,9 +63,10 @@ def test_nan_feature_names_row_and_column(tmp_path):
     p = write_manifest(df, tmp_path / "m.csv")
     with pytest.raises(DataError) as e:
         load_dataset(p, DataConfig())
-    assert str(e.value) == (f"manifest {p}, row 17: feature 'f2' is nan (NaN or infinite); "
-                            "fill or drop such rows before training, or use --model hgb, which "
-                            "handles missing values")
+    assert_fragments(str(e.value), f"manifest {p}, row 17: feature 'f2' is nan (NaN or infinite); "
+                     "fill or drop such rows before training, or use --model hgb, which handles "
+                     "missing values")
+    assert "row 17" in str(e.value)
 
 
 def test_rows_without_a_label_are_left_out(tmp_path):
@@ -108,8 +110,9 @@ def test_missing_image_names_row_and_path(image_manifest, tmp_path):
     (tmp_path / "img" / "c1_003.png").unlink()
     with pytest.raises(ImageError) as e:
         load_dataset(image_manifest, DataConfig())
-    assert str(e.value) == (f"row 15: image {tmp_path / 'img' / 'c1_003.png'} (column 'path') not "
-                            "found; fix the file or pass --skip-bad to leave such rows out")
+    assert_fragments(str(e.value), f"row 15: image {tmp_path / 'img' / 'c1_003.png'} (column "
+                     "'path') not found; fix the file or pass --skip-bad to leave such rows out")
+    assert str(e.value).startswith("row 15: ")
 
 
 def test_corrupt_image_and_skip_bad(image_manifest, tmp_path):

@@ -1,6 +1,8 @@
 """Warnings that say when the flags cannot be trusted, on constructed pred_probs."""
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 from click.testing import CliRunner
 
@@ -89,6 +91,7 @@ def test_a_class_with_most_rows_flagged_is_named():
         ("class_mostly_flagged", "c", 60)]
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_warnings_at_the_top(tmp_path):
     import html
 

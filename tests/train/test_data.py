@@ -1,6 +1,8 @@
 """Batch augmentation and input statistics."""
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 import torch
 
@@ -119,6 +121,7 @@ print(grew * 1024)
 """
 
 
+@pytest.mark.slow
 def test_placing_on_a_device_makes_no_full_host_copy():
     # the meta device stands for a GPU: its tensors take no host memory, so the peak resident
     # memory of the process shows what placement copies on the host on the way

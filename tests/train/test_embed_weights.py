@@ -47,6 +47,7 @@ def images(tmp_path):
     return p
 
 
+@pytest.mark.slow
 def test_backbone_embeds_once_and_the_cache_is_reused(tmp_path, images, r18_state):
     torch.save(r18_state, tmp_path / "r18.pth")
     run = tmp_path / "run"
@@ -83,6 +84,7 @@ def test_backbone_needs_images_and_no_model(tmp_path, images):
     assert r.output.strip().startswith("Error: --backbone 'not_a_net' is not a torchvision")
 
 
+@pytest.mark.slow
 def test_weights_by_name_from_a_preseeded_torch_cache(torch_home, r18_state):
     member = pretrained.weights_enum_member("resnet18", "imagenet")
     assert str(member) == "ResNet18_Weights.IMAGENET1K_V1"

@@ -21,7 +21,7 @@ from cleanlab_lite.predict import FoldEnsemble
 from cleanlab_lite.train import data as data_mod
 from cleanlab_lite.train import defaults, embed, loop, models, train_folds
 from cleanlab_lite.train.data import DeviceData
-from test_loop import FAST, folds_for, image_ds
+from tests.trainsets import FAST, folds_for, image_ds
 from tests.conftest import write_pngs
 
 CPU = torch.device("cpu")
@@ -144,6 +144,7 @@ def _inject_oom(monkeypatch, limit: int):
     monkeypatch.setattr(models, "build_model", build)
 
 
+@pytest.mark.slow
 def test_embedding_halves_its_batch_on_out_of_memory_then_gives_the_advice(tmp_path, monkeypatch):
     ds = replace(image_ds(n=12), X=np.repeat(image_ds(n=12).X, 3, axis=1))
     cfg = TrainConfig(backbone="resnet18", device="cpu", batch_size=8, quiet=True)
@@ -195,6 +196,7 @@ def test_a_fold_sharing_a_gpu_plans_its_data_with_its_share():
 
 
 # ---- 9: embedding honours --precision and channels_last; cache key ----------------------------
+@pytest.mark.slow
 def test_embedding_follows_precision_and_channels_last_and_keys_its_cache_on_them(monkeypatch):
     ds = image_ds(n=9)
     X = np.repeat(ds.X, 3, axis=1)
@@ -221,6 +223,7 @@ def test_embedding_follows_precision_and_channels_last_and_keys_its_cache_on_the
     assert len(keys) == 3
 
 
+@pytest.mark.slow
 def test_embedding_streamed_from_the_host_equals_resident(force_stream):
     X = np.repeat(image_ds(n=10).X, 3, axis=1)
     r = embed.recipe(TrainConfig(backbone="resnet18", device="cpu", batch_size=4), CPU, X)

@@ -12,39 +12,7 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError, DataError, UserInputError
 from cleanlab_lite.train import choose, foldplan, loop, models, train_folds
-
-FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
-
-
-def image_ds(n: int = 36, k: int = 3, seed: int = 0) -> Dataset:
-    """Class c has a bright square in quadrant c, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % k
-    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
-    for c in range(k):
-        r, q = divmod(c, 2)
-        X[y == c, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
-    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
-
-
-def tab_ds(n: int = 120, seed: int = 0) -> Dataset:
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    X = rng.normal(0, 1, (n, 4)).astype(np.float32)
-    X[:, 0] += 4 * y                      # separable on feature 0
-    X[:, 1] = X[:, 1] * 1000 + 5000       # badly scaled: needs standardization
-    return Dataset("tabular", X, y.astype(np.int64), ["a", "b", "c"])
-
-
-def folds_for(n: int, k: int, repeats: int = 1) -> np.ndarray:
-    """(repeats, n) fold ids: each repeat a different seeded shuffle, balanced over classes
-    because labels cycle with period 3 and the shuffle is of blocks of 3 rows."""
-    out = []
-    for r in range(repeats):
-        blocks = np.random.default_rng(r).permutation(n // 3) % k
-        out.append(np.repeat(blocks, 3))
-    return np.stack(out)
-
+from tests.trainsets import FAST, folds_for, image_ds, tab_ds
 
 @pytest.fixture
 def count_trainings(monkeypatch):
@@ -132,6 +100,7 @@ def test_repeats_average_over_splits(tmp_path, count_trainings):
     np.testing.assert_allclose(res.pred_probs, acc / 2, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_tabular_mlp_standardizes_on_training_rows(tmp_path):
     ds = tab_ds()
     folds = folds_for(ds.n, 3)
@@ -142,6 +111,7 @@ def test_tabular_mlp_standardizes_on_training_rows(tmp_path):
     np.testing.assert_allclose(state["norm.mean"].numpy(), ds.X[train_rows].mean(axis=0), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_linear_model_with_weights_balance_and_class_weights(tmp_path):
     ds = tab_ds()
     ds.weights = np.where(np.arange(ds.n) % 10 == 0, 0.0, 1.0).astype(np.float32)
@@ -151,6 +121,7 @@ def test_linear_model_with_weights_balance_and_class_weights(tmp_path):
     assert res.metrics["model"] == "linear" and res.metrics["oof"]["accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_torchvision_model_on_grayscale(tmp_path):
     ds = image_ds(n=24)
     X = np.repeat(np.repeat(ds.X, 4, axis=2), 4, axis=3)       # 1 x 32 x 32
@@ -229,6 +200,7 @@ def test_cpu_thread_policy(monkeypatch):
         cpu_threads(TrainConfig(threads=-1), small)
 
 
+@pytest.mark.slow
 def test_cnn_learns_and_flipped_labels_get_low_probability(tmp_path):
     ds = image_ds(n=90)
     noisy = ds.labels.copy()
@@ -302,6 +274,7 @@ except RuntimeFailure as e:
 """
 
 
+@pytest.mark.slow
 def test_real_host_out_of_memory_is_the_one_line_runtime_failure(tmp_path):
     import subprocess
     import sys

@@ -16,18 +16,9 @@ from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import parallel, train_folds
 from cleanlab_lite.train.threads import available_cores
 from tests.conftest import interrupt_when_folds_are_done
+from tests.trainsets import FAST, image_ds
 
-FAST = dict(epochs=2, batch_size=16, widths="8,8,8", quiet=True)
 IMG = ["--folds", "3", "--epochs", "2", "--batch-size", "8", "--quiet"]
-
-
-def image_ds(n: int = 36, k: int = 3) -> Dataset:
-    rng = np.random.default_rng(0)
-    y = np.arange(n) % k
-    X = rng.integers(0, 60, (n, 1, 8, 8)).astype(np.uint8)
-    for c in range(k):
-        X[y == c, 0, 4 * (c // 2):4 * (c // 2) + 4, 4 * (c % 2):4 * (c % 2) + 4] += 150
-    return Dataset("image", X, y.astype(np.int64), [f"c{c}" for c in range(k)])
 
 
 def folds_for(n: int, k: int) -> np.ndarray:
@@ -100,13 +91,25 @@ def test_auto_concurrency_uses_the_cores_for_large_cpu_images_only(monkeypatch):
     big = Dataset("image", np.zeros((2000, 1, 28, 28), np.uint8), np.zeros(2000, np.int64), ["a"])
     small = image_ds()
     cfg = TrainConfig()
-    assert parallel.concurrency(big, cfg, 5, "cpu", True) == parallel.Concurrency(4, 1)
+    # 5 folds on 4 cores: all at once sharing the cores, not 4 then 1 with three cores idle
+    assert parallel.concurrency(big, cfg, 5, "cpu", True) == parallel.Concurrency(5, 1)
+    assert parallel.concurrency(big, cfg, 4, "cpu", True) == parallel.Concurrency(4, 1)
     assert parallel.concurrency(big, cfg, 3, "cpu", True).n == 3        # at most the folds left
     assert parallel.concurrency(small, cfg, 5, "cpu", True).n == 1      # starts cost more
     assert parallel.concurrency(big, cfg, 5, "cuda", True).n == 1       # GPU: only when asked
     assert parallel.concurrency(big, TrainConfig(parallel_folds=1), 5, "cpu", True).n == 1
     monkeypatch.setattr(parallel, "available_ram", lambda: 3 << 30)     # room for two
     assert parallel.concurrency(big, cfg, 5, "cpu", True).n == 2
+
+
+def test_auto_count_leaves_no_core_idle_at_the_end():
+    assert parallel.auto_count(5, 2, fits=99) == 5      # 2.5 fold-times, not 2 + 2 + 1 = 3
+    assert parallel.auto_count(10, 2, fits=99) == 2     # divides evenly: one per core
+    assert parallel.auto_count(3, 2, fits=99) == 3
+    assert parallel.auto_count(2, 8, fits=99) == 2      # never more than the folds
+    assert parallel.auto_count(5, 2, fits=3) == 2       # 3 at once is no sooner than 2
+    assert parallel.auto_count(50, 2, fits=99) == 2     # at most 4 per core, and 2 divides 50
+    assert parallel.auto_count(7, 1, fits=99) == 1
 
 
 def test_train_says_what_will_run_in_one_line(image_manifest, tmp_path):

@@ -21,9 +21,9 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import choose, train_folds
 from cleanlab_lite.train.sklearn_models import SKLEARN_MODELS
-from test_loop import FAST, image_ds   # tests/train/test_loop.py (pytest puts its folder on sys.path)
-from test_sklearn_models import FLIPPED, noisy_manifest
 from tests.conftest import blob_table, interrupt_when_folds_are_done, run_python
+from tests.expect import assert_refused
+from tests.trainsets import FAST, FLIPPED, image_ds, noisy_manifest
 
 TAB = ["--folds", "3", "--epochs", "3", "--quiet", "--backend", "ray", "--max-retries", "1"]
 
@@ -45,6 +45,7 @@ def done(run: Path, i: int) -> bool:
     return (run / "folds" / f"fold-{i}" / "done.json").is_file()
 
 
+@pytest.mark.slow
 def test_ray_equals_local_and_the_runs_are_interchangeable(ray_cluster, tmp_path):
     ds = image_ds()
     folds = np.repeat(np.random.default_rng(1).permutation(12) % 3, 3)[None, :]
@@ -73,6 +74,7 @@ def noisy_table() -> Dataset:
                    ["cat", "dog", "eel"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [m for m in SKLEARN_MODELS if "+" not in m])
 def test_sklearn_model_on_ray_equals_local_and_a_local_rerun_reuses_its_folds(ray_cluster, tmp_path,
                                                                               model):
@@ -107,6 +109,7 @@ def test_auto_on_ray_picks_the_model_it_picks_locally_and_finds_the_flipped_rows
     assert set(pd.read_csv(run / "ranking.csv")["row"].head(len(FLIPPED))) == set(FLIPPED)
 
 
+@pytest.mark.slow
 def test_sklearn_on_ray_imports_torch_neither_in_the_driver_nor_in_the_tasks(tmp_path):
     """Its own one-CPU Ray in a fresh process: the fold tasks and the probes share one worker."""
     pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
@@ -128,6 +131,7 @@ def test_sklearn_on_ray_imports_torch_neither_in_the_driver_nor_in_the_tasks(tmp
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["backend"] == "ray"
 
 
+@pytest.mark.slow
 def test_a_fold_whose_first_attempt_fails_is_retried(ray_cluster, tabular_csv, tmp_path,
                                                      inject_faults):
     # fold 0 raises on its first attempt; fold 1's worker process dies (os._exit) on its first.
@@ -161,6 +165,7 @@ def test_a_fold_that_always_fails_exits_3_and_keeps_the_others(ray_cluster, tabu
     assert not (run / "pred_probs.npy").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_folds_and_a_rerun_trains_only_the_rest(ray_cluster, tabular_csv,
                                                                         tmp_path, monkeypatch,
                                                                         inject_faults):
@@ -188,9 +193,8 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_p
     monkeypatch.setitem(sys.modules, "ray", None)      # `import ray` raises ImportError
     run = tmp_path / "run"
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), "--backend", "ray"])
-    assert res.exit_code == 2
-    assert res.output == ("Error: --backend ray needs Ray, which is not installed here; install it "
-                          "with `pip install 'clean-labels[ray]'` or use --backend local\n")
+    assert_refused(res, "Error: --backend ray needs Ray, which is not installed here; install it "
+                        "with `pip install 'clean-labels[ray]'` or use --backend local")
     assert not run.exists()
 
 
@@ -208,10 +212,11 @@ def test_without_ray_installed_backend_ray_is_one_line_exit_2(tabular_csv, tmp_p
      "Error: --gpus-per-fold does not apply to --model hgb (a scikit-learn model); drop "
      "--gpus-per-fold or use a torch model such as --model mlp or linear"),
 ])
+@pytest.mark.slow
 def test_bad_backend_options_are_exit_2_before_anything_is_written(tabular_csv, tmp_path, args,
                                                                     message):
     pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
     run = tmp_path / "run"
     res = CliRunner().invoke(main, ["train", str(tabular_csv), "--out", str(run), *args])
-    assert res.exit_code == 2 and res.output == message + "\n"
+    assert_refused(res, message)
     assert not run.exists()

@@ -19,7 +19,7 @@ from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.errors import ConfigError
 from cleanlab_lite.train import loop
 from cleanlab_lite.train.foldplan import FoldJob, FoldResult
-from test_loop import folds_for, image_ds
+from tests.trainsets import folds_for, image_ds
 
 ray = pytest.importorskip("ray", reason="ray is not installed; pip install 'clean-labels[ray]'")
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="fakes GPUs on a machine without")
@@ -60,6 +60,7 @@ def test_gpu_folds_run_in_fresh_workers_on_cuda_not_cuda_n(gpu_cluster):
     assert {r["visible"] for r in got} <= {"0", "1"}
 
 
+@pytest.mark.slow
 def test_workers_get_gpu_defaults_from_the_cluster_not_the_driver(gpu_cluster):
     assert not torch.cuda.is_available()
     cfg = TrainConfig(backend="ray", folds=2)
@@ -71,6 +72,7 @@ def test_workers_get_gpu_defaults_from_the_cluster_not_the_driver(gpu_cluster):
     assert loop.planned_device_type(TrainConfig(backend="ray", device="cpu")) == "cpu"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpus", ["2", "1.5"])
 def test_more_than_one_gpu_per_fold_is_exit_2_before_anything_is_written(tmp_path, tabular_csv, gpus):
     from cleanlab_lite.train import ray_backend

@@ -3,6 +3,8 @@ would), all at once into one run folder, then a plain `train` merges without tra
 gives the same out-of-fold probabilities as one process training every fold."""
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import json
 import subprocess
@@ -16,6 +18,7 @@ from cleanlab_lite.cli import main
 ARGS = ["--folds", "2", "--epochs", "3", "--quiet", "--seed", "7"]
 
 
+@pytest.mark.slow
 def test_folds_as_separate_processes_then_merge(tabular_csv, tmp_path):
     before = hashlib.sha256(tabular_csv.read_bytes()).hexdigest()
     run = tmp_path / "array-run"

@@ -8,6 +8,7 @@ import torch
 
 from cleanlab_lite.errors import RuntimeFailure
 from cleanlab_lite.train import runtime
+from tests.expect import assert_fragments
 
 
 def test_out_of_memory_is_recognised_in_every_form():
@@ -25,14 +26,15 @@ def test_memory_advice_names_only_what_helps():
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
     gpu_train = runtime.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training fold 1/5",
                                     cuda, batch_size=256)
-    assert str(gpu_train) == ("out of GPU memory while training fold 1/5; try --batch-size 128, a "
-                              "smaller --image-size or --model or --device cpu")
+    assert_fragments(str(gpu_train), "out of GPU memory while training fold 1/5; try --batch-size "
+                     "128, a smaller --image-size or --model or --device cpu")
     gpu_pred = runtime.memory_failure(torch.cuda.OutOfMemoryError("CUDA out of memory"),
                                    "predicting fold 1/5 one row at a time", cuda)
     assert "--batch-size" not in str(gpu_pred)          # prediction no longer follows it there
     host = runtime.memory_failure(MemoryError(), "placing 9.00 GB of data", cpu, image=False)
-    assert str(host) == ("out of host memory while placing 9.00 GB of data; try a smaller --model "
-                         "or freeing host memory (other programs)")
+    assert_fragments(str(host), "out of host memory; try a smaller --model or freeing host memory "
+                     "(other programs)")
+    assert "--image-size" not in str(host) and "--device" not in str(host)   # a table: neither helps
 
 
 

@@ -3,7 +3,6 @@ top, --fold then merge, resume, missing values, weights, options that do not app
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,10 +14,8 @@ from cleanlab_lite.config import TrainConfig
 from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import choose, train_folds, weighting
 from cleanlab_lite.train.sklearn_models import WeightedKNN, _sample_weight, knn_votes
-from tests.conftest import blob_table, run_python
-
-FLIPPED = [5, 47, 88, 101]
-
+from tests.conftest import run_python
+from tests.trainsets import FLIPPED, noisy_manifest
 
 def cli(*args, code: int = 0):
     r = CliRunner().invoke(main, [str(a) for a in args])
@@ -26,17 +23,7 @@ def cli(*args, code: int = 0):
     return r
 
 
-def noisy_manifest(tmp_path: Path, nan_row: int | None = None) -> Path:
-    df = blob_table(n_per_class=40, k=3)
-    swap = {"cat": "dog", "dog": "eel", "eel": "cat"}
-    df.loc[FLIPPED, "label"] = df.loc[FLIPPED, "label"].map(swap)
-    if nan_row is not None:
-        df.loc[nan_row, "f1"] = np.nan
-    p = tmp_path / "noisy.csv"
-    df.to_csv(p, index=False)
-    return p
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["hgb", "logreg", "knn", "hgb+logreg", "hgb+logreg+knn", "auto"])
 def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
     manifest = noisy_manifest(tmp_path)
@@ -52,6 +39,7 @@ def test_each_model_end_to_end_flipped_rows_rank_on_top(tmp_path, model):
         "model.joblib", "oof_probs.npy", "oof_rows.npy", "done.json"}
 
 
+@pytest.mark.slow
 def test_training_hgb_does_not_import_torch(tmp_path):
     manifest = noisy_manifest(tmp_path)
     code = (
@@ -65,6 +53,7 @@ def test_training_hgb_does_not_import_torch(tmp_path):
     assert (tmp_path / "run" / "pred_probs.npy").is_file()
 
 
+@pytest.mark.slow
 def test_fold_then_merge_and_resume(tmp_path):
     manifest = noisy_manifest(tmp_path)
     run = tmp_path / "run"
