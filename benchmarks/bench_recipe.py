@@ -135,6 +135,8 @@ def cmd_recipe(args) -> None:
         cfg = TrainConfig(folds=args.folds, seed=args.seed, device="cpu", quiet=True,
                           parallel_folds=args.parallel_folds, **opts)
         wall, pred, _ = train(X, noisy, folds, cfg)
+        if args.save:
+            np.savez(f"{args.save}-{name}.npz", pred_probs=pred, given=noisy, truth=y)
         j = judge(pred, noisy, y)
         base = base or (wall, j)
         gain = j["recall_at_k"] - base[1]["recall_at_k"]
@@ -167,6 +169,9 @@ def cmd_concurrency(args) -> None:
     print(f"folds at once: wall {wn / w1:.3f}x the one-after-another run ({wn:.1f} s vs {w1:.1f} s), "
           f"OOF accuracy {mn['oof']['accuracy'] - m1['oof']['accuracy']:+.4f}; pred_probs "
           f"bit-identical: {np.array_equal(p1, pn)}")
+    if args.save_probs:
+        np.save(args.save_probs, pn)
+        print(f"out-of-fold probabilities (folds at once) saved to {args.save_probs}")
 
 
 def main() -> None:
@@ -184,6 +189,11 @@ def main() -> None:
         if name == "recipe":
             p.add_argument("--noise", type=float, default=0.05)
             p.add_argument("--recipes", default=",".join(RECIPES))
+            p.add_argument("--save", default=None, help="write each recipe's out-of-fold "
+                           "probabilities, given and true labels to SAVE-RECIPE.npz")
+        else:
+            p.add_argument("--save-probs", default=None, help="write the concurrent run's "
+                           "out-of-fold probabilities here (.npy)")
     args = ap.parse_args()
     if args.data == "mnist" and not args.folder:
         ap.error("mnist needs the folder of the idx files")
