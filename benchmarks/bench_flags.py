@@ -67,7 +67,9 @@ def evaluate(group: str, name: str, p, y, truth) -> dict:
            "precision": float((ours & truth).sum() / max(1, ours.sum())),
            "precision_estimate": float(post.mean()) if len(post) else 0.0,
            "order": info["order"], "low_noise": info["low_noise"],
-           "sharpened_count": info["sharpened_count"], "seconds_ours": secs,
+           "sharpened_count": info["sharpened_count"], "candidates": info["candidates"],
+           "posterior_count": info.get("posterior_count"), "cleanlab_cap": info["cleanlab_cap"],
+           "seconds_ours": secs,
            "cleanlab": None if cl is None else f1(cl, truth),
            "cleanlab_flags": None if cl is None else int(cl.sum()),
            "seconds_cleanlab": time.perf_counter() - t0}

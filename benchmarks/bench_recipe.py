@@ -56,6 +56,8 @@ RECIPES = {
     "knn10": {**BASE, "knn": 10},
     "snap4-knn10": {**BASE, "snapshots": 4, "knn": 10},
     "snap4-ls0.1": {"snapshots": 4, "label_smoothing": "0.1"},
+    "snap4-ls0.2": {"snapshots": 4, "label_smoothing": "0.2"},
+    "snap4-ls0.3": {"snapshots": 4, "label_smoothing": "0.3"},
 }
 
 

@@ -259,3 +259,37 @@ def test_weak_model_on_many_rows_per_class_adds_uncounted_candidates_at_the_nois
     assert info["weak_model"] and info["cleanlab_cap"] is None
     assert info["weak_model_added"] == round(m / 8000 * (c - m)) > 0
     assert S.find_label_issues(y, p).sum() == m + info["weak_model_added"]
+
+
+def confusable_flips(n=10000, k=10, rate=0.05, mistakes=0.006, seed=21):
+    """A strong, label-smoothed model (true class 0.85-0.92) with `rate` of the labels moved to
+    the class it confuses most with (the true class still at 0.75-0.9 on those rows), and
+    `mistakes` of clean rows it gets wrong (0.5-0.7 on another class)."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, int(rate * n), replace=False)
+    given[f] = (true[f] + 1) % k
+    top = rng.uniform(0.85, 0.92, n)
+    top[f] = rng.uniform(0.75, 0.9, len(f))
+    second = np.full(n, -1)
+    second_p = np.zeros(n)
+    second[f] = given[f]
+    second_p[f] = (1 - top[f]) * 0.8
+    wrong = np.setdiff1d(rng.choice(n, int(mistakes * n), replace=False), f)
+    top[wrong] = rng.uniform(0.2, 0.3, len(wrong))
+    second[wrong] = (true[wrong] + 3) % k
+    second_p[wrong] = rng.uniform(0.5, 0.7, len(wrong))
+    return given, _probs(true, top, k, rng, second, second_p), given != true
+
+
+def test_a_count_that_covers_most_disagreements_is_not_capped_as_near_clean():
+    # 5% noise on a strong model: the disagreements are mostly label errors, not the model's
+    # own mistakes, so the near-clean cap (which would keep only the surest few) stays off
+    y, p, truth = confusable_flips()
+    info = adaptive.adaptive_count(Engine.create(y, p))
+    assert not info["low_noise"]
+    flags = S.find_label_issues(y, p)
+    assert 0.8 * truth.sum() <= flags.sum() <= 1.25 * truth.sum()
+    assert (flags & truth).sum() >= 0.85 * flags.sum()
+    assert (flags & truth).sum() >= 0.95 * truth.sum()
