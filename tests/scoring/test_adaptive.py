@@ -26,6 +26,15 @@ def _probs(true, top, k, rng, second=None, second_p=None):
     return p / p.sum(axis=1, keepdims=True)
 
 
+def _next_class_flips(n, k, rate, rng):
+    """(true, given, flipped rows): random true classes, `rate` of them labeled the next class."""
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    f = rng.choice(n, int(rate * n), replace=False)
+    given[f] = (true[f] + 1) % k
+    return true, given, f
+
+
 def sharp_model(n=5000, k=10, flips=40, seed=0):
     """A 99%+ accurate, very confident model; the flipped rows are predicted as their true class
     with 0.6-0.95 (ambiguous images), below every class's mean self-confidence (~0.998)."""
@@ -43,10 +52,7 @@ def sparse_noise(n=4000, k=10, rate=0.05, seed=1):
     """A decent model (true class 0.55-0.99) with 5% labels flipped into ONE other class each,
     and 10% hard clean rows where the model leans toward another class (0.3-0.45)."""
     rng = np.random.default_rng(seed)
-    true = rng.integers(0, k, n)
-    given = true.copy()
-    f = rng.choice(n, int(rate * n), replace=False)
-    given[f] = (true[f] + 1) % k
+    true, given, f = _next_class_flips(n, k, rate, rng)
     top = rng.uniform(0.55, 0.99, n)
     hard = np.setdiff1d(rng.choice(n, n // 10, replace=False), f)
     top[hard] = rng.uniform(0.4, 0.5, len(hard))
@@ -266,10 +272,7 @@ def confusable_flips(n=10000, k=10, rate=0.05, mistakes=0.006, seed=21):
     the class it confuses most with (the true class still at 0.75-0.9 on those rows), and
     `mistakes` of clean rows it gets wrong (0.5-0.7 on another class)."""
     rng = np.random.default_rng(seed)
-    true = rng.integers(0, k, n)
-    given = true.copy()
-    f = rng.choice(n, int(rate * n), replace=False)
-    given[f] = (true[f] + 1) % k
+    true, given, f = _next_class_flips(n, k, rate, rng)
     top = rng.uniform(0.85, 0.92, n)
     top[f] = rng.uniform(0.75, 0.9, len(f))
     second = np.full(n, -1)
