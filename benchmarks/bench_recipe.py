@@ -58,6 +58,7 @@ RECIPES = {
     "snap4-ls0.1": {"snapshots": 4, "label_smoothing": "0.1"},
     "snap4-ls0.2": {"snapshots": 4, "label_smoothing": "0.2"},
     "snap4-ls0.3": {"snapshots": 4, "label_smoothing": "0.3"},
+    "snap8-ls0.1": {"snapshots": 8, "label_smoothing": "0.1"},
 }
 
 
