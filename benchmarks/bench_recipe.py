@@ -10,6 +10,8 @@ looks like a 9), not uniform ones.
     # every recipe (the first is the baseline of the gains), 2,000 MNIST images, 5% confusable flips
     python benchmarks/bench_recipe.py recipe mnist ../shared/data/mnist-test --limit 2000
     python benchmarks/bench_recipe.py recipe digits --recipes none,default
+    # changes the tool does not ship, against the default (benchmarks/recipe_patches.py)
+    python benchmarks/bench_recipe.py recipe digits --recipes default,shift-tta,trunc0.1,mixup0.2,seeds2,aum
     # folds at once against one after another (default recipe), the same images and folds
     python benchmarks/bench_recipe.py concurrency mnist ../shared/data/mnist-test --limit 10000
 
@@ -21,6 +23,7 @@ and their precision.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_train import load_mnist, stratified_folds  # noqa: E402
+from recipe_patches import AUM, PATCHES  # noqa: E402
 from cleanlab_lite import find_label_issues, label_quality_scores  # noqa: E402
 from cleanlab_lite.config import TrainConfig  # noqa: E402
 from cleanlab_lite.data.dataset import Dataset  # noqa: E402
@@ -59,6 +63,13 @@ RECIPES = {
     "snap4-ls0.2": {"snapshots": 4, "label_smoothing": "0.2"},
     "snap4-ls0.3": {"snapshots": 4, "label_smoothing": "0.3"},
     "snap8-ls0.1": {"snapshots": 8, "label_smoothing": "0.1"},
+    # the default recipe with a change the tool does not ship (benchmarks/recipe_patches.py)
+    "shift-tta": {}, "trunc0.1": {}, "mixup0.2": {},
+    # the default recipe trained twice (training seeds --seed and --seed + 1), probabilities averaged
+    "seeds2": {},
+    # the default recipe; also ranks by the area under the margin and by its mean rank with the
+    # label-quality score (the flag columns are the default rule's on the probabilities)
+    "aum": {},
 }
 
 
@@ -104,10 +115,37 @@ def train(X, labels, folds, cfg: TrainConfig) -> tuple[float, np.ndarray, dict]:
         return time.perf_counter() - t0, res.pred_probs, res.metrics
 
 
-def judge(pred: np.ndarray, noisy: np.ndarray, truth: np.ndarray) -> dict:
+def train_recipe(name: str, X, labels, folds, args, opts: dict):
+    """Wall seconds, out-of-fold probabilities and (aum) the area under the margin of one
+    recipe. A patched recipe trains one fold at a time in this process; seeds2 is the mean over
+    two training seeds."""
+    parallel = 1 if name in PATCHES or name == "aum" else args.parallel_folds
+    seeds = (args.seed, args.seed + 1) if name == "seeds2" else (args.seed,)
+    wall, preds = 0.0, []
+    for seed in seeds:
+        cfg = TrainConfig(folds=args.folds, seed=seed, device="cpu", quiet=True,
+                          parallel_folds=parallel, **opts)
+        patch = AUM(len(labels)) if name == "aum" else PATCHES.get(name, contextlib.nullcontext)()
+        with patch:
+            w, pred, _ = train(X, labels, folds, cfg)
+        wall, preds = wall + w, preds + [pred.astype(np.float64)]
+    mean = sum(preds) / len(preds)
+    return wall, (mean / mean.sum(axis=1, keepdims=True)).astype(np.float32), \
+        (patch.area() if name == "aum" else None)
+
+
+def mean_rank(*scores: np.ndarray) -> np.ndarray:
+    """The mean of each score's rank (low = more likely an error)."""
+    return sum(np.argsort(np.argsort(s, kind="stable"), kind="stable") for s in scores) / len(scores)
+
+
+def judge(pred: np.ndarray, noisy: np.ndarray, truth: np.ndarray,
+          scores: np.ndarray | None = None) -> dict:
+    """Figures of one recipe; recall@k ranks by `scores` when given, else the label quality."""
     flipped = noisy != truth
     k = int(flipped.sum())
-    order = np.argsort(label_quality_scores(noisy, pred), kind="stable")
+    order = np.argsort(label_quality_scores(noisy, pred) if scores is None else scores,
+                      kind="stable")
     flags = find_label_issues(noisy, pred)
     return {"acc_given": float((pred.argmax(1) == noisy).mean()),
             "acc_true": float((pred.argmax(1) == truth).mean()),
@@ -135,17 +173,22 @@ def cmd_recipe(args) -> None:
     base = None
     for name in args.recipes.split(","):
         opts = {**RECIPES[name], **({"epochs": args.epochs} if args.epochs and "epochs" not in RECIPES[name] else {})}
-        cfg = TrainConfig(folds=args.folds, seed=args.seed, device="cpu", quiet=True,
-                          parallel_folds=args.parallel_folds, **opts)
-        wall, pred, _ = train(X, noisy, folds, cfg)
+        wall, pred, area = train_recipe(name, X, noisy, folds, args, opts)
         if args.save:
             np.savez(f"{args.save}-{name}.npz", pred_probs=pred, given=noisy, truth=y)
-        j = judge(pred, noisy, y)
-        base = base or (wall, j)
-        gain = j["recall_at_k"] - base[1]["recall_at_k"]
-        print(f"| {name} | {wall:.1f} ({wall / base[0]:.2f}x) | {wall / len(y) * 1e3:.1f} ms | "
-              f"{j['acc_given']:.4f} | {j['acc_true']:.4f} | {j['recall_at_k']:.3f} "
-              f"({gain:+.3f}) | {j['flagged']} ({j['flips']}) | {j['precision']:.3f} |", flush=True)
+        lines = [(name, None)]
+        if area is not None:
+            lines += [("aum: area alone", area),
+                      ("aum: mean rank with the score", mean_rank(
+                          area, label_quality_scores(noisy, pred)))]
+        for label, scores in lines:
+            j = judge(pred, noisy, y, scores)
+            base = base or (wall, j)
+            gain = j["recall_at_k"] - base[1]["recall_at_k"]
+            print(f"| {label} | {wall:.1f} ({wall / base[0]:.2f}x) | {wall / len(y) * 1e3:.1f} ms | "
+                  f"{j['acc_given']:.4f} | {j['acc_true']:.4f} | {j['recall_at_k']:.3f} "
+                  f"({gain:+.3f}) | {j['flagged']} ({j['flips']}) | {j['precision']:.3f} |",
+                  flush=True)
     print(f"# after: {load_line()}")
 
 
