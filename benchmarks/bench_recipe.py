@@ -63,13 +63,12 @@ RECIPES = {
     "snap4-ls0.2": {"snapshots": 4, "label_smoothing": "0.2"},
     "snap4-ls0.3": {"snapshots": 4, "label_smoothing": "0.3"},
     "snap8-ls0.1": {"snapshots": 8, "label_smoothing": "0.1"},
-    # the default recipe with a change the tool does not ship (benchmarks/recipe_patches.py)
-    "shift-tta": {}, "trunc0.1": {}, "mixup0.2": {},
+    # the default recipe with a change the tool does not ship (benchmarks/recipe_patches.py);
+    # aum also ranks by the area under the margin alone and by its mean rank with the
+    # label-quality score (its flag columns are the default rule's on the probabilities)
+    "shift-tta": {}, "trunc0.1": {}, "mixup0.2": {}, "aum": {},
     # the default recipe trained twice (training seeds --seed and --seed + 1), probabilities averaged
     "seeds2": {},
-    # the default recipe; also ranks by the area under the margin and by its mean rank with the
-    # label-quality score (the flag columns are the default rule's on the probabilities)
-    "aum": {},
 }
 
 
@@ -119,19 +118,19 @@ def train_recipe(name: str, X, labels, folds, args, opts: dict):
     """Wall seconds, out-of-fold probabilities and (aum) the area under the margin of one
     recipe. A patched recipe trains one fold at a time in this process; seeds2 is the mean over
     two training seeds."""
-    parallel = 1 if name in PATCHES or name == "aum" else args.parallel_folds
+    parallel = 1 if name in PATCHES else args.parallel_folds
     seeds = (args.seed, args.seed + 1) if name == "seeds2" else (args.seed,)
     wall, preds = 0.0, []
     for seed in seeds:
         cfg = TrainConfig(folds=args.folds, seed=seed, device="cpu", quiet=True,
                           parallel_folds=parallel, **opts)
-        patch = AUM(len(labels)) if name == "aum" else PATCHES.get(name, contextlib.nullcontext)()
+        patch = PATCHES[name](len(labels)) if name in PATCHES else contextlib.nullcontext()
         with patch:
             w, pred, _ = train(X, labels, folds, cfg)
         wall, preds = wall + w, preds + [pred.astype(np.float64)]
     mean = sum(preds) / len(preds)
-    return wall, (mean / mean.sum(axis=1, keepdims=True)).astype(np.float32), \
-        (patch.area() if name == "aum" else None)
+    area = patch.area() if isinstance(patch, AUM) else None
+    return wall, (mean / mean.sum(axis=1, keepdims=True)).astype(np.float32), area
 
 
 def mean_rank(*scores: np.ndarray) -> np.ndarray:
@@ -243,6 +242,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.data == "mnist" and not args.folder:
         ap.error("mnist needs the folder of the idx files")
+    unknown = [r for r in getattr(args, "recipes", "").split(",") if r and r not in RECIPES]
+    if unknown:
+        ap.error(f"unknown recipe {unknown[0]!r}; use some of {','.join(RECIPES)}")
+    for opt in ("save", "save_probs"):
+        where = getattr(args, opt, None)
+        if where and not Path(where).parent.is_dir():
+            ap.error(f"--{opt.replace('_', '-')} {where}: folder {Path(where).parent} does not "
+                     "exist; create it first")
     (cmd_recipe if args.cmd == "recipe" else cmd_concurrency)(args)
 
 

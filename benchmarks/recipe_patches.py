@@ -19,7 +19,7 @@ import torch
 
 from cleanlab_lite.train import infer, losses
 from cleanlab_lite.train import loop as loop_mod
-from cleanlab_lite.train.runtime import autocast
+from cleanlab_lite.train.data import reflect
 
 SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
@@ -27,10 +27,8 @@ SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """(B, C, H, W) moved by (dy, dx) pixels, borders reflected (as training's augmentation)."""
     h, w = x.shape[-2:]
-    rows = torch.arange(h, device=x.device) + dy
-    cols = torch.arange(w, device=x.device) + dx
-    rows = (h - 1) - ((h - 1) - rows.abs()).abs()
-    cols = (w - 1) - ((w - 1) - cols.abs()).abs()
+    rows = reflect(torch.arange(h, device=x.device) + dy, h)
+    cols = reflect(torch.arange(w, device=x.device) + dx, w)
     return x[..., rows, :][..., cols]
 
 
@@ -59,7 +57,7 @@ def shift_tta():
 
 
 def _fit_counting(fit):
-    """fit() that tells _step how far through the fold's steps it is (self._frac)."""
+    """fit() that tells the loss how far through the fold's steps it is (self._done / _total)."""
     def counted(self, train_rows, seed, desc, val_rows=None):
         bs = min(self.hp.batch_size, len(train_rows))
         self._total = self.hp.epochs * max(1, len(train_rows) // bs)
@@ -69,51 +67,35 @@ def _fit_counting(fit):
     return counted
 
 
-def _step_with(loss_of):
-    """A training step whose loss is loss_of(self, logits_fn, x, y, cw, sw)."""
-    def step(self, opt, x, idx, cw, gen):
-        x = self._inputs(x, gen)
-        y = self.data.y[idx]
-        sw = None if self.data.w is None else self.data.w[idx]
-
-        def logits_of(inp):
-            with autocast(self.device, self.amp):
-                return self.forward(inp).float()
-        loss = loss_of(self, logits_of, x, y, cw, sw)
-        self._done += 1
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _truncated_loss(q_max: float, start: float = 0.3, ramp: float = 0.2):
-    def loss_of(self, logits_of, x, y, cw, sw):
-        per = self.loss_fn(logits_of(x), y)
+    def loss(self, x, idx, cw, gen):
+        x, y, sw = self._batch(x, idx, gen)
+        per = self.loss_fn(self._logits(x), y)
         q = q_max * min(1.0, max(0.0, (self._done / self._total - start) / ramp))
+        self._done += 1
         if q > 0:
             keep = (per.detach() <= torch.quantile(per.detach(), 1 - q)).float()
             sw = keep if sw is None else sw * keep
         return losses.weighted_mean(per, y, cw, sw)
-    return loss_of
+    return loss
 
 
 def _mixup_loss(alpha: float):
-    def loss_of(self, logits_of, x, y, cw, sw):
+    def loss(self, x, idx, cw, gen):
+        x, y, sw = self._batch(x, idx, gen)
         lam = float(self._rng.beta(alpha, alpha))
         perm = torch.as_tensor(self._rng.permutation(x.shape[0]), device=x.device)
-        logits = logits_of(lam * x + (1 - lam) * x[perm])
+        logits = self._logits(lam * x + (1 - lam) * x[perm])
         return (lam * losses.weighted_mean(self.loss_fn(logits, y), y, cw, sw)
                 + (1 - lam) * losses.weighted_mean(self.loss_fn(logits, y[perm]), y[perm], cw,
                                                    None if sw is None else sw[perm]))
-    return loss_of
+    return loss
 
 
 @contextlib.contextmanager
-def _training(loss_of):
+def _training(loss):
     T = loop_mod._Trainer
-    with _patched(T, "fit", _fit_counting(T.fit)), _patched(T, "_step", _step_with(loss_of)):
+    with _patched(T, "fit", _fit_counting(T.fit)), _patched(T, "_loss", loss):
         yield
 
 
@@ -123,27 +105,23 @@ class AUM:
     def __init__(self, n: int):
         self.sum, self.count = np.zeros(n), np.zeros(n)
 
-    def __enter__(self):
+    def _loss(self):
         aum = self
 
-        def loss_of(self, logits_of, x, y, cw, sw):
-            logits = logits_of(x)
+        def loss(self, x, idx, cw, gen):
+            x, y, sw = self._batch(x, idx, gen)
+            logits = self._logits(x)
             given = logits.gather(1, y[:, None])[:, 0]
             other = logits.scatter(1, y[:, None], float("-inf")).max(dim=1).values
-            rows = self._batch_rows.cpu().numpy()
+            rows = idx.cpu().numpy()
             np.add.at(aum.sum, rows, (given - other).detach().cpu().numpy())
             np.add.at(aum.count, rows, 1)
             return losses.weighted_mean(self.loss_fn(logits, y), y, cw, sw)
+        return loss
 
-        def step(self, opt, x, idx, cw, gen):
-            self._batch_rows = idx
-            return plain_step(self, opt, x, idx, cw, gen)
-
-        T = loop_mod._Trainer
-        plain_step = _step_with(loss_of)
+    def __enter__(self):
         self._stack = contextlib.ExitStack()
-        self._stack.enter_context(_patched(T, "fit", _fit_counting(T.fit)))
-        self._stack.enter_context(_patched(T, "_step", step))
+        self._stack.enter_context(_patched(loop_mod._Trainer, "_loss", self._loss()))
         return self
 
     def __exit__(self, *exc):
@@ -154,8 +132,10 @@ class AUM:
             return self.sum / self.count
 
 
+# recipe name -> (rows in the dataset) -> context manager
 PATCHES = {
-    "shift-tta": shift_tta,
-    "trunc0.1": lambda: _training(_truncated_loss(0.1)),
-    "mixup0.2": lambda: _training(_mixup_loss(0.2)),
+    "shift-tta": lambda n: shift_tta(),
+    "trunc0.1": lambda n: _training(_truncated_loss(0.1)),
+    "mixup0.2": lambda n: _training(_mixup_loss(0.2)),
+    "aum": AUM,
 }

@@ -129,7 +129,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
 
     manifest, out = Path(manifest), Path(out)
     run = Run(out)
-    scanned, manifest, data_cfg = _find_data(manifest, data_cfg, train_cfg, run, config_path, log)
+    scanned, manifest, fmt, data_cfg = _find_data(manifest, data_cfg, train_cfg, run, config_path,
+                                                  log)
     t0 = time.perf_counter()
     loaded = _read_and_decode(manifest, data_cfg, train_cfg, run, scanned)
     t_load = time.perf_counter() - t0
@@ -138,7 +139,8 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
     folds = assign_repeats(ds.labels, train_cfg.folds, train_cfg.repeats, seed=train_cfg.seed,
                            groups=ds.groups, classes=ds.classes)
     preflight.check_plan(ds, folds, fold_cfg, train_cfg)
-    resolved = _write_inputs(run, scanned, manifest, loaded, data_cfg, train_cfg, folds[0], log)
+    resolved = _write_inputs(run, scanned, manifest, fmt, loaded, data_cfg, train_cfg, folds[0],
+                             log)
     embedded = _embed(loaded, train_cfg, run, log) if train_cfg.backbone else None
     result = train_folds(embedded.dataset if embedded else ds, folds, fold_cfg, out)
     if result.metrics.get("device"):       # the device the folds ran on, also after --fold i
@@ -156,18 +158,18 @@ def run_train(manifest: str | Path, data_cfg: DataConfig, train_cfg: TrainConfig
 
 def _find_data(manifest: Path, data_cfg: DataConfig, train_cfg: TrainConfig, run: Run,
                config_path, log):
-    """(scanned class folders or None, the manifest, data options), after the checks that need
-    no data: no run file over an input, the backend, the device and the backbone."""
+    """(scanned class folders or None, the manifest, its format, data options), after the checks
+    that need no data: no run file over an input, the backend, the device and the backbone."""
     from cleanlab_lite.train import check_backend
 
     check_out_folder(run.path, "--out", inputs=[(manifest, "the manifest"),
                                                 (data_cfg.embeddings, "the embeddings"),
                                                 (config_path, "the config file")])
     scanned, manifest, data_cfg = _scan_folder(manifest, data_cfg, run, log)
-    manifest_format(manifest)       # an unknown extension is the first thing said
+    fmt = manifest_format(manifest)     # an unknown extension is the first thing said
     check_backend(train_cfg)        # e.g. --backend ray without Ray: fail before any file is written
     preflight.check_options(train_cfg, data_cfg)
-    return scanned, manifest, data_cfg
+    return scanned, manifest, fmt, data_cfg
 
 
 def _read_and_decode(manifest: Path, data_cfg: DataConfig, train_cfg: TrainConfig, run: Run,
@@ -182,8 +184,8 @@ def _read_and_decode(manifest: Path, data_cfg: DataConfig, train_cfg: TrainConfi
                         allow_nan=str(train_cfg.model).lower() in NAN_OK)
 
 
-def _write_inputs(run: Run, scanned, manifest: Path, loaded: Loaded, data_cfg: DataConfig,
-                  train_cfg: TrainConfig, folds: np.ndarray, log) -> dict:
+def _write_inputs(run: Run, scanned, manifest: Path, fmt: str, loaded: Loaded,
+                  data_cfg: DataConfig, train_cfg: TrainConfig, folds: np.ndarray, log) -> dict:
     """The run folder's inputs: the manifest built from class folders, skipped.csv, config.yaml,
     rows.parquet (with the first repeat's folds), classes.json, labels.npy; the lines about rows
     left out. Returns config.yaml's record."""
@@ -199,7 +201,7 @@ def _write_inputs(run: Run, scanned, manifest: Path, loaded: Loaded, data_cfg: D
         count = run.write_skipped(loaded.skipped)
         log(f"Warning: left out {count} unusable row(s) (--skip-bad), e.g. row "
             f"{loaded.skipped[0][0]}: {loaded.skipped[0][2]}; listed in {run.skipped_path}")
-    resolved = _resolved_config(manifest, manifest_format(manifest), data_cfg, train_cfg, loaded)
+    resolved = _resolved_config(manifest, fmt, data_cfg, train_cfg, loaded)
     run.write_config(resolved)
     run.write_rows(loaded.table, folds)
     run.write_classes(loaded.class_values)

@@ -90,7 +90,6 @@ def check_plan(ds, folds, fold_cfg, train_cfg) -> None:
         from cleanlab_lite.train import models
 
         models.check_backbone(train_cfg.backbone, tuple(ds.X.shape[1:]), train_cfg.pretrained)
-    _against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds,
-                        fold_cfg)
+    _against_data(dataclasses.replace(ds, kind="embedding") if train_cfg.backbone else ds, fold_cfg)
     if not train_cfg.backbone:      # embeddings do not exist yet: checked when their folds start
         check_concurrency(ds, folds, fold_cfg)

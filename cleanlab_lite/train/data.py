@@ -205,7 +205,7 @@ class DeviceData:
         return x, idx
 
 
-def _reflect(i: torch.Tensor, n: int) -> torch.Tensor:
+def reflect(i: torch.Tensor, n: int) -> torch.Tensor:
     """Reflect integer positions into [0, n-1] (valid for |offset| < n)."""
     i = i.abs()
     return (n - 1) - ((n - 1) - i).abs()
@@ -223,8 +223,8 @@ def augment(x: torch.Tensor, flip: bool, translate: int, generator: torch.Genera
     if translate > 0:
         t = min(translate, h - 1, w - 1)
         shift = torch.randint(-t, t + 1, (b, 2), generator=generator, device=dev)
-        rows = _reflect(rows + shift[:, :1], h)
-        cols = _reflect(cols + shift[:, 1:], w)
+        rows = reflect(rows + shift[:, :1], h)
+        cols = reflect(cols + shift[:, 1:], w)
     if flip:
         mirrored = torch.rand(b, 1, generator=generator, device=dev) < 0.5
         cols = torch.where(mirrored, (w - 1) - cols, cols)

@@ -153,13 +153,21 @@ class _Trainer:
             x = augment(x, self.hp.flip, self.hp.translate, gen)
         return infer.model_input(x, self.image, self.channels_last)
 
-    def _step(self, opt, x: torch.Tensor, idx: torch.Tensor, cw, gen) -> torch.Tensor:
-        x = self._inputs(x, gen)
-        y = self.data.y[idx]
-        sw = None if self.data.w is None else self.data.w[idx]
+    def _batch(self, x: torch.Tensor, idx: torch.Tensor, gen):
+        """(model input, given labels, per-sample weights or None) of a gathered batch."""
+        return self._inputs(x, gen), self.data.y[idx], None if self.data.w is None else self.data.w[idx]
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with autocast(self.device, self.amp):
-            logits = self.forward(x)
-        loss = losses.weighted_mean(self.loss_fn(logits.float(), y), y, cw, sw)
+            return self.forward(x).float()
+
+    def _loss(self, x: torch.Tensor, idx: torch.Tensor, cw, gen) -> torch.Tensor:
+        """The training loss of one gathered batch (`idx`: its dataset rows)."""
+        x, y, sw = self._batch(x, idx, gen)
+        return losses.weighted_mean(self.loss_fn(self._logits(x), y), y, cw, sw)
+
+    def _step(self, opt, x: torch.Tensor, idx: torch.Tensor, cw, gen) -> torch.Tensor:
+        loss = self._loss(x, idx, cw, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

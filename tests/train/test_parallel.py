@@ -16,13 +16,9 @@ from cleanlab_lite.data.dataset import Dataset
 from cleanlab_lite.train import parallel, train_folds
 from cleanlab_lite.train.threads import available_cores
 from tests.conftest import interrupt_when_folds_are_done
-from tests.trainsets import FAST, image_ds
+from tests.trainsets import FAST, folds_for, image_ds
 
 IMG = ["--folds", "3", "--epochs", "2", "--batch-size", "8", "--quiet"]
-
-
-def folds_for(n: int, k: int) -> np.ndarray:
-    return np.repeat(np.random.default_rng(1).permutation(n // 3) % k, 3)
 
 
 def done(run: Path, i: int) -> bool:
@@ -31,7 +27,7 @@ def done(run: Path, i: int) -> bool:
 
 @pytest.mark.slow
 def test_concurrent_folds_give_the_same_pred_probs_as_one_after_another(tmp_path):
-    ds, folds = image_ds(), folds_for(36, 3)
+    ds, folds = image_ds(), folds_for(36, 3)[0]
     one = train_folds(ds, folds, TrainConfig(folds=3, parallel_folds=1, **FAST), tmp_path / "one")
     two = train_folds(ds, folds, TrainConfig(folds=3, parallel_folds=2, **FAST), tmp_path / "two")
     assert np.array_equal(one.pred_probs, two.pred_probs)          # bit-identical
